@@ -1,0 +1,434 @@
+/* api.c — the exported C API; see api.h. Owns the pieces and maps their errors to statuses. */
+#include "api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "kernels.h"
+#include "model.h"
+#include "rope.h"
+#include "sampler.h"
+#include "tokenizer.h"
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#define NTK_EXPORT EMSCRIPTEN_KEEPALIVE
+#else
+#define NTK_EXPORT
+#endif
+
+#define PREFILL_CHUNK 64            /* tokens per pass through the weights */
+#define DATA_ALIGN 64
+
+enum { LOAD_IDLE, LOAD_RUNNING, LOAD_FAILED, LOADED };
+
+struct ntk_engine {
+    char err[512];
+    int state;
+    gguf_ctx g;
+    uint8_t *staging;               /* header bytes and padding pass through here */
+    size_t staging_cap;
+    uint8_t *window;
+    size_t window_size;
+    void *data;                     /* tensor data: the model's weights, in place */
+
+    model m;
+    tokenizer tok;
+    kv_cache kv;
+    scratch s;
+    rope_config rope;
+    int opt_mode;                   /* -1: model default */
+    double opt_factor, opt_trained; /* 0: from the file / default */
+
+    float *logits;
+    int64_t logits_cap, logits_rows;
+    sampler smp;
+    detokenizer detok;
+    char *info;
+};
+
+static int set_err(ntk_engine *e, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+NTK_EXPORT ntk_engine *ntk_new(void) {
+    ntk_engine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    gguf_init(&e->g);
+    e->opt_mode = -1;
+    return e;
+}
+
+static void unload(ntk_engine *e) {
+    gguf_free(&e->g);
+    free(e->staging);
+    free(e->data);
+    model_free(&e->m);
+    tokenizer_free(&e->tok);
+    kv_free(&e->kv);
+    scratch_free(&e->s);
+    sampler_free(&e->smp);
+    free(e->logits);
+    free(e->info);
+    e->staging = NULL; e->staging_cap = 0; e->data = NULL; e->logits = NULL; e->logits_cap = 0;
+    e->logits_rows = 0; e->info = NULL; e->window = NULL; e->window_size = 0;
+    memset(&e->tok, 0, sizeof e->tok);
+    e->state = LOAD_IDLE;
+}
+
+NTK_EXPORT void ntk_free(ntk_engine *e) {
+    if (!e) return;
+    unload(e);
+    free(e);
+}
+
+NTK_EXPORT const char *ntk_error(const ntk_engine *e) { return e->err; }
+
+/* ---- loading ---- */
+
+NTK_EXPORT int ntk_load_begin(ntk_engine *e) {
+    if (e->state == LOADED || e->state == LOAD_RUNNING)
+        return set_err(e, NTK_ERR_STATE, "this engine already has a model; create another engine to load one more");
+    unload(e);
+    gguf_init(&e->g);
+    e->state = LOAD_RUNNING;
+    e->err[0] = 0;
+    return NTK_OK;
+}
+
+static int load_fail(ntk_engine *e, int status, const char *msg) {
+    char copy[sizeof e->err];
+    snprintf(copy, sizeof copy, "%s", msg);
+    unload(e);
+    e->state = LOAD_FAILED;
+    return set_err(e, status, "%s", copy);
+}
+
+static int gguf_status_to_ntk(gguf_status st) {
+    switch (st) {
+    case GGUF_ERR_NOMEM: return NTK_ERR_NOMEM;
+    case GGUF_ERR_TRUNCATED: return NTK_ERR_TRUNCATED;
+    case GGUF_ERR_STATE: return NTK_ERR_STATE;
+    default: return NTK_ERR_FORMAT;
+    }
+}
+
+/* The tensor table is in: check the model can run before allocating its weights. */
+static int on_table_ready(ntk_engine *e) {
+    char err[256];
+    int rc = model_bind(&e->m, &e->g, err, sizeof err);
+    if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
+    if (e->g.data_size > (uint64_t)SIZE_MAX - DATA_ALIGN)
+        return load_fail(e, NTK_ERR_NOMEM, "model data is too large for this address space");
+    size_t size = ((size_t)e->g.data_size + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+    e->data = size ? aligned_alloc(DATA_ALIGN, size) : NULL;
+    if (size && !e->data) {
+        snprintf(err, sizeof err, "out of memory: the model's tensors need %.1f MB", size / 1048576.0);
+        return load_fail(e, NTK_ERR_NOMEM, err);
+    }
+    gguf_set_data(&e->g, e->data);
+    return NTK_OK;
+}
+
+NTK_EXPORT uint8_t *ntk_load_window(ntk_engine *e, size_t want) {
+    if (e->state != LOAD_RUNNING || want == 0) {
+        if (e->state != LOAD_RUNNING) set_err(e, NTK_ERR_STATE, "no load in progress");
+        e->window = NULL;
+        e->window_size = 0;
+        return NULL;
+    }
+    gguf_ctx *g = &e->g;
+    if (g->data && g->file_pos >= g->data_offset && g->data_got < g->data_size) {
+        uint64_t room = g->data_size - g->data_got;
+        e->window = g->data + g->data_got;
+        e->window_size = room < want ? (size_t)room : want;
+        return e->window;
+    }
+    if (g->data && g->file_pos < g->data_offset && g->data_offset - g->file_pos < want)
+        want = (size_t)(g->data_offset - g->file_pos);  /* stop at the data so the next window is in place */
+    if (want > e->staging_cap) {
+        uint8_t *p = realloc(e->staging, want);
+        if (!p) {
+            set_err(e, NTK_ERR_NOMEM, "out of memory for a load chunk of %zu bytes", want);
+            e->window = NULL;
+            e->window_size = 0;
+            return NULL;
+        }
+        e->staging = p;
+        e->staging_cap = want;
+    }
+    e->window = e->staging;
+    e->window_size = want;
+    return e->window;
+}
+
+NTK_EXPORT size_t ntk_load_window_size(const ntk_engine *e) { return e->window_size; }
+
+NTK_EXPORT int ntk_load_commit(ntk_engine *e, size_t n) {
+    if (e->state != LOAD_RUNNING) return set_err(e, NTK_ERR_STATE, "no load in progress");
+    if (!e->window || n > e->window_size) return set_err(e, NTK_ERR_ARG, "commit of %zu bytes exceeds the load window", n);
+    const uint8_t *p = e->window;
+    e->window = NULL;
+    e->window_size = 0;
+    while (n > 0) {
+        size_t used;
+        gguf_status st = gguf_push(&e->g, p, n, &used);
+        if (st < 0) return load_fail(e, gguf_status_to_ntk(st), gguf_error(&e->g));
+        p += used;
+        n -= used;
+        if (st == GGUF_TABLE_READY) {
+            int rc = on_table_ready(e);
+            if (rc) return rc;
+        }
+    }
+    return NTK_OK;
+}
+
+NTK_EXPORT int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len) {
+    while (len > 0) {
+        uint8_t *w = ntk_load_window(e, len);
+        if (!w) return e->state == LOAD_FAILED || e->state == LOAD_IDLE ? NTK_ERR_STATE : NTK_ERR_NOMEM;
+        size_t n = ntk_load_window_size(e);
+        if (w != buf) memcpy(w, buf, n);
+        int rc = ntk_load_commit(e, n);
+        if (rc) return rc;
+        buf += n;
+        len -= n;
+    }
+    return NTK_OK;
+}
+
+static void rope_resolve(ntk_engine *e) {
+    const model_config *c = &e->m.c;
+    int dynamic_default = c->ntk_factor > 0 || !strcmp(c->arch, "internlm2");
+    e->rope.mode = e->opt_mode >= 0 ? (rope_mode)e->opt_mode : dynamic_default ? ROPE_CONSISTENT : ROPE_NONE;
+    e->rope.factor = e->opt_factor > 0 ? e->opt_factor : c->ntk_factor > 0 ? c->ntk_factor : 2.0;
+    e->rope.trained_ctx = e->opt_trained > 0 ? (int64_t)e->opt_trained : c->ctx_train;
+    e->rope.theta = c->rope_theta;
+    e->rope.head_dim = c->head_dim;
+    e->kv.base = c->rope_theta;
+}
+
+NTK_EXPORT int ntk_load_end(ntk_engine *e) {
+    if (e->state != LOAD_RUNNING) return set_err(e, NTK_ERR_STATE, "no load in progress");
+    gguf_status st = gguf_finish(&e->g);
+    if (st != GGUF_DONE) return load_fail(e, gguf_status_to_ntk(st), gguf_error(&e->g));
+    char err[256];
+    int rc = model_bind(&e->m, &e->g, err, sizeof err);
+    if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
+    if (tokenizer_load(&e->tok, &e->g, err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
+    if (e->tok.n_vocab != e->m.c.n_vocab) {
+        snprintf(err, sizeof err, "the vocabulary has %d tokens but token_embd.weight has %d rows", e->tok.n_vocab, e->m.c.n_vocab);
+        return load_fail(e, NTK_ERR_FORMAT, err);
+    }
+    sampler_params sp;
+    sampler_defaults(&sp);
+    if (kv_init(&e->kv, &e->m) || scratch_init(&e->s, &e->m, PREFILL_CHUNK) ||
+        sampler_init(&e->smp, &sp, e->m.c.n_vocab, err, sizeof err))
+        return load_fail(e, NTK_ERR_NOMEM, "out of memory setting up the context");
+    free(e->staging);
+    e->staging = NULL;
+    e->staging_cap = 0;
+    e->state = LOADED;
+    rope_resolve(e);
+    detok_init(&e->detok);
+    return NTK_OK;
+}
+
+/* ---- settings and info ---- */
+
+#define NEED_MODEL(e) \
+    if ((e)->state != LOADED) return set_err(e, NTK_ERR_STATE, "no model is loaded")
+
+NTK_EXPORT int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx) {
+    NEED_MODEL(e);
+    if (mode < -1 || mode > 2) return set_err(e, NTK_ERR_ARG, "rope mode must be consistent, cached or none");
+    if (factor != 0 && !(factor >= 1 && factor <= 1e6))
+        return set_err(e, NTK_ERR_ARG, "rope factor must be at least 1, got %g", factor);
+    if (trained_ctx != 0 && !(trained_ctx >= 1 && trained_ctx <= 1e12))
+        return set_err(e, NTK_ERR_ARG, "trained context length must be positive, got %g", trained_ctx);
+    e->opt_mode = mode;
+    e->opt_factor = factor;
+    e->opt_trained = trained_ctx;
+    kv_clear(&e->kv);
+    rope_resolve(e);
+    return NTK_OK;
+}
+
+/* Append to a growing string; returns 0 or -1 when out of memory. */
+typedef struct { char *s; size_t len, cap; } strbuf;
+
+static int sb_printf(strbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return -1;
+        if (b->s && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return 0; }
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + (size_t)n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) return -1;
+        b->s = p;
+        b->cap = cap;
+    }
+}
+
+/* JSON string literal of s (len bytes) */
+static int sb_json_str(strbuf *b, const char *s, size_t len) {
+    if (sb_printf(b, "\"")) return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int rc = ch == '"' || ch == '\\' ? sb_printf(b, "\\%c", ch)
+               : ch < 0x20 ? sb_printf(b, "\\u%04x", ch) : sb_printf(b, "%c", ch);
+        if (rc) return -1;
+    }
+    return sb_printf(b, "\"");
+}
+
+NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
+    if (e->state != LOADED) {
+        set_err(e, NTK_ERR_STATE, "no model is loaded");
+        return NULL;
+    }
+    const model_config *c = &e->m.c;
+    strbuf b = {0};
+    const char *name = "";
+    size_t name_len = 0;
+    gguf_get_str(&e->g, "general.name", &name, &name_len);
+    int types[GGML_TYPE_COUNT] = {0};
+    for (uint64_t i = 0; i < e->g.n_tensors; i++) types[e->g.tensors[i].type]++;
+    int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name, name_len) ||
+        sb_printf(&b, ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
+                      "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
+                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"simd\":%s,\"tensorTypes\":{",
+                  c->arch, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
+                  (double)c->eps, (long long)c->ctx_train, (unsigned long long)e->g.n_tensors,
+                  (unsigned long long)e->g.data_size, e->g.version, NTK_SIMD ? "true" : "false");
+    const char *sep = "";
+    for (int t = 0; t < GGML_TYPE_COUNT && !bad; t++)
+        if (types[t]) {
+            bad = sb_printf(&b, "%s\"%s\":%d", sep, ggml_type_info((uint32_t)t)->name, types[t]);
+            sep = ",";
+        }
+    const char *mode_src = e->opt_mode >= 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
+    const char *factor_src = e->opt_factor > 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
+    bad = bad || sb_printf(&b, "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
+                               "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"fileFactor\":%s},"
+                               "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s}",
+                  e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
+                  (long long)e->rope.trained_ctx, c->ntk_factor > 0 ? "true" : "false",
+                  e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false");
+    if (bad) {
+        free(b.s);
+        set_err(e, NTK_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    free(e->info);
+    e->info = b.s;
+    return e->info;
+}
+
+NTK_EXPORT int ntk_n_vocab(const ntk_engine *e) { return e->state == LOADED ? e->m.c.n_vocab : 0; }
+NTK_EXPORT double ntk_n_ctx(const ntk_engine *e) { return e->state == LOADED ? (double)e->kv.n : 0; }
+NTK_EXPORT double ntk_rope_base(const ntk_engine *e) { return e->state == LOADED ? e->kv.base : 0; }
+
+/* ---- tokens ---- */
+
+NTK_EXPORT int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, int32_t *ids, int cap) {
+    NEED_MODEL(e);
+    if (len < 0 || cap < 0) return set_err(e, NTK_ERR_ARG, "negative length");
+    int64_t n = tokenizer_encode(&e->tok, text, (size_t)len, add_bos, ids, cap);
+    if (n < 0) return set_err(e, NTK_ERR_NOMEM, "out of memory while tokenizing");
+    if (n > INT32_MAX) return set_err(e, NTK_ERR_ARG, "text too long");
+    return (int)n;
+}
+
+NTK_EXPORT int ntk_detok_reset(ntk_engine *e) {
+    NEED_MODEL(e);
+    detok_init(&e->detok);
+    return NTK_OK;
+}
+
+NTK_EXPORT int ntk_detok_push(ntk_engine *e, int32_t id, char *out, int cap) {
+    NEED_MODEL(e);
+    int n = detok_push(&e->tok, &e->detok, id, out, cap < 0 ? 0 : (size_t)cap);
+    if (n == -1) return set_err(e, NTK_ERR_ARG, "token id %d is out of range [0, %d)", id, e->tok.n_vocab);
+    if (n == -2) return set_err(e, NTK_ERR_ARG, "output buffer too small");
+    return n;
+}
+
+NTK_EXPORT int ntk_detok_flush(ntk_engine *e, char *out, int cap) {
+    NEED_MODEL(e);
+    return detok_flush(&e->detok, out, cap < 0 ? 0 : (size_t)cap);
+}
+
+NTK_EXPORT int ntk_is_eog(const ntk_engine *e, int32_t id) {
+    return e->state == LOADED && tokenizer_is_eog(&e->tok, id);
+}
+
+NTK_EXPORT const char *ntk_token_piece(const ntk_engine *e, int32_t id) {
+    if (e->state != LOADED || id < 0 || id >= e->tok.n_vocab) return NULL;
+    return e->tok.pieces[id];
+}
+
+/* ---- evaluation and sampling ---- */
+
+NTK_EXPORT int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits) {
+    NEED_MODEL(e);
+    if (n <= 0) return set_err(e, NTK_ERR_ARG, "no tokens to evaluate");
+    int64_t rows = all_logits ? n : 1, need = rows * e->m.c.n_vocab;
+    if (need > e->logits_cap) {
+        float *p = realloc(e->logits, (size_t)need * sizeof(float));
+        if (!p) return set_err(e, NTK_ERR_NOMEM, "out of memory for %lld rows of logits", (long long)rows);
+        e->logits = p;
+        e->logits_cap = need;
+    }
+    char err[256];
+    int rc = model_forward(&e->m, &e->rope, &e->kv, &e->s, ids, n, e->logits, all_logits, err, sizeof err);
+    if (rc) return set_err(e, rc == -1 ? NTK_ERR_ARG : NTK_ERR_NOMEM, "%s", err);
+    e->logits_rows = rows;
+    return NTK_OK;
+}
+
+NTK_EXPORT const float *ntk_logits(const ntk_engine *e) { return e->logits_rows ? e->logits : NULL; }
+
+NTK_EXPORT int ntk_reset(ntk_engine *e) {
+    NEED_MODEL(e);
+    kv_clear(&e->kv);
+    e->kv.base = e->rope.theta;
+    e->logits_rows = 0;
+    detok_init(&e->detok);
+    return NTK_OK;
+}
+
+NTK_EXPORT int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
+                               double repeat_penalty, int repeat_window, double seed) {
+    NEED_MODEL(e);
+    if (!(seed >= 0 && seed <= 18446744073709551615.0)) return set_err(e, NTK_ERR_ARG, "seed must be a non-negative integer");
+    sampler_params p = {
+        .temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p, .min_p = (float)min_p,
+        .repeat_penalty = (float)repeat_penalty, .repeat_window = repeat_window, .seed = (uint64_t)seed,
+    };
+    sampler next;
+    char err[256];
+    if (sampler_init(&next, &p, e->m.c.n_vocab, err, sizeof err)) return set_err(e, NTK_ERR_ARG, "%s", err);
+    sampler_free(&e->smp);
+    e->smp = next;
+    return NTK_OK;
+}
+
+NTK_EXPORT int ntk_sample(ntk_engine *e) {
+    NEED_MODEL(e);
+    if (!e->logits_rows) return set_err(e, NTK_ERR_STATE, "nothing evaluated yet: no logits to sample from");
+    const float *last = e->logits + (e->logits_rows - 1) * e->m.c.n_vocab;
+    return sampler_sample(&e->smp, last, e->kv.tokens, e->kv.n);
+}

@@ -1,0 +1,74 @@
+/* api.h — the exported C API: one engine handle, status codes, an error string.
+ *
+ * Every function returns NTK_OK (0) or a negative status and leaves a message for ntk_error();
+ * none aborts on bad input, and after an error the engine is as it was before the call (a
+ * failed load leaves no model). Lifecycle:
+ *   e = ntk_new();
+ *   ntk_load_begin(e);  loop { p = ntk_load_window(e, want); write ntk_load_window_size(e)
+ *                              bytes or fewer at p; ntk_load_commit(e, n); }  ntk_load_end(e);
+ *   ntk_set_rope(e, mode, factor, trained_ctx);          (optional; -1 / 0 keep the default)
+ *   n = ntk_tokenize(e, text, len, add_bos, ids, cap);
+ *   ntk_eval(e, ids, n, all_logits);  ntk_logits(e);  id = ntk_sample(e);  ...
+ *   ntk_free(e);
+ * Loading writes tensor bytes straight into their final place: in the data section the load
+ * window is the model's own memory, so there is no staging copy. */
+#ifndef NTK_API_H
+#define NTK_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    NTK_OK = 0,
+    NTK_ERR_ARG = -1,          /* bad argument or option */
+    NTK_ERR_FORMAT = -2,       /* not a valid GGUF / model file */
+    NTK_ERR_UNSUPPORTED = -3,  /* valid file, unsupported architecture or tensor type */
+    NTK_ERR_NOMEM = -4,
+    NTK_ERR_STATE = -5,        /* call out of order (no model, load in progress, ...) */
+    NTK_ERR_TRUNCATED = -6
+};
+
+typedef struct ntk_engine ntk_engine;
+
+ntk_engine *ntk_new(void);
+void ntk_free(ntk_engine *e);
+const char *ntk_error(const ntk_engine *e);
+
+int ntk_load_begin(ntk_engine *e);
+uint8_t *ntk_load_window(ntk_engine *e, size_t want);
+size_t ntk_load_window_size(const ntk_engine *e);
+int ntk_load_commit(ntk_engine *e, size_t n);
+int ntk_load_end(ntk_engine *e);
+/* Native convenience: push a buffer through the window (copies once). */
+int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
+
+/* mode: 0 consistent, 1 cached, 2 none, -1 the model's default; factor: >= 1, or 0 for the
+ * file's / default; trained_ctx: > 0, or 0 for the file's. Resets the context. */
+int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx);
+/* JSON object describing the model and the settings in force (owned by the engine). */
+const char *ntk_info_json(ntk_engine *e);
+
+int ntk_n_vocab(const ntk_engine *e);
+double ntk_n_ctx(const ntk_engine *e);     /* tokens in context */
+double ntk_rope_base(const ntk_engine *e); /* base of the last evaluation (theta before any) */
+
+/* Returns the number of ids (may exceed cap: nothing beyond cap is written) or a status. */
+int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, int32_t *ids, int cap);
+/* Streaming detokenizer: bytes of valid UTF-8 written, or a status. */
+int ntk_detok_reset(ntk_engine *e);
+int ntk_detok_push(ntk_engine *e, int32_t id, char *out, int cap);
+int ntk_detok_flush(ntk_engine *e, char *out, int cap);
+int ntk_is_eog(const ntk_engine *e, int32_t id);
+/* Text of one piece, as stored in the vocab (for listing tokens). */
+const char *ntk_token_piece(const ntk_engine *e, int32_t id);
+
+/* Evaluate n tokens after the context; all_logits keeps every position's logits. */
+int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits);
+const float *ntk_logits(const ntk_engine *e);   /* last eval: 1 or n rows of n_vocab */
+int ntk_reset(ntk_engine *e);
+
+int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
+                    double repeat_penalty, int repeat_window, double seed);
+int ntk_sample(ntk_engine *e);   /* next token id from the last logits, or a status */
+
+#endif

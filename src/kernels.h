@@ -1,0 +1,63 @@
+/* kernels.h — the hot loops, each in two twins with the same signature:
+ *   *_scalar  (kernels_scalar.c) plain C, the specification;
+ *   *_simd    (kernels_simd.c)   WebAssembly SIMD128, the speed; only built with -msimd128.
+ * The unsuffixed names are what the engine calls: the SIMD twin when the build has SIMD128,
+ * the scalar one otherwise (native builds, the scalar wasm build used for benchmark ratios).
+ * tests/c/test_kernels.c runs both twins on random data and compares them.
+ *
+ * Conventions: n is the length of a row in elements and a multiple of 32 for quantized types;
+ * quantized dot products take weights in their block format and activations already quantized
+ * to Q8_0 (once per matrix product, as ggml does). */
+#ifndef NTK_KERNELS_H
+#define NTK_KERNELS_H
+
+#include <stdint.h>
+#include "quant.h"
+
+#define NTK_KERNEL_TWINS(ret, name, params) \
+    ret name##_scalar params;               \
+    ret name##_simd params;
+
+/* sum_i a[i]*b[i] */
+NTK_KERNEL_TWINS(float, dot_f32, (const float *a, const float *b, int n))
+/* f16 weights x f32 activations */
+NTK_KERNEL_TWINS(float, dot_f16_f32, (const ggml_half *w, const float *x, int n))
+/* bf16 weights x f32 activations */
+NTK_KERNEL_TWINS(float, dot_bf16_f32, (const uint16_t *w, const float *x, int n))
+/* Q8_0 weights x Q8_0 activations: sum over blocks of dw*dx*sum(qw*qx), integer inner sums */
+NTK_KERNEL_TWINS(float, dot_q8_0_q8_0, (const block_q8_0 *w, const block_q8_0 *x, int n))
+/* Q4_0 weights x Q8_0 activations */
+NTK_KERNEL_TWINS(float, dot_q4_0_q8_0, (const block_q4_0 *w, const block_q8_0 *x, int n))
+/* y[i] += a * x[i] */
+NTK_KERNEL_TWINS(void, axpy_f32, (float *y, float a, const float *x, int n))
+/* Rotate adjacent pairs (x[2i], x[2i+1]) of one head by the angle whose cos/sin are c[i], s[i]:
+ * x'[2i] = x[2i]*c - x[2i+1]*s, x'[2i+1] = x[2i]*s + x[2i+1]*c; head_dim even. */
+NTK_KERNEL_TWINS(void, rope_rotate, (float *x, const float *c, const float *s, int head_dim))
+/* Attention of one query head over n_kv cached positions (causal masking is the caller's
+ * choice of n_kv). k row j is at k + j*kv_stride (head_dim floats), likewise v.
+ * If cos_tab is not NULL the keys are stored before RoPE and key j is rotated on the fly with
+ * cos_tab/sin_tab + j*(head_dim/2) (the "consistent" dynamic NTK cache); if NULL the keys are
+ * already rotated. scores: scratch of n_kv floats. out = softmax(scale * q.k_j) . v_j. */
+NTK_KERNEL_TWINS(void, attention_head,
+                 (float *out, const float *q, const float *k, const float *v, int n_kv,
+                  int kv_stride, int head_dim, const float *cos_tab, const float *sin_tab,
+                  float scale, float *scores))
+
+#if defined(__wasm_simd128__)
+#define NTK_KERNEL(name) name##_simd
+#define NTK_SIMD 1
+#else
+#define NTK_KERNEL(name) name##_scalar
+#define NTK_SIMD 0
+#endif
+
+#define dot_f32        NTK_KERNEL(dot_f32)
+#define dot_f16_f32    NTK_KERNEL(dot_f16_f32)
+#define dot_bf16_f32   NTK_KERNEL(dot_bf16_f32)
+#define dot_q8_0_q8_0  NTK_KERNEL(dot_q8_0_q8_0)
+#define dot_q4_0_q8_0  NTK_KERNEL(dot_q4_0_q8_0)
+#define axpy_f32       NTK_KERNEL(axpy_f32)
+#define rope_rotate    NTK_KERNEL(rope_rotate)
+#define attention_head NTK_KERNEL(attention_head)
+
+#endif

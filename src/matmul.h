@@ -1,0 +1,26 @@
+/* matmul.h — y = W·x for a batch of tokens, over any supported weight type.
+ *
+ * W is rows×cols in its GGUF type (row r = the r-th contiguous row, cols = ne[0]); x holds n_tok
+ * rows of cols floats; y gets n_tok rows of `rows` floats. Quantized W: x is rounded to Q8_0
+ * once per call (into q8, room for n_tok*cols/32 blocks) and the products are integer. Rows are
+ * walked in tiles with the tokens inside, so one tile of W serves every token of a batched
+ * prefill while it is in cache. */
+#ifndef NTK_MATMUL_H
+#define NTK_MATMUL_H
+
+#include <stdint.h>
+#include "quant.h"
+
+typedef struct {
+    uint32_t type;      /* ggml_type */
+    int64_t rows, cols;
+    const void *data;
+    size_t row_bytes;
+} weight;
+
+int matmul_supported(uint32_t type);
+void matmul(const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8);
+/* Copy row r of W into out as floats (embedding lookup). */
+void weight_row(const weight *w, int64_t r, float *out);
+
+#endif

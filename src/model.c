@@ -1,0 +1,361 @@
+/* model.c — weights, KV cache and the forward pass; see model.h. */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* ---- binding ---- */
+
+static int get_u32_key(const gguf_ctx *g, const char *arch, const char *suffix, int64_t lo, int64_t hi,
+                       int required, int64_t *out, char *err, size_t errlen) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (!gguf_get_i64(g, key, out)) {
+        if (!required) return 0;
+        snprintf(err, errlen, "missing metadata key %s", key);
+        return -2;
+    }
+    if (*out < lo || *out > hi) {
+        snprintf(err, errlen, "%s = %lld is out of range [%lld, %lld]", key, (long long)*out, (long long)lo, (long long)hi);
+        return -2;
+    }
+    return 0;
+}
+
+static int bind_tensor(const gguf_ctx *g, const char *name, int64_t cols, int64_t rows, weight *w,
+                       char *err, size_t errlen) {
+    const gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) { snprintf(err, errlen, "missing tensor %s", name); return -2; }
+    const ggml_type_traits *tr = ggml_type_info(t->type);
+    if (!matmul_supported(t->type)) {
+        snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0)",
+                 name, tr ? tr->name : "unknown");
+        return -1;
+    }
+    if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1) {
+        snprintf(err, errlen, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
+                 (long long)t->ne[0], (long long)t->ne[1], (long long)cols, (long long)rows);
+        return -2;
+    }
+    w->type = t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = (size_t)(cols / tr->block_size * tr->type_size);
+    w->data = t->data;
+    return 0;
+}
+
+static int bind_norm(const gguf_ctx *g, const char *name, int64_t n, const float **out, char *err, size_t errlen) {
+    const gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) { snprintf(err, errlen, "missing tensor %s", name); return -2; }
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != n || t->n_dims != 1) {
+        snprintf(err, errlen, "tensor %s must be F32 of %lld values", name, (long long)n);
+        return -2;
+    }
+    *out = t->data;
+    return 0;
+}
+
+int model_bind(model *m, const gguf_ctx *g, char *err, size_t errlen) {
+    model_config *c = &m->c;
+    const char *s;
+    size_t len;
+    int64_t v;
+    int rc;
+    if (!gguf_get_str(g, "general.architecture", &s, &len)) {
+        snprintf(err, errlen, "missing metadata key general.architecture");
+        return -2;
+    }
+    if (!((len == 9 && !memcmp(s, "internlm2", 9)) || (len == 5 && !memcmp(s, "llama", 5)))) {
+        snprintf(err, errlen, "architecture '%.*s' is not supported (internlm2, llama)", (int)(len < 64 ? len : 64), s);
+        return -1;
+    }
+    memcpy(c->arch, s, len);
+    c->arch[len] = 0;
+
+#define KEY(suffix, lo, hi, dst)                                                       \
+    if ((rc = get_u32_key(g, c->arch, suffix, lo, hi, 1, &v, err, errlen))) return rc; \
+    dst = (int)v;
+    KEY("embedding_length", 1, 1 << 16, c->dim)
+    KEY("block_count", 1, 1024, c->n_layers)
+    KEY("feed_forward_length", 1, 1 << 18, c->ffn)
+    KEY("attention.head_count", 1, 1024, c->n_heads)
+#undef KEY
+    if ((rc = get_u32_key(g, c->arch, "context_length", 1, INT64_C(1) << 40, 1, &c->ctx_train, err, errlen))) return rc;
+    c->n_kv_heads = c->n_heads;
+    if ((rc = get_u32_key(g, c->arch, "attention.head_count_kv", 1, c->n_heads, 0, &v, err, errlen))) return rc;
+    if (gguf_find(g, "internlm2.attention.head_count_kv") || gguf_find(g, "llama.attention.head_count_kv")) c->n_kv_heads = (int)v;
+    if (c->dim % c->n_heads || c->n_heads % c->n_kv_heads) {
+        snprintf(err, errlen, "heads (%d) must divide the embedding (%d) and be a multiple of the KV heads (%d)", c->n_heads, c->dim, c->n_kv_heads);
+        return -2;
+    }
+    c->head_dim = c->dim / c->n_heads;
+    if (c->head_dim % 2 || c->head_dim > 1024 || c->dim % QK8_0 || c->ffn % QK8_0) {
+        snprintf(err, errlen, "unsupported shape: head_dim %d, embedding %d, ffn %d", c->head_dim, c->dim, c->ffn);
+        return -2;
+    }
+
+    char key[96];
+    double f;
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", c->arch);
+    c->eps = gguf_get_f64(g, key, &f) ? (float)f : 1e-5f;
+    snprintf(key, sizeof key, "%s.rope.freq_base", c->arch);
+    c->rope_theta = gguf_get_f64(g, key, &f) ? f : 10000.0;
+    snprintf(key, sizeof key, "%s.rope.dynamic_ntk.factor", c->arch);
+    c->ntk_factor = gguf_get_f64(g, key, &f) ? f : 0.0;
+    if (!(c->eps > 0 && c->eps < 1) || !(c->rope_theta > 1) || (c->ntk_factor != 0 && !(c->ntk_factor >= 1 && c->ntk_factor < 1e6))) {
+        snprintf(err, errlen, "bad RMSNorm epsilon, rope.freq_base or dynamic_ntk.factor");
+        return -2;
+    }
+
+    const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
+    if (!emb) { snprintf(err, errlen, "missing tensor token_embd.weight"); return -2; }
+    c->n_vocab = (int)emb->ne[1];
+    int64_t q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
+
+    if ((rc = bind_tensor(g, "token_embd.weight", c->dim, c->n_vocab, &m->tok_embd, err, errlen))) return rc;
+    if ((rc = bind_norm(g, "output_norm.weight", c->dim, &m->out_norm, err, errlen))) return rc;
+    if ((rc = bind_tensor(g, "output.weight", c->dim, c->n_vocab, &m->output, err, errlen))) return rc;
+    if (!m->layers && !(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers))) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        layer_weights *L = &m->layers[l];
+        char name[64];
+#define T(suffix, cols, rows, dst)                                               \
+        snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);              \
+        if ((rc = bind_tensor(g, name, cols, rows, dst, err, errlen))) return rc;
+#define N(suffix, dst)                                                           \
+        snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);              \
+        if ((rc = bind_norm(g, name, c->dim, dst, err, errlen))) return rc;
+        N("attn_norm", &L->attn_norm)
+        T("attn_q", c->dim, q_dim, &L->wq)
+        T("attn_k", c->dim, kv_dim, &L->wk)
+        T("attn_v", c->dim, kv_dim, &L->wv)
+        T("attn_output", q_dim, c->dim, &L->wo)
+        N("ffn_norm", &L->ffn_norm)
+        T("ffn_gate", c->dim, c->ffn, &L->w1)
+        T("ffn_up", c->dim, c->ffn, &L->w3)
+        T("ffn_down", c->ffn, c->dim, &L->w2)
+#undef T
+#undef N
+    }
+    return 0;
+}
+
+void model_free(model *m) {
+    free(m->layers);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- KV cache ---- */
+
+int kv_init(kv_cache *kv, const model *m) {
+    memset(kv, 0, sizeof *kv);
+    kv->n_layers = m->c.n_layers;
+    kv->kv_dim = m->c.n_kv_heads * m->c.head_dim;
+    kv->k = calloc((size_t)kv->n_layers, sizeof *kv->k);
+    kv->v = calloc((size_t)kv->n_layers, sizeof *kv->v);
+    return kv->k && kv->v ? 0 : -1;
+}
+
+void kv_free(kv_cache *kv) {
+    for (int l = 0; l < kv->n_layers && kv->k; l++) free(kv->k[l]);
+    for (int l = 0; l < kv->n_layers && kv->v; l++) free(kv->v[l]);
+    free(kv->k);
+    free(kv->v);
+    free(kv->tokens);
+    free(kv->cos_tab);
+    free(kv->sin_tab);
+    memset(kv, 0, sizeof *kv);
+}
+
+void kv_clear(kv_cache *kv) {
+    kv->n = 0;
+    kv->tab_n = 0;
+    kv->base = 0;
+}
+
+static int grow_floats(float **p, size_t n) {
+    float *q = realloc(*p, n * sizeof(float));
+    if (!q) return -1;
+    *p = q;
+    return 0;
+}
+
+/* Make room for `need` positions. Capacity doubles, so a session copies the cache O(log n)
+ * times; a failed step leaves the cache as it was (realloc keeps the old block). */
+static int kv_reserve(kv_cache *kv, int64_t need) {
+    if (need <= kv->cap) return 0;
+    int64_t cap = kv->cap ? kv->cap : 256;
+    while (cap < need) cap *= 2;
+    size_t row = (size_t)kv->kv_dim;
+    for (int l = 0; l < kv->n_layers; l++)
+        if (grow_floats(&kv->k[l], (size_t)cap * row) || grow_floats(&kv->v[l], (size_t)cap * row)) return -1;
+    int32_t *t = realloc(kv->tokens, (size_t)cap * sizeof *t);
+    if (!t) return -1;
+    kv->tokens = t;
+    kv->cap = cap;
+    return 0;
+}
+
+/* Consistent mode: cos/sin of every position [0, L) at base. When the base is unchanged only
+ * the new positions are filled; when it moved, all of them (the price of consistency). */
+static int rope_table_reserve(kv_cache *kv, double base, int64_t L, int head_dim) {
+    int64_t half = head_dim / 2;
+    if (L > kv->tab_cap) {
+        int64_t cap = kv->tab_cap ? kv->tab_cap : 256;
+        while (cap < L) cap *= 2;
+        if (grow_floats(&kv->cos_tab, (size_t)(cap * half)) || grow_floats(&kv->sin_tab, (size_t)(cap * half))) return -1;
+        kv->tab_cap = cap;
+    }
+    if (base != kv->tab_base) kv->tab_n = 0;
+    if (kv->tab_n < L)
+        rope_fill(base, head_dim, kv->tab_n, L - kv->tab_n, kv->cos_tab + kv->tab_n * half, kv->sin_tab + kv->tab_n * half);
+    kv->tab_base = base;
+    kv->tab_n = L;
+    return 0;
+}
+
+/* ---- scratch ---- */
+
+int scratch_init(scratch *s, const model *m, int64_t n_tok) {
+    const model_config *c = &m->c;
+    memset(s, 0, sizeof *s);
+    s->n_tok = n_tok;
+    size_t dim = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * c->head_dim, ffn = (size_t)c->ffn;
+    size_t wide = ffn > dim ? ffn : dim, nt = (size_t)n_tok;
+    s->x = malloc(nt * dim * sizeof(float));
+    s->xn = malloc(nt * dim * sizeof(float));
+    s->q = malloc(nt * dim * sizeof(float));
+    s->k = malloc(nt * kvd * sizeof(float));
+    s->v = malloc(nt * kvd * sizeof(float));
+    s->att = malloc(nt * dim * sizeof(float));
+    s->h1 = malloc(nt * wide * sizeof(float));
+    s->h3 = malloc(nt * ffn * sizeof(float));
+    s->cos_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
+    s->sin_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
+    s->q8 = malloc(nt * wide / QK8_0 * sizeof(block_q8_0));
+    if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->q8) {
+        scratch_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void scratch_free(scratch *s) {
+    free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att);
+    free(s->h1); free(s->h3); free(s->cos_tab); free(s->sin_tab); free(s->scores); free(s->q8);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- forward ---- */
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+}
+
+/* One chunk of n tokens at positions p0.. with the call's base; the cache already has room. */
+static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
+                          const int32_t *ids, int64_t n, double base) {
+    const model_config *c = &m->c;
+    const int dim = c->dim, hd = c->head_dim, half = hd / 2, kvd = kv->kv_dim;
+    const int group = c->n_heads / c->n_kv_heads;
+    const int64_t p0 = kv->n;
+    const int consistent = rc->mode == ROPE_CONSISTENT;
+    const float scale = 1.0f / sqrtf((float)hd);
+
+    for (int64_t t = 0; t < n; t++) weight_row(&m->tok_embd, ids[t], s->x + t * dim);
+    /* rotation of this chunk's positions: rows of the whole-context table when consistent */
+    const float *qcos = s->cos_tab, *qsin = s->sin_tab;
+    if (consistent) {
+        qcos = kv->cos_tab + p0 * half;
+        qsin = kv->sin_tab + p0 * half;
+    } else {
+        rope_fill(base, hd, p0, n, s->cos_tab, s->sin_tab);
+    }
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const layer_weights *L = &m->layers[l];
+        /* attention: x += Wo · Attn(RMSNorm(x)) */
+        for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->attn_norm, dim, c->eps);
+        matmul(&L->wq, s->xn, n, s->q, s->q8);
+        matmul(&L->wk, s->xn, n, s->k, s->q8);
+        matmul(&L->wv, s->xn, n, s->v, s->q8);
+        for (int64_t t = 0; t < n; t++) {
+            for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, qcos + t * half, qsin + t * half, hd);
+            if (!consistent)
+                for (int h = 0; h < c->n_kv_heads; h++) rope_rotate(s->k + t * kvd + h * hd, qcos + t * half, qsin + t * half, hd);
+        }
+        memcpy(kv->k[l] + p0 * kvd, s->k, (size_t)(n * kvd) * sizeof(float));
+        memcpy(kv->v[l] + p0 * kvd, s->v, (size_t)(n * kvd) * sizeof(float));
+        for (int64_t t = 0; t < n; t++) {
+            int n_kv = (int)(p0 + t + 1);  /* causal: keys up to and including this position */
+            for (int h = 0; h < c->n_heads; h++) {
+                int g = h / group;
+                attention_head(s->att + t * dim + h * hd, s->q + t * dim + h * hd, kv->k[l] + g * hd, kv->v[l] + g * hd,
+                               n_kv, kvd, hd, consistent ? kv->cos_tab : NULL, consistent ? kv->sin_tab : NULL,
+                               scale, s->scores);
+            }
+        }
+        matmul(&L->wo, s->att, n, s->xn, s->q8);
+        for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
+
+        /* feed-forward: x += W2(silu(W1·h) ⊙ W3·h), h = RMSNorm(x) */
+        for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->ffn_norm, dim, c->eps);
+        matmul(&L->w1, s->xn, n, s->h1, s->q8);
+        matmul(&L->w3, s->xn, n, s->h3, s->q8);
+        for (int64_t i = 0; i < n * c->ffn; i++) {
+            float a = s->h1[i];
+            s->h1[i] = a / (1.0f + expf(-a)) * s->h3[i];
+        }
+        matmul(&L->w2, s->h1, n, s->xn, s->q8);
+        for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
+    }
+    memcpy(kv->tokens + p0, ids, (size_t)n * sizeof *ids);
+    kv->n += n;
+}
+
+int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
+                  const int32_t *ids, int64_t n, float *logits, int all_logits,
+                  char *err, size_t errlen) {
+    const model_config *c = &m->c;
+    if (n <= 0) { snprintf(err, errlen, "no tokens to evaluate"); return -1; }
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->n_vocab) {
+            snprintf(err, errlen, "token id %d at index %lld is out of range [0, %d)", ids[i], (long long)i, c->n_vocab);
+            return -1;
+        }
+    int64_t L = kv->n + n;
+    if (L > INT32_MAX) { snprintf(err, errlen, "context of %lld tokens is too long", (long long)L); return -1; }
+    double base = rope_base(rc, L);
+    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_table_reserve(kv, base, L, c->head_dim))) {
+        snprintf(err, errlen, "out of memory growing the context to %lld tokens", (long long)L);
+        return -2;
+    }
+    if (L > s->scores_cap) {
+        if (grow_floats(&s->scores, (size_t)kv->cap)) {
+            snprintf(err, errlen, "out of memory growing the context to %lld tokens", (long long)L);
+            return -2;
+        }
+        s->scores_cap = kv->cap;
+    }
+    for (int64_t i = 0; i < n; i += s->n_tok) {
+        int64_t nc = n - i < s->n_tok ? n - i : s->n_tok;
+        forward_chunk(m, rc, kv, s, ids + i, nc, base);
+        int64_t first = all_logits ? 0 : nc - 1;
+        if (!all_logits && i + nc < n) continue;
+        for (int64_t t = first; t < nc; t++) rmsnorm(s->xn + (t - first) * c->dim, s->x + t * c->dim, m->out_norm, c->dim, c->eps);
+        matmul(&m->output, s->xn, nc - first, all_logits ? logits + i * c->n_vocab : logits, s->q8);
+    }
+    kv->base = base;
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* model.h — the InternLM2 / Llama decoder: weights bound in place from a GGUF, a KV cache, and
+ * the forward pass (batched over the tokens of a call).
+ *
+ * Network (pre-norm): x += Wo·Attn(RMSNorm(x)); x += W2(silu(W1·h) ⊙ W3·h), h = RMSNorm(x);
+ * logits = Wout·RMSNorm(x). GQA: query head h uses KV head h / (n_heads / n_kv_heads).
+ * Tensors follow llama.cpp's layout, with q/k rows permuted so RoPE rotates adjacent pairs.
+ *
+ * The base of a forward call is rope_base(L) with L = cached + new tokens; every query and new
+ * key of the call uses it, however the call is split into chunks. Cache semantics (rope.h):
+ * consistent keeps keys before RoPE and rotates all of them with the call's base; cached and
+ * none store keys rotated. */
+#ifndef NTK_MODEL_H
+#define NTK_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "matmul.h"
+#include "rope.h"
+
+typedef struct {
+    char arch[16];         /* "internlm2" or "llama" */
+    int n_vocab, dim, n_layers, n_heads, n_kv_heads, head_dim, ffn;
+    float eps;             /* RMSNorm epsilon */
+    double rope_theta;
+    int64_t ctx_train;     /* {arch}.context_length: the trained length L0 */
+    double ntk_factor;     /* {arch}.rope.dynamic_ntk.factor; 0 when the file has none */
+} model_config;
+
+typedef struct {
+    const float *attn_norm;  /* (dim) */
+    weight wq;               /* (n_heads*head_dim rows, dim cols) */
+    weight wk, wv;           /* (n_kv_heads*head_dim, dim) */
+    weight wo;               /* (dim, n_heads*head_dim) */
+    const float *ffn_norm;   /* (dim) */
+    weight w1, w3;           /* gate, up: (ffn, dim) */
+    weight w2;               /* down: (dim, ffn) */
+} layer_weights;
+
+typedef struct {
+    model_config c;
+    weight tok_embd;         /* (n_vocab, dim) */
+    const float *out_norm;   /* (dim) */
+    weight output;           /* (n_vocab, dim) */
+    layer_weights *layers;   /* n_layers */
+} model;
+
+/* Read the config and bind every tensor, checking names, types and shapes. Call it when the
+ * tensor table is read (data pointers are still NULL: a check before the big allocation) and
+ * again after gguf_set_data. Returns 0, or -1 (unsupported: arch/type) / -2 (bad file) with err. */
+int model_bind(model *m, const gguf_ctx *g, char *err, size_t errlen);
+void model_free(model *m);
+
+typedef struct {
+    int64_t n;               /* tokens in context */
+    int64_t cap;             /* positions allocated */
+    int n_layers, kv_dim;
+    float **k, **v;          /* per layer: cap rows of kv_dim; k before RoPE when consistent */
+    int32_t *tokens;         /* the context's token ids */
+    double base;             /* RoPE base of the last forward call */
+    float *cos_tab, *sin_tab;/* consistent mode: positions [0, tab_n) at tab_base */
+    int64_t tab_n, tab_cap;
+    double tab_base;
+} kv_cache;
+
+int kv_init(kv_cache *kv, const model *m);
+void kv_free(kv_cache *kv);
+void kv_clear(kv_cache *kv);
+
+typedef struct {
+    int64_t n_tok;           /* chunk size the buffers hold */
+    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab, *scores;
+    int64_t scores_cap;
+    block_q8_0 *q8;
+} scratch;
+
+int scratch_init(scratch *s, const model *m, int64_t n_tok);
+void scratch_free(scratch *s);
+
+/* Evaluate n tokens after the cached ones. logits gets the last position's n_vocab floats, or
+ * n rows if all_logits. On error (-1: bad argument, -2: out of memory) nothing has changed. */
+int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
+                  const int32_t *ids, int64_t n, float *logits, int all_logits,
+                  char *err, size_t errlen);
+
+#endif

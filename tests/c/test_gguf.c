@@ -1,0 +1,246 @@
+/* test_gguf.c — the push parser: same result at every chunk size, every value type, and a
+ * clear error (never a crash) for empty, foreign, truncated and corrupt files. */
+#include "gguf.h"
+#include "quant.h"
+#include "testlib.h"
+
+/* Parse buf in chunks of `chunk` bytes; allocates the data buffer at TABLE_READY. */
+static gguf_status parse(gguf_ctx *g, const uint8_t *buf, size_t len, size_t chunk, void **data) {
+    gguf_init(g);
+    *data = NULL;
+    size_t off = 0;
+    while (off < len) {
+        size_t n = len - off < chunk ? len - off : chunk, used;
+        gguf_status st = gguf_push(g, buf + off, n, &used);
+        if (st < 0) return st;
+        off += used;
+        if (st == GGUF_TABLE_READY) {
+            *data = malloc(g->data_size ? g->data_size : 1);
+            gguf_set_data(g, *data);
+        }
+    }
+    return gguf_finish(g);
+}
+
+static void test_chunking(const char *path) {
+    size_t len;
+    uint8_t *file = tl_read_file(path, &len);
+    gguf_ctx ref;
+    void *ref_data;
+    CHECK(parse(&ref, file, len, len, &ref_data) == GGUF_DONE, "%s whole: %s", path, gguf_error(&ref));
+    const size_t chunks[] = { 1, 7, 4096, 1 << 20 };
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        if (chunks[c] == 1 && len > (16u << 20)) continue;  /* byte-by-byte on the small files only */
+        gguf_ctx g;
+        void *data;
+        gguf_status st = parse(&g, file, len, chunks[c], &data);
+        CHECK(st == GGUF_DONE, "%s chunk %zu: %s", path, chunks[c], gguf_error(&g));
+        CHECK(g.n_kv == ref.n_kv && g.n_tensors == ref.n_tensors && g.data_size == ref.data_size,
+              "%s chunk %zu: table differs", path, chunks[c]);
+        CHECK(st == GGUF_DONE && !memcmp(data, ref_data, (size_t)ref.data_size), "%s chunk %zu: tensor data differs", path, chunks[c]);
+        CHECK(g.data_offset == ref.data_offset, "data offset");
+        gguf_free(&g);
+        free(data);
+    }
+    /* the data section is the file's tail: tensors land at their file offset */
+    const gguf_tensor *t = gguf_find_tensor(&ref, "output_norm.weight");
+    CHECK(t && !memcmp(t->data, file + ref.data_offset + t->offset, (size_t)t->nbytes), "tensor bytes in place");
+    gguf_free(&ref);
+    free(ref_data);
+    free(file);
+}
+
+static void test_metadata(const char *path) {
+    size_t len;
+    uint8_t *file = tl_read_file(path, &len);
+    gguf_ctx g;
+    void *data;
+    CHECK(parse(&g, file, len, 4096, &data) == GGUF_DONE, "parse %s", path);
+    const char *s;
+    size_t n;
+    int64_t i;
+    double f;
+    int b;
+    CHECK(gguf_get_str(&g, "general.architecture", &s, &n) && n == 9 && !memcmp(s, "internlm2", 9), "architecture");
+    CHECK(gguf_get_i64(&g, "internlm2.context_length", &i) && i == 512, "context_length");
+    CHECK(gguf_get_f64(&g, "internlm2.rope.freq_base", &f) && f == 10000.0, "freq_base");
+    CHECK(gguf_get_f64(&g, "internlm2.rope.dynamic_ntk.factor", &f) && f == 2.0, "dynamic_ntk.factor");
+    CHECK(gguf_get_bool(&g, "tokenizer.ggml.add_bos_token", &b) && b == 1, "add_bos");
+    CHECK(!gguf_get_i64(&g, "general.architecture", &i), "string is not an integer");
+    CHECK(!gguf_find(&g, "no.such.key"), "missing key");
+    const gguf_kv *tok = gguf_find(&g, "tokenizer.ggml.tokens");
+    CHECK(tok && tok->type == GGUF_ARRAY && tok->arr_type == GGUF_STRING && tok->n == 4096, "tokens array");
+    s = tok ? gguf_arr_str(&g, tok, 3, &n) : NULL;
+    CHECK(s && n == 12 && !memcmp(s, "<|im_start|>", 12), "tokens[3]");
+    CHECK(tok && !gguf_arr_str(&g, tok, 4096, &n), "tokens[4096] out of range");
+    const gguf_kv *types = gguf_find(&g, "tokenizer.ggml.token_type");
+    CHECK(types && gguf_arr_i64(&g, types, 0) == 3 && gguf_arr_i64(&g, types, 4095) == 1, "token types");
+    CHECK(g.alignment == 32, "default alignment");
+    const gguf_tensor *t = gguf_find_tensor(&g, "blk.0.attn_k.weight");
+    CHECK(t && t->n_dims == 2 && t->ne[0] == 256 && t->ne[1] == 128, "attn_k shape");
+    gguf_free(&g);
+    free(data);
+    free(file);
+}
+
+/* A file with one key of every value type, arrays of each, alignment 64 and two tensors. */
+static tl_buf all_types_file(void) {
+    tl_buf w = {0};
+    tl_header(&w, 2, 15);
+    uint8_t u8 = 200; int8_t i8 = -100; uint16_t u16 = 60000; int16_t i16 = -30000;
+    int32_t i32 = -2000000000; uint64_t u64 = 1ull << 40; int64_t i64 = -(1ll << 40); double f64 = 3.25;
+    tl_str(&w, "t.u8"); tl_u32(&w, GGUF_UINT8); tl_put(&w, &u8, 1);
+    tl_str(&w, "t.i8"); tl_u32(&w, GGUF_INT8); tl_put(&w, &i8, 1);
+    tl_str(&w, "t.u16"); tl_u32(&w, GGUF_UINT16); tl_put(&w, &u16, 2);
+    tl_str(&w, "t.i16"); tl_u32(&w, GGUF_INT16); tl_put(&w, &i16, 2);
+    tl_kv_u32(&w, "t.u32", 4000000000u);
+    tl_str(&w, "t.i32"); tl_u32(&w, GGUF_INT32); tl_put(&w, &i32, 4);
+    tl_kv_f32(&w, "t.f32", 1.5f);
+    tl_str(&w, "t.bool"); tl_u32(&w, GGUF_BOOL); tl_put(&w, "\1", 1);
+    tl_kv_str(&w, "t.str", "hé");
+    tl_str(&w, "t.u64"); tl_u32(&w, GGUF_UINT64); tl_u64(&w, u64);
+    tl_str(&w, "t.i64"); tl_u32(&w, GGUF_INT64); tl_put(&w, &i64, 8);
+    tl_str(&w, "t.f64"); tl_u32(&w, GGUF_FLOAT64); tl_put(&w, &f64, 8);
+    tl_str(&w, "t.arr_i16"); tl_u32(&w, GGUF_ARRAY); tl_u32(&w, GGUF_INT16); tl_u64(&w, 3);
+    for (int16_t v = -1; v <= 1; v++) tl_put(&w, &v, 2);
+    tl_str(&w, "t.arr_str"); tl_u32(&w, GGUF_ARRAY); tl_u32(&w, GGUF_STRING); tl_u64(&w, 3);
+    tl_str(&w, "a"); tl_str(&w, ""); tl_str(&w, "ccc");
+    tl_kv_u32(&w, "general.alignment", 64);
+    tl_str(&w, "a"); tl_u32(&w, 1); tl_u64(&w, 32); tl_u32(&w, GGML_TYPE_Q8_0); tl_u64(&w, 0);
+    tl_str(&w, "b"); tl_u32(&w, 2); tl_u64(&w, 4); tl_u64(&w, 2); tl_u32(&w, GGML_TYPE_F32); tl_u64(&w, 64);
+    tl_pad(&w, 64);
+    for (int k = 0; k < 64 + 32; k++) { uint8_t v = (uint8_t)k; tl_put(&w, &v, 1); }
+    return w;
+}
+
+static void test_all_types(void) {
+    tl_buf w = all_types_file();
+    gguf_ctx g;
+    void *data;
+    CHECK(parse(&g, w.b, w.len, 1, &data) == GGUF_DONE, "all-types file: %s", gguf_error(&g));
+    int64_t i;
+    double f;
+    int b;
+    const char *s;
+    size_t n;
+    CHECK(gguf_get_i64(&g, "t.u8", &i) && i == 200, "u8");
+    CHECK(gguf_get_i64(&g, "t.i8", &i) && i == -100, "i8");
+    CHECK(gguf_get_i64(&g, "t.u16", &i) && i == 60000, "u16");
+    CHECK(gguf_get_i64(&g, "t.i16", &i) && i == -30000, "i16");
+    CHECK(gguf_get_i64(&g, "t.u32", &i) && i == 4000000000ll, "u32");
+    CHECK(gguf_get_i64(&g, "t.i32", &i) && i == -2000000000ll, "i32");
+    CHECK(gguf_get_f64(&g, "t.f32", &f) && f == 1.5, "f32");
+    CHECK(gguf_get_bool(&g, "t.bool", &b) && b == 1, "bool");
+    CHECK(gguf_get_str(&g, "t.str", &s, &n) && n == 3 && !memcmp(s, "hé", 3), "string");
+    CHECK(gguf_get_i64(&g, "t.u64", &i) && i == (1ll << 40), "u64");
+    CHECK(gguf_get_i64(&g, "t.i64", &i) && i == -(1ll << 40), "i64");
+    CHECK(gguf_get_f64(&g, "t.f64", &f) && f == 3.25, "f64");
+    const gguf_kv *a = gguf_find(&g, "t.arr_i16");
+    CHECK(a && a->n == 3 && gguf_arr_i64(&g, a, 0) == -1 && gguf_arr_i64(&g, a, 2) == 1, "int16 array");
+    a = gguf_find(&g, "t.arr_str");
+    CHECK(a && gguf_arr_str(&g, a, 1, &n) && n == 0 && gguf_arr_str(&g, a, 2, &n) && n == 3, "string array");
+    CHECK(g.alignment == 64 && g.data_offset % 64 == 0, "general.alignment honoured");
+    const gguf_tensor *t = gguf_find_tensor(&g, "b");
+    CHECK(t && t->nbytes == 32 && ((uint8_t *)t->data)[0] == 64, "tensor b at its aligned offset");
+    gguf_free(&g);
+    free(data);
+    free(w.b);
+}
+
+/* Expect an error status whose message contains `needle`. */
+static void expect_error(const char *what, const uint8_t *buf, size_t len, gguf_status want, const char *needle) {
+    for (size_t chunk = 1; chunk <= len + 1; chunk = chunk * 13 + 1) {
+        gguf_ctx g;
+        void *data;
+        gguf_status st = parse(&g, buf, len, chunk, &data);
+        CHECK(st == want && strstr(gguf_error(&g), needle), "%s (chunk %zu): status %d, message '%s'", what, chunk, st, gguf_error(&g));
+        gguf_free(&g);
+        free(data);
+        if (len == 0) break;
+    }
+}
+
+static void test_bad_input(const char *path) {
+    size_t len;
+    uint8_t *file = tl_read_file(path, &len);
+    expect_error("empty", file, 0, GGUF_ERR_TRUNCATED, "empty");
+    expect_error("wrong magic", (const uint8_t *)"GGML\3\0\0\0", 8, GGUF_ERR_FORMAT, "not a GGUF");
+    expect_error("pdf", (const uint8_t *)"%PDF-1.7\n", 9, GGUF_ERR_FORMAT, "not a GGUF");
+    expect_error("version 1", (const uint8_t *)"GGUF\1\0\0\0", 8, GGUF_ERR_FORMAT, "version 1");
+    expect_error("cut in header", file, 10, GGUF_ERR_TRUNCATED, "in the header");
+    expect_error("cut in metadata", file, 1000, GGUF_ERR_TRUNCATED, "in the metadata");
+
+    gguf_ctx g;
+    void *data;
+    parse(&g, file, len, len, &data);
+    size_t table_end = (size_t)g.data_offset - 8, data_off = (size_t)g.data_offset;
+    gguf_free(&g);
+    free(data);
+    expect_error("cut in tensor table", file, table_end - 20, GGUF_ERR_TRUNCATED, "in the tensor table");
+    expect_error("cut in data", file, len - 100, GGUF_ERR_TRUNCATED, "in tensor data (tensor");
+
+    /* corrupt fields of a real file: each must be named, not crash */
+    uint8_t *bad = malloc(len);
+    memcpy(bad, file, len);
+    uint64_t huge = 1ull << 62;
+    memcpy(bad + 24 + 8, &huge, 8);  /* first key's string length: key "general.architecture" len at 24 */
+    memcpy(bad + 24, &huge, 8);
+    expect_error("huge key length", bad, data_off, GGUF_ERR_FORMAT, "name too long");
+    memcpy(bad, file, len);
+    uint32_t vt = 99;
+    memcpy(bad + 24 + 8 + 20, &vt, 4);
+    expect_error("unknown value type", bad, data_off, GGUF_ERR_FORMAT, "unknown value type 99");
+    memcpy(bad, file, len);
+    uint64_t many = 1ull << 40;
+    memcpy(bad + 8, &many, 8);
+    expect_error("implausible tensor count", bad, 64, GGUF_ERR_FORMAT, "implausible tensor count");
+    free(bad);
+
+    /* tensor table faults, on a small hand-made file */
+    const struct { uint32_t ndims; uint64_t ne0; uint32_t type; uint64_t off; const char *msg; } cases[] = {
+        { 5, 32, GGML_TYPE_F32, 0, "5 dimensions" },
+        { 1, 32, 77, 0, "unknown tensor type 77" },
+        { 1, 33, GGML_TYPE_Q8_0, 0, "not a multiple of the Q8_0 block size" },
+        { 1, 32, GGML_TYPE_F32, 3, "not aligned" },
+        { 1, 0, GGML_TYPE_F32, 0, "bad dimension 0" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        tl_buf w = {0};
+        tl_header(&w, 1, 0);
+        tl_str(&w, "w");
+        tl_u32(&w, cases[c].ndims);
+        for (uint32_t d = 0; d < cases[c].ndims; d++) tl_u64(&w, d ? 1 : cases[c].ne0);
+        tl_u32(&w, cases[c].type);
+        tl_u64(&w, cases[c].off);
+        tl_pad(&w, 32);
+        for (int k = 0; k < 256; k++) tl_put(&w, "\0", 1);
+        expect_error(cases[c].msg, w.b, w.len, GGUF_ERR_FORMAT, cases[c].msg);
+        free(w.b);
+    }
+
+    /* misuse: data before a buffer is set, push after an error */
+    gguf_init(&g);
+    size_t used;
+    gguf_status st = gguf_push(&g, file, len, &used);
+    CHECK(st == GGUF_TABLE_READY && used < len, "table ready mid-chunk");
+    st = gguf_push(&g, file + used, len - used, &used);
+    CHECK(st == GGUF_ERR_STATE, "data before gguf_set_data is refused");
+    CHECK(gguf_push(&g, file, 1, &used) == GGUF_ERR_STATE, "push after error keeps failing");
+    gguf_free(&g);
+    free(file);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "models";
+    const char *names[] = { "kjv-tiny-q4_0.gguf", "kjv-tiny-q8_0.gguf", "kjv-tiny-f32.gguf", "kjv-tiny-q4_k_m.gguf" };
+    char path[512];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        test_chunking(path);
+    }
+    snprintf(path, sizeof path, "%s/kjv-tiny-q8_0.gguf", dir);
+    test_metadata(path);
+    test_all_types();
+    test_bad_input(path);
+    return tl_summary();
+}
