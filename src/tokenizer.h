@@ -4,10 +4,12 @@
  * every space becomes "▁"; user-defined tokens (token_type 4, e.g. <|im_start|>) are matched
  * in the text as whole pieces; every other stretch is split into UTF-8 characters and the
  * adjacent pair whose merge is a vocab piece with the highest score is merged, repeatedly;
- * pieces left out of the vocab fall back to their bytes <0xNN>. Control tokens (type 3, e.g.
- * <s>) written as text are not matched.
- * Decoding maps "▁" to " ", <0xNN> to the byte, drops control tokens, and drops the space the
- * dummy prefix added at the start. The streaming decoder holds back an incomplete UTF-8
+ * pieces left out of the vocab fall back to their bytes <0xNN>. <s>, </s>, <unk> written as
+ * text are not matched.
+ * Decoding maps "▁" to " ", <0xNN> to the byte, drops <s>-like control tokens, writes
+ * user-defined ones as their text, and drops the space the dummy prefix added at the start
+ * (unless the decoder is told it continues text: at_start = 0).
+ * The streaming decoder holds back an incomplete UTF-8
  * sequence until its last byte arrives, so every chunk it returns is valid UTF-8. */
 #ifndef NTK_TOKENIZER_H
 #define NTK_TOKENIZER_H
@@ -50,9 +52,9 @@ typedef struct {
 void detok_init(detokenizer *d);
 /* Append the text of token id to out (cap bytes). Returns bytes written (valid UTF-8 only; an
  * incomplete sequence is kept for the next call), or -1 if id is out of range, -2 if cap is too
- * small (nothing written, state unchanged; 64 bytes is always enough). */
+ * small (nothing written, state unchanged: retry with more room). */
 int detok_push(const tokenizer *t, detokenizer *d, int32_t id, char *out, size_t cap);
-/* Flush a trailing incomplete sequence as U+FFFD. Returns bytes written. */
+/* Flush a trailing incomplete sequence as U+FFFD. Returns bytes written, or -2 if cap is too small. */
 int detok_flush(detokenizer *d, char *out, size_t cap);
 
 #endif
