@@ -1,7 +1,10 @@
 # ntk-wasm — build the engine to WebAssembly, test it natively and in Node, benchmark it.
+#   make demo       install what is missing, build, and generate text with the bundled tiny model
 #   make            wasm/build/ntk.js (SIMD128) and wasm/build/ntk-scalar.js (same code, no SIMD)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
 #   make bench      prefill/decode speed, SIMD vs scalar, load memory
+# Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
+# Node from Debian; npm ci).
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.
 export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
 
@@ -22,30 +25,41 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
            -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all test test-c test-js bench clean
-all: wasm/build/ntk.js wasm/build/ntk-scalar.js
+.PHONY: all setup demo test test-c test-js bench clean
+all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/package.json
 
-wasm/build/ntk.js: $(SRC) $(HDR) Makefile
+setup:
+	@scripts/setup.sh
+
+demo: all
+	node wasm/cli.mjs run -p "$(or $(PROMPT),And it came to pass)" -n 64 --seed 1
+
+# Emscripten's output is CommonJS; the package around it is ESM.
+%/package.json:
+	@mkdir -p $(@D)
+	echo '{ "type": "commonjs" }' > $@
+
+wasm/build/ntk.js: $(SRC) $(HDR) Makefile | setup
 	@mkdir -p $(@D)
 	$(EMCC) $(CSTD) -msimd128 $(EMFLAGS) -Isrc $(SRC) -o $@
 
-wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile
+wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile | setup
 	@mkdir -p $(@D)
 	$(EMCC) $(CSTD) $(EMFLAGS) -Isrc $(SRC) -o $@
 
 # ---- C unit tests ----
 C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine
 
-build/test_%: tests/c/test_%.c $(SRC) $(HDR)
+build/test_%: tests/c/test_%.c $(SRC) $(HDR) | setup
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -Isrc -Itests/c $(SRC) $< -lm -o $@
 
 # The kernel twins only meet in a SIMD build: compile the test to wasm and run it in Node.
-build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR)
+build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) build/package.json | setup
 	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
+	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
 
-build/test_kernels_native: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c $(HDR)
+build/test_kernels_native: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c $(HDR) | setup
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -Isrc src/quant.c src/kernels_scalar.c $< -lm -o $@
 

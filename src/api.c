@@ -352,9 +352,10 @@ NTK_EXPORT int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bo
     return (int)n;
 }
 
-NTK_EXPORT int ntk_detok_reset(ntk_engine *e) {
+NTK_EXPORT int ntk_detok_reset(ntk_engine *e, int continues) {
     NEED_MODEL(e);
     detok_init(&e->detok);
+    if (continues) e->detok.at_start = 0;
     return NTK_OK;
 }
 
@@ -362,13 +363,14 @@ NTK_EXPORT int ntk_detok_push(ntk_engine *e, int32_t id, char *out, int cap) {
     NEED_MODEL(e);
     int n = detok_push(&e->tok, &e->detok, id, out, cap < 0 ? 0 : (size_t)cap);
     if (n == -1) return set_err(e, NTK_ERR_ARG, "token id %d is out of range [0, %d)", id, e->tok.n_vocab);
-    if (n == -2) return set_err(e, NTK_ERR_ARG, "output buffer too small");
+    if (n == -2) return set_err(e, NTK_ERR_ARG, "output buffer of %d bytes is too small", cap);
     return n;
 }
 
 NTK_EXPORT int ntk_detok_flush(ntk_engine *e, char *out, int cap) {
     NEED_MODEL(e);
-    return detok_flush(&e->detok, out, cap < 0 ? 0 : (size_t)cap);
+    int n = detok_flush(&e->detok, out, cap < 0 ? 0 : (size_t)cap);
+    return n == -2 ? set_err(e, NTK_ERR_ARG, "output buffer of %d bytes is too small", cap) : n;
 }
 
 NTK_EXPORT int ntk_is_eog(const ntk_engine *e, int32_t id) {

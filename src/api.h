@@ -54,8 +54,10 @@ double ntk_rope_base(const ntk_engine *e); /* base of the last evaluation (theta
 
 /* Returns the number of ids (may exceed cap: nothing beyond cap is written) or a status. */
 int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, int32_t *ids, int cap);
-/* Streaming detokenizer: bytes of valid UTF-8 written, or a status. */
-int ntk_detok_reset(ntk_engine *e);
+/* Streaming detokenizer: bytes of valid UTF-8 written, or a status. continues = 1 when the
+ * tokens follow text already shown (a generation after its prompt): the first piece keeps
+ * its leading space. */
+int ntk_detok_reset(ntk_engine *e, int continues);
 int ntk_detok_push(ntk_engine *e, int32_t id, char *out, int cap);
 int ntk_detok_flush(ntk_engine *e, char *out, int cap);
 int ntk_is_eog(const ntk_engine *e, int32_t id);

@@ -27,7 +27,6 @@ const argError = (msg) => new NtkError(msg, 'ARG');
 
 async function instantiate(build) {
   const name = BUILDS[build];
-  if (!name) throw argError(`unknown build "${build}" (simd or scalar)`);
   if (!isNode) throw new NtkError('this entry point runs in Node; the browser uses the worker build', 'STATE');
   const { createRequire } = await import('node:module');
   const { readFile } = await import('node:fs/promises');
@@ -37,10 +36,12 @@ async function instantiate(build) {
   return factory({ wasmBinary });
 }
 
-function checkNumber(name, v, lo, hi, integer = false) {
+// lo may be exclusive: checkNumber('topP', v, 0, 1, { openLow: true }) accepts (0, 1].
+function checkNumber(name, v, lo, hi, { integer = false, openLow = false } = {}) {
   if (v === undefined) return;
-  if (typeof v !== 'number' || Number.isNaN(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
-    throw argError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${v}`);
+  const low = openLow ? v <= lo : v < lo;
+  if (typeof v !== 'number' || Number.isNaN(v) || low || v > hi || (integer && !Number.isInteger(v)))
+    throw argError(`${name} must be ${integer ? 'an integer' : 'a number'} in ${openLow ? '(' : '['}${lo}, ${hi}], got ${v}`);
 }
 
 // Yields Uint8Array chunks of a source: a path (Node), bytes, or an async iterable of bytes.
@@ -69,6 +70,37 @@ async function* chunksOf(source) {
   throw argError('model source must be a file path, bytes or an async iterable of bytes');
 }
 
+/** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
+export function checkLoadOptions(options = {}) {
+  const { ropeMode, ropeFactor, trainedCtx, build = 'simd', chunkSize = DEFAULT_CHUNK } = options;
+  if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
+    throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
+  if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
+  checkNumber('ropeFactor', ropeFactor, 1, 1e6);
+  checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
+  checkNumber('chunkSize', chunkSize, 1, 2 ** 30, { integer: true });
+  return { ropeMode, ropeFactor, trainedCtx, build, chunkSize };
+}
+
+/** Validate generate options and fill in defaults; throws NtkError('ARG'). */
+export function checkGenerateOptions(options = {}) {
+  const known = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'signal'];
+  for (const k of Object.keys(options)) if (!known.includes(k)) throw argError(`unknown generate option "${k}"`);
+  const {
+    maxTokens = 128, temperature = 0.8, topK = 40, topP = 0.95, minP = 0.05,
+    repeatPenalty = 1.0, repeatWindow = 64, seed = Math.floor(Math.random() * 2 ** 32), signal,
+  } = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  checkNumber('maxTokens', maxTokens, 0, 2 ** 31 - 1, { integer: true });
+  checkNumber('temperature', temperature, 0, 1e6);
+  checkNumber('topK', topK, 0, 2 ** 31 - 1, { integer: true });
+  checkNumber('topP', topP, 0, 1, { openLow: true });
+  checkNumber('minP', minP, 0, 1);
+  checkNumber('repeatPenalty', repeatPenalty, 1e-6, 1e6);
+  checkNumber('repeatWindow', repeatWindow, 0, 2 ** 31 - 1, { integer: true });
+  checkNumber('seed', seed, 0, Number.MAX_SAFE_INTEGER, { integer: true });
+  return { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, signal };
+}
+
 export class Engine {
   #m; #e; #text; #pending = []; #infoCache = null;
 
@@ -80,12 +112,7 @@ export class Engine {
 
   /** Load a GGUF model. options: { ropeMode, ropeFactor, trainedCtx, build, chunkSize } */
   static async load(source, options = {}) {
-    const { ropeMode, ropeFactor, trainedCtx, build = 'simd', chunkSize = DEFAULT_CHUNK } = options;
-    if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
-      throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
-    checkNumber('ropeFactor', ropeFactor, 1, 1e6);
-    checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, true);
-    checkNumber('chunkSize', chunkSize, 1, 2 ** 30, true);
+    const { ropeMode, ropeFactor, trainedCtx, build, chunkSize } = checkLoadOptions(options);
     const mod = await instantiate(build);
     const handle = mod._ntk_new();
     if (!handle) throw new NtkError('out of memory creating the engine', 'NOMEM');
@@ -184,7 +211,7 @@ export class Engine {
   /** Text of a token sequence (control tokens dropped, as SentencePiece decodes). */
   detokenize(ids) {
     this.#alive();
-    this.#check(this.#m._ntk_detok_reset(this.#e));
+    this.#check(this.#m._ntk_detok_reset(this.#e, 0));
     let s = '';
     for (const id of ids) s += this.#detokPush(id);
     return s + this.#detokFlush();
@@ -248,22 +275,12 @@ export class Engine {
    */
   async *generate(prompt, options = {}) {
     this.#alive();
-    const {
-      maxTokens = 128, temperature = 0.8, topK = 40, topP = 0.95, minP = 0.05,
-      repeatPenalty = 1.0, repeatWindow = 64, seed = Math.floor(Math.random() * 2 ** 32), signal,
-    } = options;
-    checkNumber('maxTokens', maxTokens, 0, 2 ** 31 - 1, true);
-    checkNumber('temperature', temperature, 0, 1e6);
-    checkNumber('topK', topK, 0, 2 ** 31 - 1, true);
-    checkNumber('topP', topP, 0, 1);
-    checkNumber('minP', minP, 0, 1);
-    checkNumber('repeatPenalty', repeatPenalty, 1e-6, 1e6);
-    checkNumber('repeatWindow', repeatWindow, 0, 2 ** 31 - 1, true);
-    checkNumber('seed', seed, 0, Number.MAX_SAFE_INTEGER, true);
+    const { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, signal } = checkGenerateOptions(options);
     const ids = typeof prompt === 'string' ? this.tokenize(prompt, { bos: this.nCtx === 0 }) : prompt;
     if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw argError('prompt must be a string or an array of token ids');
-    this.#check(this.#m._ntk_sampler_set(this.#e, temperature, topK, topP === 0 ? 1e-9 : topP, minP, repeatPenalty, repeatWindow, seed));
-    this.#check(this.#m._ntk_detok_reset(this.#e));
+    this.#check(this.#m._ntk_sampler_set(this.#e, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed));
+    // a continuation keeps the space its first piece starts with
+    this.#check(this.#m._ntk_detok_reset(this.#e, this.nCtx > 0 || ids.length > 1 ? 1 : 0));
     if (maxTokens === 0) return;
     this.evaluate(Array.from(ids));
     for (let i = 0; i < maxTokens; i++) {

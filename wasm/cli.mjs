@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+// cli.mjs — the ntk-wasm command line: a thin layer over Engine (engine.mjs).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Engine, NtkError, checkGenerateOptions, checkLoadOptions } from './engine.mjs';
+
+const DEFAULT_MODEL = fileURLToPath(new URL('../models/kjv-tiny-q8_0.gguf', import.meta.url));
+const EXIT = { ok: 0, usage: 1, model: 2, runtime: 3 };
+
+const HELP = `ntk-wasm — InternLM2/Llama GGUF inference in WebAssembly, with dynamic NTK RoPE
+
+Usage:
+  ntk-wasm run [MODEL] (-p TEXT | --prompt-tokens FILE.json) [options]
+      Generate text after a prompt. Text goes to stdout, speed and context to stderr.
+      -n, --n-predict N        tokens to generate (default 64)
+      --temp T                 temperature; 0 is greedy (default 0.8)
+      --top-k K                keep the K most likely tokens; 0 is off (default 40)
+      --top-p P                nucleus sampling, (0, 1] (default 0.95)
+      --min-p M                drop tokens below M x the top probability (default 0.05)
+      --repeat-penalty R       penalise tokens of the last --repeat-window (default 1.0: off)
+      --repeat-window W        tokens the penalty looks back over (default 64)
+      --seed S                 random seed; the same seed gives the same text (default: random)
+      --json                   one JSON object per token: {"id","text","nCtx","base"}
+  ntk-wasm logits [MODEL] (--prompt-tokens FILE.json | -p TEXT) --at 0,31,99 [--top 10]
+      One forward pass of the whole prompt; prints [{"pos","top":[[id,logit],...]}] as JSON.
+  ntk-wasm tokenize [MODEL] TEXT [--json]
+      Token ids and pieces (--json: a JSON array of ids, without BOS).
+  ntk-wasm info [MODEL] [--json]
+      Architecture, shapes, tensor types, trained context, RoPE base and scaling in force.
+
+Options of every command:
+  -m, --model PATH           the GGUF file (or give it as the first argument);
+                             default models/kjv-tiny-q8_0.gguf
+  --rope-mode MODE           consistent (default for internlm2: every key rotated with the
+                             current base), cached (keys keep the base they were written
+                             with, as transformers), none (plain RoPE; default for llama)
+  --rope-factor F            dynamic NTK factor >= 1 (default: the file's, else 2.0)
+  --trained-ctx N            trained context length L0 (default: the file's context_length)
+  --scalar                   run the build without SIMD (for comparisons)
+  -h, --help                 this text
+
+A prompt file is a JSON array of token ids, used as is (include BOS 1 if you want it).
+Exit codes: 0 ok, 1 usage error, 2 model or file error, 3 runtime error.
+`;
+
+class UsageError extends Error {}
+
+// Option table: long name -> [short alias, kind]. Values are taken verbatim, so "-n -5"
+// reaches the number check and gets a clear message.
+const OPTIONS = {
+  model: ['m', 'string'], prompt: ['p', 'string'], 'prompt-tokens': [null, 'string'],
+  'n-predict': ['n', 'int'], temp: [null, 'number'], 'top-k': [null, 'int'], 'top-p': [null, 'number'],
+  'min-p': [null, 'number'], 'repeat-penalty': [null, 'number'], 'repeat-window': [null, 'int'],
+  seed: [null, 'int'], 'rope-mode': [null, 'string'], 'rope-factor': [null, 'number'],
+  'trained-ctx': [null, 'int'], at: [null, 'string'], top: [null, 'int'], json: [null, 'bool'],
+  scalar: [null, 'bool'], help: ['h', 'bool'],
+};
+const SHORT = Object.fromEntries(Object.entries(OPTIONS).filter(([, [s]]) => s).map(([l, [s]]) => [s, l]));
+const COMMANDS = {
+  run: ['model', 'prompt', 'prompt-tokens', 'n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'repeat-window', 'seed', 'json'],
+  logits: ['model', 'prompt', 'prompt-tokens', 'at', 'top'],
+  tokenize: ['model', 'json'],
+  info: ['model', 'json'],
+};
+const COMMON = ['rope-mode', 'rope-factor', 'trained-ctx', 'scalar', 'help'];
+
+function parseArgs(argv) {
+  const opts = {}, positional = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    let name, value;
+    if (a.startsWith('--') && a.length > 2) {
+      [name, value] = a.slice(2).split(/=(.*)/s);
+    } else if (a.startsWith('-') && a.length === 2 && SHORT[a[1]]) {
+      name = SHORT[a[1]];
+    } else if (a.startsWith('-') && a.length > 1 && Number.isNaN(Number(a))) {
+      throw new UsageError(`unknown option ${a}`);
+    } else {
+      positional.push(a);
+      continue;
+    }
+    const spec = OPTIONS[name];
+    if (!spec) throw new UsageError(`unknown option --${name}`);
+    if (spec[1] === 'bool') {
+      if (value !== undefined) throw new UsageError(`--${name} takes no value`);
+      opts[name] = true;
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    opts[name] = spec[1] === 'string' ? value : toNumber(name, value, spec[1] === 'int');
+  }
+  return { opts, positional };
+}
+
+function toNumber(name, s, integer) {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${s}"`);
+  return v;
+}
+
+function readPromptTokens(path) {
+  let ids;
+  try {
+    ids = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--prompt-tokens ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every(Number.isInteger))
+    throw new UsageError(`--prompt-tokens ${path}: expected a non-empty JSON array of integer token ids`);
+  return ids;
+}
+
+function loadOptions(opts) {
+  return usage(() => checkLoadOptions({
+    ropeMode: opts['rope-mode'], ropeFactor: opts['rope-factor'], trainedCtx: opts['trained-ctx'],
+    build: opts.scalar ? 'scalar' : 'simd',
+  }));
+}
+
+// Option errors found by the engine's checks are usage errors here (exit 1).
+function usage(check) {
+  try {
+    return check();
+  } catch (e) {
+    throw e instanceof NtkError && e.code === 'ARG' ? new UsageError(e.message) : e;
+  }
+}
+
+async function loadEngine(opts) {
+  return Engine.load(opts.model ?? DEFAULT_MODEL, loadOptions(opts));
+}
+
+function promptOf(engine, opts, required = true) {
+  if (opts.prompt !== undefined && opts['prompt-tokens'] !== undefined)
+    throw new UsageError('give -p TEXT or --prompt-tokens FILE, not both');
+  if (opts['prompt-tokens'] !== undefined) return readPromptTokens(opts['prompt-tokens']);
+  if (opts.prompt !== undefined) return engine.tokenize(opts.prompt);
+  if (required) throw new UsageError('a prompt is needed: -p TEXT or --prompt-tokens FILE.json');
+  return null;
+}
+
+const out = (s) => process.stdout.write(s);
+const err = (s) => process.stderr.write(s);
+
+async function cmdRun(opts) {
+  const ac = new AbortController();
+  const gen = usage(() => checkGenerateOptions({
+    maxTokens: opts['n-predict'] ?? 64, temperature: opts.temp, topK: opts['top-k'], topP: opts['top-p'],
+    minP: opts['min-p'], repeatPenalty: opts['repeat-penalty'], repeatWindow: opts['repeat-window'],
+    seed: opts.seed, signal: ac.signal,
+  }));
+  if (opts['prompt-tokens'] === undefined && opts.prompt === undefined) promptOf(null, opts);
+  const engine = await loadEngine(opts);
+  const prompt = promptOf(engine, opts);
+  process.once('SIGINT', () => ac.abort());
+  if (!opts.json) out(opts.prompt ?? engine.detokenize(prompt));
+  const t0 = performance.now();
+  let tFirst = 0, count = 0, last = null;
+  for await (const t of engine.generate(prompt, gen)) {
+    if (count++ === 0) tFirst = performance.now();
+    out(opts.json ? JSON.stringify({ id: t.id, text: t.text, nCtx: t.nCtx, base: t.base }) + '\n' : t.text);
+    last = t;
+  }
+  const tEnd = performance.now();
+  if (!opts.json) out('\n');
+  const info = engine.info();
+  const prefill = Array.isArray(prompt) ? prompt.length : 0;
+  const decodeRate = count > 1 ? ((count - 1) / (tEnd - tFirst)) * 1000 : 0;
+  err(`[prefill ${prefill} tokens ${(prefill / (tFirst - t0) * 1000).toFixed(1)} tok/s, ` +
+      `decode ${count} tokens ${decodeRate.toFixed(1)} tok/s, context ${last?.nCtx ?? prefill}, ` +
+      `rope ${info.rope.mode} base ${(last?.base ?? info.rope.theta).toFixed(3)} (trained ${info.rope.trainedCtx}, factor ${info.rope.factor})]\n`);
+  engine.dispose();
+}
+
+async function cmdLogits(opts) {
+  if (opts.at === undefined) throw new UsageError('--at POSITIONS is needed, e.g. --at 0,31,99');
+  const at = opts.at.split(',').map((s) => toNumber('at', s, true));
+  const top = opts.top ?? 10;
+  if (top < 1) throw new UsageError(`--top must be at least 1, got ${top}`);
+  if (opts['prompt-tokens'] === undefined && opts.prompt === undefined) promptOf(null, opts);
+  const engine = await loadEngine(opts);
+  const ids = promptOf(engine, opts);
+  for (const p of at)
+    if (p < 0 || p >= ids.length) throw new UsageError(`--at ${p} is outside the prompt's ${ids.length} positions`);
+  const logits = engine.evaluate(ids, { allLogits: true });
+  const nv = engine.nVocab;
+  const result = at.map((pos) => {
+    const row = logits.subarray(pos * nv, (pos + 1) * nv);
+    const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, top);
+    return { pos, top: order.map((id) => [id, row[id]]) };
+  });
+  out(JSON.stringify(result) + '\n');
+  engine.dispose();
+}
+
+async function cmdTokenize(opts, positional) {
+  if (positional.length !== 1) throw new UsageError('tokenize needs exactly one TEXT');
+  const engine = await loadEngine(opts);
+  const ids = engine.tokenize(positional[0], { bos: false });
+  out(opts.json ? JSON.stringify(ids) + '\n' : ids.map((id) => `${id}\t${JSON.stringify(engine.piece(id))}\n`).join(''));
+  engine.dispose();
+}
+
+async function cmdInfo(opts) {
+  const engine = await loadEngine(opts);
+  const i = engine.info();
+  if (opts.json) {
+    out(JSON.stringify(i, null, 2) + '\n');
+  } else {
+    const r = i.rope;
+    const scaling = r.mode === 'none' ? 'none (plain RoPE at every length)'
+      : `dynamic NTK, ${r.mode} cache, factor ${r.factor} (${r.factorSource === 'file' ? 'from the file' : r.factorSource === 'option' ? 'from the option' : 'default: the file has no dynamic_ntk.factor'})`;
+    out([
+      `name           ${i.name}`,
+      `architecture   ${i.architecture} (GGUF v${i.ggufVersion})`,
+      `shape          ${i.nLayers} layers, embedding ${i.dim}, ${i.nHeads} heads / ${i.nKvHeads} KV heads of ${i.headDim}, FFN ${i.ffn}, vocab ${i.nVocab}`,
+      `tensors        ${i.nTensors} (${(i.tensorBytes / 1048576).toFixed(1)} MB): ${Object.entries(i.tensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')}`,
+      `context        trained ${r.trainedCtx} tokens`,
+      `rope           base ${r.theta} up to ${r.trainedCtx} tokens; beyond: ${scaling}`,
+      `rope mode      ${r.mode} (${r.modeSource === 'option' ? 'from the option' : r.modeSource === 'file' ? 'the file asks for dynamic NTK' : `default for ${i.architecture}`})`,
+      `tokens         bos ${i.bos}, eos ${i.eos}${i.eot >= 0 ? `, end-of-turn ${i.eot}` : ''}, add_bos ${i.addBos}`,
+      `kernels        ${i.simd ? 'WebAssembly SIMD128' : 'scalar'}`,
+    ].join('\n') + '\n');
+  }
+  engine.dispose();
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    out(HELP);
+    return EXIT.ok;
+  }
+  if (!COMMANDS[command]) throw new UsageError(`unknown command "${command}" (run, logits, tokenize, info)`);
+  const { opts, positional } = parseArgs(rest);
+  if (opts.help) {
+    out(HELP);
+    return EXIT.ok;
+  }
+  for (const k of Object.keys(opts))
+    if (!COMMANDS[command].includes(k) && !COMMON.includes(k)) throw new UsageError(`--${k} is not an option of ${command}`);
+  // MODEL may be the first positional argument (tokenize: MODEL TEXT or just TEXT)
+  const modelArgs = command === 'tokenize' ? (positional.length === 2 ? 1 : 0) : positional.length;
+  if (modelArgs > 1) throw new UsageError(`unexpected argument "${positional[1]}"`);
+  if (modelArgs === 1) {
+    if (opts.model !== undefined) throw new UsageError('give the model once (-m PATH or as the first argument)');
+    opts.model = positional.shift();
+  }
+  const run = { run: cmdRun, logits: cmdLogits, tokenize: cmdTokenize, info: cmdInfo }[command];
+  await run(opts, positional);
+  return EXIT.ok;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e) => {
+    if (e instanceof UsageError) {
+      err(`ntk-wasm: ${e.message}\nRun ntk-wasm --help for usage.\n`);
+      process.exitCode = EXIT.usage;
+    } else if (e instanceof NtkError) {
+      const modelError = ['FORMAT', 'TRUNCATED', 'UNSUPPORTED'].includes(e.code);
+      err(`ntk-wasm: ${e.message}\n`);
+      process.exitCode = modelError ? EXIT.model : EXIT.runtime;
+    } else {
+      err(`ntk-wasm: internal error: ${e.stack ?? e}\n`);
+      process.exitCode = EXIT.runtime;
+    }
+  },
+);
