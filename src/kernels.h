@@ -43,6 +43,10 @@ NTK_KERNEL_TWINS(void, attention_head,
                   int kv_stride, int head_dim, const float *cos_tab, const float *sin_tab,
                   float scale, float *scores))
 
+/* Shared by both attention twins (expf has no SIMD128 form): scores[j] = exp(scores[j] - max),
+ * normalised to sum 1, in place. */
+void softmax_scores(float *scores, int n, float max);
+
 #if defined(__wasm_simd128__)
 #define NTK_KERNEL(name) name##_simd
 #define NTK_SIMD 1

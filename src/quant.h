@@ -40,7 +40,7 @@ typedef struct {
 static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
 
 /* Block geometry of every ggml type a GGUF file may name (so the parser can size tensors the
- * engine cannot run and report them by name). Returns 0 block size for unknown ids. */
+ * engine cannot run and report them by name). Returns NULL for unknown ids. */
 typedef struct { const char *name; int block_size; int type_size; } ggml_type_traits;
 const ggml_type_traits *ggml_type_info(uint32_t type); /* NULL if unknown */
 
@@ -48,9 +48,11 @@ float fp16_to_fp32(ggml_half h);
 ggml_half fp32_to_fp16(float f);   /* round to nearest even, as ggml */
 float bf16_to_fp32(uint16_t h);
 
-/* Expand one row of k weights of `type` (F32, F16, BF16, Q8_0, Q4_0) into y. */
-void dequantize_row(uint32_t type, const void *x, float *y, int64_t k);
-/* Quantize k floats (k % 32 == 0) to Q8_0: d = max|x|/127, q = round(x/d). */
+/* Expand one row of k weights of `type` (F32, F16, BF16, Q8_0, Q4_0) into y. Returns 0, or -1
+ * (nothing written) for any other type. */
+int dequantize_row(uint32_t type, const void *x, float *y, int64_t k);
+/* Quantize k floats (k % 32 == 0) to Q8_0: d = max|x|/127, q = roundf(x * (1/d)), the
+ * reciprocal first as ggml does (q = 0 when d = 0); d is stored rounded to fp16. */
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k);
 
 #endif

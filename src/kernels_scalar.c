@@ -1,0 +1,123 @@
+/* kernels_scalar.c — the specification of every kernel in kernels.h: one element at a time, in
+ * index order, accumulating in float. The SIMD twins must agree with these up to the float
+ * rounding of a different summation order. */
+#include <math.h>
+#include <stddef.h>
+#include "kernels.h"
+
+float dot_f32_scalar(const float *a, const float *b, int n)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+float dot_f16_f32_scalar(const ggml_half *w, const float *x, int n)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        sum += fp16_to_fp32(w[i]) * x[i];
+    return sum;
+}
+
+float dot_bf16_f32_scalar(const uint16_t *w, const float *x, int n)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        sum += bf16_to_fp32(w[i]) * x[i];
+    return sum;
+}
+
+/* Products of int8 are summed exactly in int32 (32 * 128 * 128 cannot overflow); only the
+ * per-block scaling and the sum over blocks round. */
+float dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x, int n)
+{
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        int32_t isum = 0;
+        for (int j = 0; j < QK8_0; j++)
+            isum += w[b].qs[j] * x[b].qs[j];
+        sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * (float)isum;
+    }
+    return sum;
+}
+
+float dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x, int n)
+{
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK4_0; b++) {
+        int32_t isum = 0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            isum += ((w[b].qs[j] & 15) - 8) * x[b].qs[j];
+            isum += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + QK4_0 / 2];
+        }
+        sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * (float)isum;
+    }
+    return sum;
+}
+
+void axpy_f32_scalar(float *y, float a, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+void rope_rotate_scalar(float *x, const float *c, const float *s, int head_dim)
+{
+    for (int i = 0; i < head_dim / 2; i++) {
+        const float x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * c[i] - x1 * s[i];
+        x[2 * i + 1] = x0 * s[i] + x1 * c[i];
+    }
+}
+
+/* q . rope(k) without writing the rotated key anywhere: the rotation is rope_rotate_scalar's,
+ * term by term, so a key rotated here scores exactly as one rotated in place. */
+static float dot_rotated(const float *q, const float *k, const float *c, const float *s,
+                         int head_dim)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < head_dim / 2; i++) {
+        const float k0 = k[2 * i], k1 = k[2 * i + 1];
+        sum += q[2 * i] * (k0 * c[i] - k1 * s[i]);
+        sum += q[2 * i + 1] * (k0 * s[i] + k1 * c[i]);
+    }
+    return sum;
+}
+
+void softmax_scores(float *scores, int n, float max)
+{
+    /* subtracting the max keeps expf in range however large the scores are */
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        scores[j] = expf(scores[j] - max);
+        sum += scores[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++)
+        scores[j] *= inv;
+}
+
+void attention_head_scalar(float *out, const float *q, const float *k, const float *v, int n_kv,
+                           int kv_stride, int head_dim, const float *cos_tab,
+                           const float *sin_tab, float scale, float *scores)
+{
+    const size_t half = (size_t)head_dim / 2;
+    float max = -INFINITY;
+    for (int j = 0; j < n_kv; j++) {
+        const float *kj = k + (size_t)j * kv_stride;
+        const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half, sin_tab + j * half,
+                                                head_dim)
+                                  : dot_f32_scalar(q, kj, head_dim);
+        scores[j] = scale * dot;
+        max = fmaxf(max, scores[j]);
+    }
+
+    softmax_scores(scores, n_kv, max);
+
+    for (int d = 0; d < head_dim; d++)
+        out[d] = 0.0f;
+    for (int j = 0; j < n_kv; j++)
+        axpy_f32_scalar(out, scores[j], v + (size_t)j * kv_stride, head_dim);
+}

@@ -1,0 +1,415 @@
+/* kernels_simd.c — WebAssembly SIMD128 twins of kernels_scalar.c.
+ *
+ * Float dots keep four independent vector accumulators so consecutive adds do not wait on each
+ * other's latency; they therefore sum in a different order from the scalar twin and agree with
+ * it to float rounding only. Element-wise kernels (axpy, rope, the weighted sum of values) do
+ * the same operations per element as the scalar twin and give identical results. Loads use
+ * wasm_v128_load, which has no alignment requirement: GGUF blocks are only 2-byte aligned. */
+#if defined(__wasm_simd128__)
+
+#include <math.h>
+#include <stddef.h>
+#include <wasm_simd128.h>
+#include "kernels.h"
+
+static inline float hsum_f32x4(v128_t v)
+{
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+static inline float hsum4_f32x4(v128_t a, v128_t b, v128_t c, v128_t d)
+{
+    return hsum_f32x4(wasm_f32x4_add(wasm_f32x4_add(a, b), wasm_f32x4_add(c, d)));
+}
+
+/* acc + a * b */
+static inline v128_t mul_add(v128_t acc, v128_t a, v128_t b)
+{
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b));
+}
+
+/* Four 16-bit patterns in the high halves of 32-bit lanes, i.e. lanes of h << 16: this is how
+ * half_lo/half_hi unpack eight of them, and the shift puts the sign bit where float's is. */
+static inline v128_t half_lo(v128_t h8)
+{
+    return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h8, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+static inline v128_t half_hi(v128_t h8)
+{
+    return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h8, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/* Normal halves (exponent 1..30), the common case: rebias the exponent (+112) with integer
+ * ops. The arithmetic shift moves exponent:mantissa from the top of the lane to float's
+ * place and smears the sign over bits 28..31, where the mask keeps only bit 31. */
+static inline v128_t half_normal_to_f32x4(v128_t h_hi16)
+{
+    const v128_t sign_em = wasm_v128_and(wasm_i32x4_shr(h_hi16, 3),
+                                         wasm_i32x4_splat((int32_t)0x8fffe000));
+    return wasm_i32x4_add(sign_em, wasm_i32x4_splat(112 << 23));
+}
+
+/* Exact for all 65536 halves. inf/NaN (exponent 31) need +224 to reach exponent 255, payload
+ * kept. Subnormal halves go through an exact int->float conversion of their mantissa rather
+ * than the common "multiply the float denormal by 2^112" trick, which would feed denormal
+ * operands to the FPU (microcode-assist slow on x86) and rely on them not being flushed.
+ * Compares are equalities: LLVM turns ordered compares on masked (non-negative) lanes into
+ * unsigned ones, which x86 lacks. */
+static inline v128_t half_any_to_f32x4(v128_t h_hi16)
+{
+    const v128_t rebias = wasm_i32x4_splat(112 << 23);
+    const v128_t exp_field = wasm_v128_and(h_hi16, wasm_i32x4_splat(0x7c000000));
+    const v128_t special = wasm_i32x4_eq(exp_field, wasm_i32x4_splat(0x7c000000));
+    const v128_t subnormal = wasm_i32x4_eq(exp_field, wasm_i32x4_splat(0));
+    const v128_t normal = wasm_i32x4_add(half_normal_to_f32x4(h_hi16),
+                                         wasm_v128_and(special, rebias));
+    /* mantissa << 13 with the sign cleared; mant * 2^-24 = (mant << 13) * 2^-37 */
+    const v128_t em = wasm_u32x4_shr(wasm_v128_and(h_hi16, wasm_i32x4_splat(0x03ff0000)), 3);
+    v128_t tiny = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(em), wasm_f32x4_splat(0x1p-37f));
+    tiny = wasm_v128_or(tiny, wasm_v128_and(h_hi16, wasm_i32x4_splat((int32_t)0x80000000)));
+    return wasm_v128_bitselect(tiny, normal, subnormal);
+}
+
+/* Lanes of t = (exponent bits - 0x0400) mod 2^16 for eight halves: exponents 1..30 give
+ * t <= 0x7400, exponents 0 (zero, subnormal) and 31 (inf, NaN) give t >= 0x7800. */
+static inline v128_t half_exp_rank(v128_t h8)
+{
+    return wasm_i16x8_sub(wasm_v128_and(h8, wasm_i16x8_splat(0x7c00)), wasm_i16x8_splat(0x0400));
+}
+
+/* Whether a half_exp_rank result (or a u16 max of several) has a non-normal lane. */
+static inline int any_not_normal(v128_t rank)
+{
+    return wasm_v128_any_true(wasm_u16x8_sub_sat(rank, wasm_i16x8_splat(0x7400)));
+}
+
+float dot_f32_simd(const float *a, const float *b, int n)
+{
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = mul_add(acc0, wasm_v128_load(a + i), wasm_v128_load(b + i));
+        acc1 = mul_add(acc1, wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4));
+        acc2 = mul_add(acc2, wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8));
+        acc3 = mul_add(acc3, wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4)
+        acc0 = mul_add(acc0, wasm_v128_load(a + i), wasm_v128_load(b + i));
+    float sum = hsum4_f32x4(acc0, acc1, acc2, acc3);
+    for (; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+/* Sixteen halves at a time. A chunk with any half that is not normal (zeros included) leaves
+ * the inner loop for the exact conversion and comes back: with the exact path inside the
+ * loop, its constants crowd V8's registers and the common case ran 1.3x slower. */
+float dot_f16_f32_simd(const ggml_half *w, const float *x, int n)
+{
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int i = 0;
+    while (i + 16 <= n) {
+        for (; i + 16 <= n; i += 16) {
+            const v128_t h0 = wasm_v128_load(w + i), h1 = wasm_v128_load(w + i + 8);
+            if (any_not_normal(wasm_u16x8_max(half_exp_rank(h0), half_exp_rank(h1))))
+                break;
+            acc0 = mul_add(acc0, half_normal_to_f32x4(half_lo(h0)), wasm_v128_load(x + i));
+            acc1 = mul_add(acc1, half_normal_to_f32x4(half_hi(h0)), wasm_v128_load(x + i + 4));
+            acc2 = mul_add(acc2, half_normal_to_f32x4(half_lo(h1)), wasm_v128_load(x + i + 8));
+            acc3 = mul_add(acc3, half_normal_to_f32x4(half_hi(h1)), wasm_v128_load(x + i + 12));
+        }
+        if (i + 16 > n)
+            break;
+        const v128_t h0 = wasm_v128_load(w + i), h1 = wasm_v128_load(w + i + 8);
+        acc0 = mul_add(acc0, half_any_to_f32x4(half_lo(h0)), wasm_v128_load(x + i));
+        acc1 = mul_add(acc1, half_any_to_f32x4(half_hi(h0)), wasm_v128_load(x + i + 4));
+        acc2 = mul_add(acc2, half_any_to_f32x4(half_lo(h1)), wasm_v128_load(x + i + 8));
+        acc3 = mul_add(acc3, half_any_to_f32x4(half_hi(h1)), wasm_v128_load(x + i + 12));
+        i += 16;
+    }
+    for (; i + 4 <= n; i += 4) {
+        const v128_t h = wasm_v128_load64_zero(w + i);
+        acc0 = mul_add(acc0, half_any_to_f32x4(half_lo(h)), wasm_v128_load(x + i));
+    }
+    float sum = hsum4_f32x4(acc0, acc1, acc2, acc3);
+    for (; i < n; i++)
+        sum += fp16_to_fp32(w[i]) * x[i];
+    return sum;
+}
+
+/* A bfloat16 is the top half of a float, so half_lo/half_hi alone convert it. */
+float dot_bf16_f32_simd(const uint16_t *w, const float *x, int n)
+{
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const v128_t h0 = wasm_v128_load(w + i), h1 = wasm_v128_load(w + i + 8);
+        acc0 = mul_add(acc0, half_lo(h0), wasm_v128_load(x + i));
+        acc1 = mul_add(acc1, half_hi(h0), wasm_v128_load(x + i + 4));
+        acc2 = mul_add(acc2, half_lo(h1), wasm_v128_load(x + i + 8));
+        acc3 = mul_add(acc3, half_hi(h1), wasm_v128_load(x + i + 12));
+    }
+    for (; i + 4 <= n; i += 4)
+        acc0 = mul_add(acc0, half_lo(wasm_v128_load64_zero(w + i)), wasm_v128_load(x + i));
+    float sum = hsum4_f32x4(acc0, acc1, acc2, acc3);
+    for (; i < n; i++)
+        sum += bf16_to_fp32(w[i]) * x[i];
+    return sum;
+}
+
+/* Exact int32 partial sums (four lanes) of 16 int8 products. */
+static inline v128_t dot_i8x16(v128_t a, v128_t b)
+{
+    const v128_t lo = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(a),
+                                           wasm_i16x8_extend_low_i8x16(b));
+    const v128_t hi = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a),
+                                           wasm_i16x8_extend_high_i8x16(b));
+    return wasm_i32x4_add(lo, hi);
+}
+
+static inline v128_t q8_0_block(const block_q8_0 *w, const block_q8_0 *x)
+{
+    return wasm_i32x4_add(dot_i8x16(wasm_v128_load(w->qs), wasm_v128_load(x->qs)),
+                          dot_i8x16(wasm_v128_load(w->qs + 16), wasm_v128_load(x->qs + 16)));
+}
+
+/* Low nibbles are elements 0..15 and high nibbles 16..31, matching x's first and second
+ * 16 bytes, so no interleaving is needed. The high nibbles are shifted down in 16-bit lanes
+ * and masked: x86 has no byte shift, so an 8-bit shift would cost V8 a mask of its own. */
+static inline v128_t q4_0_block(const block_q4_0 *w, const block_q8_0 *x)
+{
+    const v128_t packed = wasm_v128_load(w->qs);
+    const v128_t low4 = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
+    const v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, low4), eight);
+    const v128_t hi = wasm_i8x16_sub(wasm_v128_and(wasm_u16x8_shr(packed, 4), low4), eight);
+    return wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(x->qs)),
+                          dot_i8x16(hi, wasm_v128_load(x->qs + 16)));
+}
+
+/* Quantized dots work on pairs of blocks. Each block's integer sum is exact, as in the scalar
+ * twin, and is folded into one vector holding (S0, S1, S0, S1), so converting, scaling and
+ * accumulating cost one vector op per pair; the pair's four fp16 scales convert together.
+ * Pairs rather than larger groups: V8 schedules all of an iteration's loads first, and four
+ * blocks' worth (16 vectors) already spill registers. */
+typedef struct {
+    const uint8_t *w;   /* first weight block; d at offset 0 of every block type */
+    size_t w_size;      /* bytes per weight block */
+    int q4;             /* block_q4_0 weights, else block_q8_0 */
+    const block_q8_0 *x;
+} qdot;
+
+static inline v128_t block_sum(const qdot *q, int b)
+{
+    const uint8_t *w = q->w + (size_t)b * q->w_size;
+    return q->q4 ? q4_0_block((const block_q4_0 *)w, q->x + b)
+                 : q8_0_block((const block_q8_0 *)w, q->x + b);
+}
+
+/* Block b and, if count is 2, block b + 1 (else a zero block). */
+static inline __attribute__((always_inline)) v128_t pair_sums(const qdot *q, int b, int count)
+{
+    const v128_t s0 = block_sum(q, b);
+    const v128_t s1 = count > 1 ? block_sum(q, b + 1) : wasm_i32x4_splat(0);
+    /* t = (s0 lanes 0+2, s1 lanes 0+2, s0 lanes 1+3, s1 lanes 1+3) */
+    const v128_t t = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
+    /* |sum| <= 32 * 128 * 128 < 2^24: the conversion is exact */
+    return wasm_f32x4_convert_i32x4(wasm_i32x4_add(t, wasm_i32x4_shuffle(t, t, 2, 3, 0, 1)));
+}
+
+/* Halves (dw0, dw1, dx0, dx1) in the low four 16-bit lanes. The other lanes, and dw1, dx1
+ * when there is no second block, hold 1.0: a normal half, so they never force the exact
+ * conversion, and harmless as a scale since a missing block's sum is zero. */
+static inline __attribute__((always_inline)) v128_t pair_scales(const qdot *q, int b, int count)
+{
+    const uint8_t *w = q->w + (size_t)b * q->w_size;
+    v128_t h = wasm_i16x8_splat(0x3c00);
+    h = wasm_v128_load16_lane(w, h, 0);
+    h = wasm_v128_load16_lane(&q->x[b].d, h, 2);
+    if (count > 1) {
+        h = wasm_v128_load16_lane(w + q->w_size, h, 1);
+        h = wasm_v128_load16_lane(&q->x[b + 1].d, h, 3);
+    }
+    return h;
+}
+
+/* (dw0*dx0, dw1*dx1, dx0*dw0, dx1*dw1) * (S0, S1, S0, S1): each block's term is the scalar
+ * twin's (dw * dx) * sum bit for bit, twice over; only the order of adding terms differs. */
+static inline __attribute__((always_inline)) v128_t pair_terms(const qdot *q, int b, int count,
+                                                               int exact)
+{
+    const v128_t h = half_lo(pair_scales(q, b, count));
+    const v128_t f = exact ? half_any_to_f32x4(h) : half_normal_to_f32x4(h);
+    const v128_t d = wasm_f32x4_mul(f, wasm_i32x4_shuffle(f, f, 2, 3, 0, 1));
+    return wasm_f32x4_mul(d, pair_sums(q, b, count));
+}
+
+/* Scales that are not normal halves (a zero scale, from an all-zero block, is enough) take
+ * the exact conversion outside the inner loop: inside, its constants would crowd registers. */
+static inline __attribute__((always_inline)) float dot_blocks(const qdot *q, int nb)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    int b = 0;
+    while (b + 2 <= nb) {
+        for (; b + 2 <= nb; b += 2) {
+            if (any_not_normal(half_exp_rank(pair_scales(q, b, 2))))
+                break;
+            acc = wasm_f32x4_add(acc, pair_terms(q, b, 2, 0));
+        }
+        if (b + 2 > nb)
+            break;
+        acc = wasm_f32x4_add(acc, pair_terms(q, b, 2, 1));
+        b += 2;
+    }
+    if (b < nb)
+        acc = wasm_f32x4_add(acc, pair_terms(q, b, 1, 1));
+    /* lanes 2, 3 repeat lanes 0, 1 */
+    return wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1);
+}
+
+float dot_q8_0_q8_0_simd(const block_q8_0 *w, const block_q8_0 *x, int n)
+{
+    const qdot q = { (const uint8_t *)w, sizeof *w, 0, x };
+    return dot_blocks(&q, n / QK8_0);
+}
+
+float dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x, int n)
+{
+    const qdot q = { (const uint8_t *)w, sizeof *w, 1, x };
+    return dot_blocks(&q, n / QK4_0);
+}
+
+void axpy_f32_simd(float *y, float a, const float *x, int n)
+{
+    const v128_t va = wasm_f32x4_splat(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int u = i; u < i + 16; u += 4)
+            wasm_v128_store(y + u, mul_add(wasm_v128_load(y + u), va, wasm_v128_load(x + u)));
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(y + i, mul_add(wasm_v128_load(y + i), va, wasm_v128_load(x + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* Rotation of four adjacent pairs x[0..7] by angles c[0..3], s[0..3], as two vectors.
+ * Per pair (x0, x1): (x0*c - x1*s, x1*c + x0*s) = x*(c, c) + swap(x)*(-s, s), which rounds
+ * exactly like the scalar formula (negation is exact and float addition commutes). */
+static inline void rotate4(v128_t *r_lo, v128_t *r_hi, v128_t x_lo, v128_t x_hi, const float *c,
+                           const float *s)
+{
+    const v128_t c4 = wasm_v128_load(c), s4 = wasm_v128_load(s);
+    const v128_t neg_even = wasm_f32x4_make(-0.0f, 0.0f, -0.0f, 0.0f);
+    const v128_t c_lo = wasm_i32x4_shuffle(c4, c4, 0, 0, 1, 1);
+    const v128_t c_hi = wasm_i32x4_shuffle(c4, c4, 2, 2, 3, 3);
+    const v128_t s_lo = wasm_v128_xor(wasm_i32x4_shuffle(s4, s4, 0, 0, 1, 1), neg_even);
+    const v128_t s_hi = wasm_v128_xor(wasm_i32x4_shuffle(s4, s4, 2, 2, 3, 3), neg_even);
+    *r_lo = wasm_f32x4_add(wasm_f32x4_mul(x_lo, c_lo),
+                           wasm_f32x4_mul(wasm_i32x4_shuffle(x_lo, x_lo, 1, 0, 3, 2), s_lo));
+    *r_hi = wasm_f32x4_add(wasm_f32x4_mul(x_hi, c_hi),
+                           wasm_f32x4_mul(wasm_i32x4_shuffle(x_hi, x_hi, 1, 0, 3, 2), s_hi));
+}
+
+void rope_rotate_simd(float *x, const float *c, const float *s, int head_dim)
+{
+    const int half = head_dim / 2;
+    int i = 0;
+    for (; i + 4 <= half; i += 4) {
+        v128_t r_lo, r_hi;
+        rotate4(&r_lo, &r_hi, wasm_v128_load(x + 2 * i), wasm_v128_load(x + 2 * i + 4), c + i,
+                s + i);
+        wasm_v128_store(x + 2 * i, r_lo);
+        wasm_v128_store(x + 2 * i + 4, r_hi);
+    }
+    for (; i < half; i++) {
+        const float x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * c[i] - x1 * s[i];
+        x[2 * i + 1] = x0 * s[i] + x1 * c[i];
+    }
+}
+
+/* q . rope(k), rotating k in registers; eight pairs per step into four accumulators. */
+static float dot_rotated(const float *q, const float *k, const float *c, const float *s,
+                         int head_dim)
+{
+    const int half = head_dim / 2;
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    v128_t r0, r1, r2, r3;
+    int i = 0;
+    for (; i + 8 <= half; i += 8) {
+        const float *kk = k + 2 * i, *qq = q + 2 * i;
+        rotate4(&r0, &r1, wasm_v128_load(kk), wasm_v128_load(kk + 4), c + i, s + i);
+        rotate4(&r2, &r3, wasm_v128_load(kk + 8), wasm_v128_load(kk + 12), c + i + 4, s + i + 4);
+        acc0 = mul_add(acc0, wasm_v128_load(qq), r0);
+        acc1 = mul_add(acc1, wasm_v128_load(qq + 4), r1);
+        acc2 = mul_add(acc2, wasm_v128_load(qq + 8), r2);
+        acc3 = mul_add(acc3, wasm_v128_load(qq + 12), r3);
+    }
+    for (; i + 4 <= half; i += 4) {
+        rotate4(&r0, &r1, wasm_v128_load(k + 2 * i), wasm_v128_load(k + 2 * i + 4), c + i, s + i);
+        acc0 = mul_add(acc0, wasm_v128_load(q + 2 * i), r0);
+        acc1 = mul_add(acc1, wasm_v128_load(q + 2 * i + 4), r1);
+    }
+    float sum = hsum4_f32x4(acc0, acc1, acc2, acc3);
+    for (; i < half; i++) {
+        const float k0 = k[2 * i], k1 = k[2 * i + 1];
+        sum += q[2 * i] * (k0 * c[i] - k1 * s[i]);
+        sum += q[2 * i + 1] * (k0 * s[i] + k1 * c[i]);
+    }
+    return sum;
+}
+
+void attention_head_simd(float *out, const float *q, const float *k, const float *v, int n_kv,
+                         int kv_stride, int head_dim, const float *cos_tab, const float *sin_tab,
+                         float scale, float *scores)
+{
+    const size_t half = (size_t)head_dim / 2;
+    float max = -INFINITY;
+    for (int j = 0; j < n_kv; j++) {
+        const float *kj = k + (size_t)j * kv_stride;
+        const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half, sin_tab + j * half,
+                                                head_dim)
+                                  : dot_f32_simd(q, kj, head_dim);
+        scores[j] = scale * dot;
+        max = fmaxf(max, scores[j]);
+    }
+
+    softmax_scores(scores, n_kv, max);
+
+    /* Sixteen output columns stay in four registers while every value row streams past, so
+     * out is written once, and each column accumulates in the scalar twin's order (j = 0, 1..). */
+    int d = 0;
+    for (; d + 16 <= head_dim; d += 16) {
+        v128_t o0 = wasm_f32x4_splat(0.0f), o1 = o0, o2 = o0, o3 = o0;
+        const float *vj = v + d;
+        for (int j = 0; j < n_kv; j++, vj += kv_stride) {
+            const v128_t p = wasm_f32x4_splat(scores[j]);
+            o0 = mul_add(o0, p, wasm_v128_load(vj));
+            o1 = mul_add(o1, p, wasm_v128_load(vj + 4));
+            o2 = mul_add(o2, p, wasm_v128_load(vj + 8));
+            o3 = mul_add(o3, p, wasm_v128_load(vj + 12));
+        }
+        wasm_v128_store(out + d, o0);
+        wasm_v128_store(out + d + 4, o1);
+        wasm_v128_store(out + d + 8, o2);
+        wasm_v128_store(out + d + 12, o3);
+    }
+    for (; d + 4 <= head_dim; d += 4) {
+        v128_t o = wasm_f32x4_splat(0.0f);
+        const float *vj = v + d;
+        for (int j = 0; j < n_kv; j++, vj += kv_stride)
+            o = mul_add(o, wasm_f32x4_splat(scores[j]), wasm_v128_load(vj));
+        wasm_v128_store(out + d, o);
+    }
+    for (; d < head_dim; d++) {
+        float o = 0.0f;
+        for (int j = 0; j < n_kv; j++)
+            o += scores[j] * v[(size_t)j * kv_stride + d];
+        out[d] = o;
+    }
+}
+
+#endif

@@ -1,0 +1,169 @@
+/* quant.c — ggml type geometry, half/bfloat conversions, row dequantization and the Q8_0
+ * activation quantizer. Conversions work on bit patterns (memcpy, no type punning through
+ * pointers) so they behave the same natively and in WebAssembly, whatever the FPU mode. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quant.h"
+
+static const ggml_type_traits type_traits[GGML_TYPE_COUNT] = {
+    [GGML_TYPE_F32]  = { "F32",  1,   4 },
+    [GGML_TYPE_F16]  = { "F16",  1,   2 },
+    [GGML_TYPE_Q4_0] = { "Q4_0", 32,  18 },
+    [GGML_TYPE_Q4_1] = { "Q4_1", 32,  20 },
+    [GGML_TYPE_Q5_0] = { "Q5_0", 32,  22 },
+    [GGML_TYPE_Q5_1] = { "Q5_1", 32,  24 },
+    [GGML_TYPE_Q8_0] = { "Q8_0", 32,  34 },
+    [GGML_TYPE_Q8_1] = { "Q8_1", 32,  36 },
+    [GGML_TYPE_Q2_K] = { "Q2_K", 256, 84 },
+    [GGML_TYPE_Q3_K] = { "Q3_K", 256, 110 },
+    [GGML_TYPE_Q4_K] = { "Q4_K", 256, 144 },
+    [GGML_TYPE_Q5_K] = { "Q5_K", 256, 176 },
+    [GGML_TYPE_Q6_K] = { "Q6_K", 256, 210 },
+    [GGML_TYPE_Q8_K] = { "Q8_K", 256, 292 },
+    [GGML_TYPE_BF16] = { "BF16", 1,   2 },
+};
+
+const ggml_type_traits *ggml_type_info(uint32_t type)
+{
+    /* ids 4 and 5 (removed Q4_2/Q4_3) and the IQ family leave holes with a NULL name */
+    if (type >= GGML_TYPE_COUNT || type_traits[type].name == NULL)
+        return NULL;
+    return &type_traits[type];
+}
+
+static float f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits; binary32 bias is 127, so a
+ * normal half's exponent field moves up by 127 - 15 = 112. */
+float fp16_to_fp32(ggml_half h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    const uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+
+    if (exp == 0x1f) /* inf, or NaN with its payload kept */
+        return f32_from_bits(sign | 0x7f800000 | mant << 13);
+    if (exp != 0)
+        return f32_from_bits(sign | (exp + 112) << 23 | mant << 13);
+    if (mant == 0)
+        return f32_from_bits(sign);
+    /* Subnormal half (mant * 2^-24) is a normal float: shift the leading 1 up to the implicit
+     * bit position, lowering the exponent once per shift. */
+    uint32_t e = 113;
+    while (!(mant & 0x400)) {
+        mant <<= 1;
+        e--;
+    }
+    return f32_from_bits(sign | e << 23 | (mant & 0x3ff) << 13);
+}
+
+ggml_half fp32_to_fp16(float f)
+{
+    const uint32_t x = bits_from_f32(f);
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    const uint32_t a = x & 0x7fffffff;
+
+    if (a > 0x7f800000) /* NaN: keep the top payload bits, force quiet so it cannot become inf */
+        return (ggml_half)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+    if (a >= 0x477ff000) /* >= 65520, halfway between 65504 and 2^16: ties-to-even gives inf */
+        return (ggml_half)(sign | 0x7c00);
+    if (a >= 0x38800000) { /* >= 2^-14: normal half */
+        uint32_t r = a - (112u << 23);
+        /* add just under half an ulp, plus the kept lsb so exact ties round to even; a carry
+         * out of the mantissa correctly bumps the exponent */
+        r += 0xfff + ((r >> 13) & 1);
+        return (ggml_half)(sign | (r >> 13));
+    }
+    /* Subnormal half: the result is round(|f| * 2^24) as an integer, 1024 meaning the smallest
+     * normal. |f| * 2^24 = mant24 * 2^(E - 126) with mant24 the 24-bit significand. */
+    const uint32_t e = a >> 23;
+    const uint32_t shift = 126 - e;
+    if (e == 0 || shift > 24) /* below 2^-25, or a float subnormal: rounds to zero */
+        return sign;
+    const uint32_t mant24 = (a & 0x7fffff) | 0x800000;
+    uint32_t q = mant24 >> shift;
+    const uint32_t rem = mant24 & ((1u << shift) - 1);
+    const uint32_t halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (q & 1)))
+        q++;
+    return (ggml_half)(sign | q);
+}
+
+float bf16_to_fp32(uint16_t h)
+{
+    return f32_from_bits((uint32_t)h << 16);
+}
+
+int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
+{
+    switch (type) {
+    case GGML_TYPE_F32:
+        memcpy(y, x, (size_t)k * sizeof *y);
+        return 0;
+    case GGML_TYPE_F16: {
+        const ggml_half *h = x;
+        for (int64_t i = 0; i < k; i++)
+            y[i] = fp16_to_fp32(h[i]);
+        return 0;
+    }
+    case GGML_TYPE_BF16: {
+        const uint16_t *h = x;
+        for (int64_t i = 0; i < k; i++)
+            y[i] = bf16_to_fp32(h[i]);
+        return 0;
+    }
+    case GGML_TYPE_Q8_0: {
+        const block_q8_0 *b = x;
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0) {
+            const float d = fp16_to_fp32(b[i].d);
+            for (int j = 0; j < QK8_0; j++)
+                y[j] = d * b[i].qs[j];
+        }
+        return 0;
+    }
+    case GGML_TYPE_Q4_0: {
+        const block_q4_0 *b = x;
+        for (int64_t i = 0; i < k / QK4_0; i++, y += QK4_0) {
+            const float d = fp16_to_fp32(b[i].d);
+            for (int j = 0; j < QK4_0 / 2; j++) {
+                y[j] = d * ((b[i].qs[j] & 15) - 8);
+                y[j + QK4_0 / 2] = d * ((b[i].qs[j] >> 4) - 8);
+            }
+        }
+        return 0;
+    }
+    default:
+        /* a status, not abort(): aborting would kill the whole WebAssembly instance */
+        return -1;
+    }
+}
+
+void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k)
+{
+    for (int64_t i = 0; i < k / QK8_0; i++, x += QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        /* Scaling by the reciprocal (not dividing by d) is what ggml does, and q must match it
+         * bit for bit for the engine to reproduce ggml's logits. */
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++)
+            y[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}

@@ -1,0 +1,860 @@
+/* test_kernels.c — quant.c and the kernels of kernels.h.
+ *
+ * Always: scalar kernels against float64 references built here from dequantized values,
+ * fp16/bf16 conversions against their definitions on all 65536 patterns, quantize_row_q8_0
+ * against ggml's formula, dequantize_row on hand-built blocks.
+ * With -msimd128: every *_simd twin against its *_scalar twin on seeded random data.
+ *
+ * Float results are compared with a tolerance relative to the magnitude of the terms that
+ * were summed (e.g. sum|a_i*b_i| for a dot product), not to the result, which can cancel to
+ * nearly zero. Each line reports the worst observed error in those units. */
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+
+static int n_passed, n_failed;
+
+static void check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", ok ? "PASS" : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    if (ok)
+        n_passed++;
+    else
+        n_failed++;
+}
+
+/* One named property checked over many trials: err <= tol * scale on every trial. */
+typedef struct {
+    const char *name;
+    double tol;
+    long trials, bad;
+    double worst; /* max err / scale */
+} errstat;
+
+static errstat errstat_new(const char *name, double tol)
+{
+    errstat s = { name, tol, 0, 0, 0.0 };
+    return s;
+}
+
+static void errstat_add(errstat *s, double err, double scale)
+{
+    const double r = scale > 0 ? err / scale : (err == 0 ? 0 : INFINITY);
+    s->trials++;
+    if (!(err <= s->tol * scale)) /* also catches NaN */
+        s->bad++;
+    if (isnan(r) || r > s->worst)
+        s->worst = isnan(r) ? INFINITY : r;
+}
+
+static void errstat_report(const errstat *s)
+{
+    check(s->bad == 0, "%s: %ld trials, %ld over tolerance, worst %.2e (tol %.0e)", s->name,
+          s->trials, s->bad, s->worst, s->tol);
+}
+
+/* xorshift64, fixed seed: failures reproduce */
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+
+static uint64_t next_u64(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(next_u64() >> 40) * 0x1p-24f;
+}
+
+static int irand(int lo, int hi) /* inclusive */
+{
+    return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1));
+}
+
+static void fill(float *a, int n, float lo, float hi)
+{
+    for (int i = 0; i < n; i++)
+        a[i] = frand(lo, hi);
+}
+
+/* Mostly realistic weights, sometimes any finite pattern (subnormals, 65504, -0). */
+static ggml_half rand_half(void)
+{
+    if (irand(0, 9) == 0) {
+        ggml_half h;
+        do
+            h = (ggml_half)next_u64();
+        while (((h >> 10) & 31) == 31);
+        return h;
+    }
+    return fp32_to_fp16(frand(-2.0f, 2.0f));
+}
+
+static uint16_t rand_bf16(void)
+{
+    const float f = frand(-4.0f, 4.0f);
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)(u >> 16);
+}
+
+static float f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* ---------------------------------------------------------------- type table */
+
+static void test_type_info(void)
+{
+    static const struct { uint32_t id; const char *name; int bs, ts; } want[] = {
+        { 0, "F32", 1, 4 },       { 1, "F16", 1, 2 },       { 2, "Q4_0", 32, 18 },
+        { 3, "Q4_1", 32, 20 },    { 6, "Q5_0", 32, 22 },    { 7, "Q5_1", 32, 24 },
+        { 8, "Q8_0", 32, 34 },    { 9, "Q8_1", 32, 36 },    { 10, "Q2_K", 256, 84 },
+        { 11, "Q3_K", 256, 110 }, { 12, "Q4_K", 256, 144 }, { 13, "Q5_K", 256, 176 },
+        { 14, "Q6_K", 256, 210 }, { 15, "Q8_K", 256, 292 }, { 30, "BF16", 1, 2 },
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const ggml_type_traits *t = ggml_type_info(want[i].id);
+        if (!t || strcmp(t->name, want[i].name) || t->block_size != want[i].bs ||
+            t->type_size != want[i].ts) {
+            printf("  type %u: got %s\n", want[i].id, t ? t->name : "NULL");
+            bad++;
+        }
+    }
+    check(bad == 0, "ggml_type_info: names and geometry of the 15 known types");
+
+    static const uint32_t unknown[] = { 4, 5, 16, 20, 29, 31, 39, 40, 1000, 0xffffffffu };
+    bad = 0;
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+        bad += ggml_type_info(unknown[i]) != NULL;
+    check(bad == 0, "ggml_type_info: NULL for holes, IQ ids and out-of-range ids");
+}
+
+/* ---------------------------------------------------------------- conversions */
+
+/* IEEE binary16 by definition; NaN keeps its 10 payload bits at the top of float's 23. */
+static float half_definition(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    double v;
+    if (e == 31)
+        return f32_from_bits((uint32_t)(h & 0x8000) << 16 | 0x7f800000 | (uint32_t)m << 13);
+    if (e == 0)
+        v = ldexp(m, -24);
+    else
+        v = ldexp(1024 + m, e - 25);
+    return (float)((h & 0x8000) ? -v : v);
+}
+
+static int is_half_nan(uint16_t h)
+{
+    return ((h >> 10) & 31) == 31 && (h & 1023);
+}
+
+static void test_fp16(void)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++)
+        bad += bits_from_f32(fp16_to_fp32((ggml_half)h)) != bits_from_f32(half_definition(h));
+    check(bad == 0, "fp16_to_fp32: all 65536 patterns bit-exact vs definition (%d wrong)", bad);
+
+    bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const ggml_half back = fp32_to_fp16(fp16_to_fp32((ggml_half)h));
+        if (is_half_nan((uint16_t)h))
+            bad += !is_half_nan(back) || (back & 0x8000) != (h & 0x8000);
+        else
+            bad += back != h;
+    }
+    check(bad == 0, "fp32_to_fp16: round trip of all 65536 patterns (NaN stays NaN) (%d wrong)",
+          bad);
+
+    /* Halfway between two consecutive halves (exact in float) must go to the even one, and
+     * the next float either side to the nearer one; above 65504 the next "half" is 2^16 = inf. */
+    bad = 0;
+    for (uint32_t h = 0; h < 0x7c00; h++) {
+        const double lo = half_definition((uint16_t)h);
+        const double hi = h + 1 < 0x7c00 ? half_definition((uint16_t)(h + 1)) : 65536.0;
+        const float mid = (float)((lo + hi) / 2);
+        for (int neg = 0; neg < 2; neg++) {
+            const float m = neg ? -mid : mid;
+            const uint16_t sign = neg ? 0x8000 : 0;
+            const uint16_t even = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
+            bad += fp32_to_fp16(m) != (sign | even);
+            bad += fp32_to_fp16(nextafterf(m, 0.0f)) != (sign | h);
+            bad += fp32_to_fp16(nextafterf(m, neg ? -INFINITY : INFINITY)) != (sign | (h + 1));
+        }
+    }
+    check(bad == 0, "fp32_to_fp16: ties to even and nearest at all 31744 midpoints, +/- (%d wrong)",
+          bad);
+
+    const struct { float f; uint16_t h; } special[] = {
+        { INFINITY, 0x7c00 }, { -INFINITY, 0xfc00 }, { FLT_MAX, 0x7c00 }, { 1e-40f, 0x0000 },
+        { -1e-40f, 0x8000 },  { 0x1p-25f, 0x0000 },  { 0x1p-24f, 0x0001 }, { 65519.99f, 0x7bff },
+        { 65520.0f, 0x7c00 }, { 1.0f, 0x3c00 },      { -0.0f, 0x8000 },    { 0.1f, 0x2e66 },
+    };
+    bad = 0;
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        bad += fp32_to_fp16(special[i].f) != special[i].h;
+    bad += !is_half_nan(fp32_to_fp16(NAN));
+    check(bad == 0, "fp32_to_fp16: inf, overflow, underflow, -0, 0.1, NaN");
+
+    bad = 0;
+    for (uint32_t h = 0; h < 65536; h++)
+        bad += bits_from_f32(bf16_to_fp32((uint16_t)h)) != h << 16;
+    bad += bf16_to_fp32(0x3f80) != 1.0f || bf16_to_fp32(0xc040) != -3.0f ||
+           bf16_to_fp32(0x4049) != 3.140625f;
+    check(bad == 0, "bf16_to_fp32: all 65536 patterns are the top half of the float");
+}
+
+/* ---------------------------------------------------------------- quantize / dequantize */
+
+static void test_quantize_q8_0(void)
+{
+    enum { K = 32 * 64 };
+    float *x = xmalloc(K * sizeof *x);
+    block_q8_0 *y = xmalloc(K / 32 * sizeof *y);
+    int bad = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        const float range = (float)pow(10.0, irand(-4, 4));
+        fill(x, K, -range, range);
+        if (trial == 0)
+            memset(x, 0, 32 * sizeof *x); /* all-zero block: d = 0, no division by zero */
+        if (trial == 1)
+            for (int i = 0; i < 32; i++)
+                x[i] = i == 5 ? -3.0f : 0.0f;
+        quantize_row_q8_0(x, y, K);
+        for (int b = 0; b < K / 32; b++) {
+            const float *xb = x + 32 * b;
+            float amax = 0.0f;
+            for (int j = 0; j < 32; j++)
+                if (fabsf(xb[j]) > amax)
+                    amax = fabsf(xb[j]);
+            const float d = amax / 127;
+            const float id = d ? 1.0f / d : 0.0f;
+            bad += y[b].d != fp32_to_fp16(d);
+            for (int j = 0; j < 32; j++)
+                bad += y[b].qs[j] != (int8_t)roundf(xb[j] * id);
+        }
+    }
+    check(bad == 0, "quantize_row_q8_0: d and q bit-exact vs ggml formula, 50 rows x 64 blocks");
+
+    /* amax 127 makes d = 1, so x itself is rounded: roundf rounds halves away from zero */
+    static const float hand[32] = { 127, 2.5f, -2.5f, 0.5f, -0.5f, 1.49f, -126.6f, 0 };
+    static const int8_t hand_q[32] = { 127, 3, -3, 1, -1, 1, -127, 0 };
+    quantize_row_q8_0(hand, y, 32);
+    check(y[0].d == 0x3c00 && memcmp(y[0].qs, hand_q, 32) == 0,
+          "quantize_row_q8_0: hand-built block (d = 1, halves away from zero)");
+    free(x);
+    free(y);
+}
+
+static int same_floats(const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (bits_from_f32(a[i]) != bits_from_f32(b[i]))
+            return 0;
+    return 1;
+}
+
+static void test_dequantize(void)
+{
+    float y[64];
+
+    const float f32[5] = { 1.5f, -0.0f, 3e38f, 1e-42f, -7.25f };
+    y[0] = 42.0f;
+    check(dequantize_row(GGML_TYPE_Q4_K, f32, y, 256) == -1 && y[0] == 42.0f,
+          "dequantize_row of a type it does not know: -1, nothing written");
+    check(dequantize_row(GGML_TYPE_F32, f32, y, 5) == 0, "dequantize_row F32: status 0");
+    check(same_floats(y, f32, 5), "dequantize_row F32: copied bit for bit");
+
+    const ggml_half f16[7] = { 0x3c00, 0xc000, 0x3800, 0x0001, 0x7bff, 0x8000, 0x3555 };
+    const float f16_want[7] = { 1.0f, -2.0f, 0.5f, 0x1p-24f, 65504.0f, -0.0f, 0.333251953125f };
+    dequantize_row(GGML_TYPE_F16, f16, y, 7);
+    check(same_floats(y, f16_want, 7), "dequantize_row F16: 1, -2, 0.5, 2^-24, 65504, -0, 0x3555");
+
+    const uint16_t bf16[4] = { 0x3f80, 0xc040, 0x4049, 0x0001 };
+    const float bf16_want[4] = { 1.0f, -3.0f, 3.140625f, 0x1p-133f };
+    dequantize_row(GGML_TYPE_BF16, bf16, y, 4);
+    check(same_floats(y, bf16_want, 4), "dequantize_row BF16: 1, -3, 3.140625, 2^-133");
+
+    block_q8_0 q8[2];
+    float want[64];
+    q8[0].d = 0x3800; /* 0.5 */
+    q8[1].d = 0xbc00; /* -1 */
+    for (int j = 0; j < 32; j++) {
+        q8[0].qs[j] = (int8_t)(j - 16);
+        q8[1].qs[j] = (int8_t)(j % 2 ? 127 : -128);
+        want[j] = 0.5f * (j - 16);
+        want[32 + j] = j % 2 ? -127.0f : 128.0f;
+    }
+    dequantize_row(GGML_TYPE_Q8_0, q8, y, 64);
+    check(same_floats(y, want, 64), "dequantize_row Q8_0: two blocks, d = 0.5 and -1, q -128..127");
+
+    block_q4_0 q4[2];
+    q4[0].d = 0x4000; /* 2 */
+    q4[1].d = 0x3400; /* 0.25 */
+    for (int j = 0; j < 16; j++) {
+        q4[0].qs[j] = (uint8_t)(j | (15 - j) << 4);
+        q4[1].qs[j] = 0x8f;
+        want[j] = 2.0f * (j - 8);
+        want[16 + j] = 2.0f * (7 - j);
+        want[32 + j] = 0.25f * 7;
+        want[48 + j] = 0.0f;
+    }
+    dequantize_row(GGML_TYPE_Q4_0, q4, y, 64);
+    check(same_floats(y, want, 64),
+          "dequantize_row Q4_0: low nibble = element j, high = j+16, minus 8, times d");
+}
+
+/* ---------------------------------------------------------------- scalar vs float64 */
+
+static const int float_sizes[] = { 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65,
+                                   100, 255, 256, 257, 1000, 4096, 4097, 4111 };
+#define N_FLOAT_SIZES ((int)(sizeof float_sizes / sizeof float_sizes[0]))
+#define MAX_N 8192
+
+/* Weight scale: usually a normal half, 1 in 8 a zero or subnormal one, so kernels that
+ * convert scales on a fast path also take their exact path. */
+static ggml_half rand_scale(void)
+{
+    switch (irand(0, 15)) {
+    case 0:
+        return (ggml_half)(irand(0, 1) << 15); /* +-0 */
+    case 1:
+        return (ggml_half)irand(1, 0x3ff) | (ggml_half)(irand(0, 1) << 15);
+    default:
+        return fp32_to_fp16(frand(-0.05f, 0.05f));
+    }
+}
+
+/* Random Q8_0 weights use every byte value, -128 included. */
+static void rand_q8_0(block_q8_0 *w, int nb)
+{
+    for (int b = 0; b < nb; b++) {
+        w[b].d = rand_scale();
+        for (int j = 0; j < 32; j++)
+            w[b].qs[j] = (int8_t)(next_u64() >> 56);
+    }
+}
+
+static void rand_q4_0(block_q4_0 *w, int nb)
+{
+    for (int b = 0; b < nb; b++) {
+        w[b].d = rand_scale();
+        for (int j = 0; j < 16; j++)
+            w[b].qs[j] = (uint8_t)(next_u64() >> 56);
+    }
+}
+
+/* Activations come from the real quantizer; 1 block in 16 is all zeros (scale 0). */
+static void rand_activations(block_q8_0 *x, float *tmp, int n)
+{
+    fill(tmp, n, -3.0f, 3.0f);
+    for (int b = 0; b < n / 32; b++)
+        if (irand(0, 15) == 0)
+            memset(tmp + 32 * b, 0, 32 * sizeof *tmp);
+    quantize_row_q8_0(tmp, x, n);
+}
+
+/* exact sum in double of products of two float arrays, and sum of |products| */
+static double dot_ref(const float *a, const float *b, int n, double *mag)
+{
+    double s = 0, m = 0;
+    for (int i = 0; i < n; i++) {
+        s += (double)a[i] * b[i];
+        m += fabs((double)a[i] * b[i]);
+    }
+    *mag = m;
+    return s;
+}
+
+/* Inputs of every dot kernel, MAX_N long, shared by the scalar and the SIMD checks. */
+typedef struct {
+    float *a, *b, *wf;
+    ggml_half *h;
+    uint16_t *bf;
+    block_q8_0 *wq8, *xq8;
+    block_q4_0 *wq4;
+} dot_bufs;
+
+static dot_bufs dot_bufs_new(void)
+{
+    dot_bufs d = {
+        xmalloc(MAX_N * sizeof(float)), xmalloc(MAX_N * sizeof(float)), xmalloc(MAX_N * sizeof(float)),
+        xmalloc(MAX_N * sizeof(ggml_half)), xmalloc(MAX_N * sizeof(uint16_t)),
+        xmalloc(MAX_N / 32 * sizeof(block_q8_0)), xmalloc(MAX_N / 32 * sizeof(block_q8_0)),
+        xmalloc(MAX_N / 32 * sizeof(block_q4_0)),
+    };
+    return d;
+}
+
+static void dot_bufs_free(dot_bufs *d)
+{
+    free(d->a), free(d->b), free(d->wf), free(d->h), free(d->bf), free(d->wq8), free(d->xq8), free(d->wq4);
+}
+
+static void test_scalar_dots(void)
+{
+    dot_bufs d = dot_bufs_new();
+    float *a = d.a, *b = d.b, *wf = d.wf;
+    ggml_half *h = d.h;
+    uint16_t *bf = d.bf;
+    block_q8_0 *wq8 = d.wq8, *xq8 = d.xq8;
+    block_q4_0 *wq4 = d.wq4;
+    errstat s_f32 = errstat_new("dot_f32_scalar vs float64", 1e-5);
+    errstat s_f16 = errstat_new("dot_f16_f32_scalar vs float64 of dequantized", 1e-5);
+    errstat s_bf16 = errstat_new("dot_bf16_f32_scalar vs float64 of dequantized", 1e-5);
+    errstat s_q8 = errstat_new("dot_q8_0_q8_0_scalar vs float64 of dequantized", 1e-5);
+    errstat s_q4 = errstat_new("dot_q4_0_q8_0_scalar vs float64 of dequantized", 1e-5);
+    double mag, ref;
+
+    for (int trial = 0; trial < 200; trial++) {
+        const int n = trial < N_FLOAT_SIZES ? float_sizes[trial] : irand(1, MAX_N);
+        fill(a, n, -1.0f, 1.0f);
+        fill(b, n, -1.0f, 1.0f);
+        ref = dot_ref(a, b, n, &mag);
+        errstat_add(&s_f32, fabs(dot_f32_scalar(a, b, n) - ref), mag);
+
+        for (int i = 0; i < n; i++) {
+            h[i] = rand_half();
+            bf[i] = rand_bf16();
+        }
+        dequantize_row(GGML_TYPE_F16, h, wf, n);
+        ref = dot_ref(wf, b, n, &mag);
+        errstat_add(&s_f16, fabs(dot_f16_f32_scalar(h, b, n) - ref), mag);
+        dequantize_row(GGML_TYPE_BF16, bf, wf, n);
+        ref = dot_ref(wf, b, n, &mag);
+        errstat_add(&s_bf16, fabs(dot_bf16_f32_scalar(bf, b, n) - ref), mag);
+
+        const int nq = 32 * (trial < 40 ? trial + 1 : irand(1, MAX_N / 32));
+        rand_q8_0(wq8, nq / 32);
+        rand_q4_0(wq4, nq / 32);
+        rand_activations(xq8, a, nq);
+        dequantize_row(GGML_TYPE_Q8_0, xq8, a, nq);
+        dequantize_row(GGML_TYPE_Q8_0, wq8, wf, nq);
+        ref = dot_ref(wf, a, nq, &mag);
+        errstat_add(&s_q8, fabs(dot_q8_0_q8_0_scalar(wq8, xq8, nq) - ref), mag);
+        dequantize_row(GGML_TYPE_Q4_0, wq4, wf, nq);
+        ref = dot_ref(wf, a, nq, &mag);
+        errstat_add(&s_q4, fabs(dot_q4_0_q8_0_scalar(wq4, xq8, nq) - ref), mag);
+    }
+    errstat_report(&s_f32);
+    errstat_report(&s_f16);
+    errstat_report(&s_bf16);
+    errstat_report(&s_q8);
+    errstat_report(&s_q4);
+    dot_bufs_free(&d);
+}
+
+/* cos/sin of pos * base^(-2i/head_dim) for n_pos positions from pos0, as the engine builds */
+static void rope_tables(float *c, float *s, int n_pos, int pos0, int head_dim)
+{
+    for (int p = 0; p < n_pos; p++)
+        for (int i = 0; i < head_dim / 2; i++) {
+            const double angle = (pos0 + p) * pow(10000.0, -2.0 * i / head_dim);
+            c[p * head_dim / 2 + i] = (float)cos(angle);
+            s[p * head_dim / 2 + i] = (float)sin(angle);
+        }
+}
+
+static void test_scalar_elementwise(void)
+{
+    float *y = xmalloc(MAX_N * sizeof *y), *x = xmalloc(MAX_N * sizeof *x);
+    float *y0 = xmalloc(MAX_N * sizeof *y0);
+    float *c = xmalloc(MAX_N / 2 * sizeof *c), *s = xmalloc(MAX_N / 2 * sizeof *s);
+    errstat s_axpy = errstat_new("axpy_f32_scalar vs float64, per element / (|y|+|a*x|)", 1e-6);
+    errstat s_rope =
+        errstat_new("rope_rotate_scalar vs float64, per element / (|x0|+|x1|)(|c|+|s|)", 1e-6);
+    for (int trial = 0; trial < 100; trial++) {
+        const int n = trial < N_FLOAT_SIZES ? float_sizes[trial] : irand(1, MAX_N);
+        const float a = frand(-2.0f, 2.0f);
+        fill(y, n, -1.0f, 1.0f);
+        fill(x, n, -1.0f, 1.0f);
+        memcpy(y0, y, n * sizeof *y);
+        axpy_f32_scalar(y, a, x, n);
+        for (int i = 0; i < n; i++)
+            errstat_add(&s_axpy, fabs(y[i] - ((double)y0[i] + (double)a * x[i])),
+                        fabs(y0[i]) + fabs((double)a * x[i]));
+
+        const int hd = 2 * irand(1, 128);
+        fill(x, hd, -3.0f, 3.0f);
+        memcpy(y0, x, hd * sizeof *x);
+        rope_tables(c, s, 1, irand(0, 5000), hd);
+        rope_rotate_scalar(x, c, s, hd);
+        for (int i = 0; i < hd / 2; i++) {
+            const double x0 = y0[2 * i], x1 = y0[2 * i + 1];
+            const double sc = fabs(x0 * c[i]) + fabs(x1 * s[i]) + fabs(x0 * s[i]) + fabs(x1 * c[i]);
+            errstat_add(&s_rope, fabs(x[2 * i] - (x0 * c[i] - x1 * s[i])), sc);
+            errstat_add(&s_rope, fabs(x[2 * i + 1] - (x0 * s[i] + x1 * c[i])), sc);
+        }
+    }
+    errstat_report(&s_axpy);
+    errstat_report(&s_rope);
+    free(y), free(x), free(y0), free(c), free(s);
+}
+
+/* One attention problem: q, keys, values in a strided cache, optional RoPE tables. */
+typedef struct {
+    int n_kv, head_dim, kv_stride;
+    float scale;
+    float *q, *k, *v, *c, *s;
+} attn_case;
+
+static void attn_make(attn_case *t, int n_kv, int head_dim, int kv_stride, float qrange,
+                      float scale)
+{
+    const size_t cache = (size_t)n_kv * kv_stride;
+    t->n_kv = n_kv, t->head_dim = head_dim, t->kv_stride = kv_stride, t->scale = scale;
+    t->q = xmalloc(head_dim * sizeof *t->q);
+    t->k = xmalloc(cache * sizeof *t->k);
+    t->v = xmalloc(cache * sizeof *t->v);
+    t->c = xmalloc((size_t)n_kv * head_dim / 2 * sizeof *t->c);
+    t->s = xmalloc((size_t)n_kv * head_dim / 2 * sizeof *t->s);
+    fill(t->q, head_dim, -qrange, qrange);
+    fill(t->k, (int)cache, -1.0f, 1.0f);
+    fill(t->v, (int)cache, -2.0f, 2.0f);
+    rope_tables(t->c, t->s, n_kv, irand(0, 1000), head_dim);
+}
+
+static void attn_free(attn_case *t)
+{
+    free(t->q), free(t->k), free(t->v), free(t->c), free(t->s);
+}
+
+/* The error of out is at most the error of the scores (relative to the largest score's terms,
+ * S) times max|v|, plus rounding of the weighted sum itself: tol * max|v| * (1 + S). */
+static double attn_scale(const attn_case *t)
+{
+    double S = 0, vmax = 0;
+    for (int j = 0; j < t->n_kv; j++) {
+        const float *kj = t->k + (size_t)j * t->kv_stride;
+        double sj = 0;
+        for (int i = 0; i < t->head_dim; i++) {
+            sj += fabs(t->q[i]) * (fabs(kj[i & ~1]) + fabs(kj[i | 1]));
+            vmax = fmax(vmax, fabs(t->v[(size_t)j * t->kv_stride + i]));
+        }
+        S = fmax(S, fabs(t->scale) * sj);
+    }
+    return vmax * (1 + S);
+}
+
+static void attn_reference(const attn_case *t, int rotate, double *out)
+{
+    const int hd = t->head_dim;
+    double *p = xmalloc(t->n_kv * sizeof *p), max = -INFINITY, sum = 0;
+    for (int j = 0; j < t->n_kv; j++) {
+        const float *kj = t->k + (size_t)j * t->kv_stride;
+        const float *c = t->c + (size_t)j * hd / 2, *s = t->s + (size_t)j * hd / 2;
+        double dot = 0;
+        for (int i = 0; i < hd / 2; i++) {
+            double k0 = kj[2 * i], k1 = kj[2 * i + 1];
+            if (rotate) {
+                const double r0 = k0 * c[i] - k1 * s[i];
+                k1 = k0 * s[i] + k1 * c[i];
+                k0 = r0;
+            }
+            dot += t->q[2 * i] * k0 + t->q[2 * i + 1] * k1;
+        }
+        p[j] = t->scale * dot;
+        max = fmax(max, p[j]);
+    }
+    for (int j = 0; j < t->n_kv; j++)
+        sum += p[j] = exp(p[j] - max);
+    for (int i = 0; i < hd; i++)
+        out[i] = 0;
+    for (int j = 0; j < t->n_kv; j++)
+        for (int i = 0; i < hd; i++)
+            out[i] += p[j] / sum * t->v[(size_t)j * t->kv_stride + i];
+    free(p);
+}
+
+typedef void attention_fn(float *out, const float *q, const float *k, const float *v, int n_kv,
+                          int kv_stride, int head_dim, const float *cos_tab,
+                          const float *sin_tab, float scale, float *scores);
+
+static void attn_run(const attn_case *t, attention_fn *fn, int rotate, float *out, float *scores)
+{
+    fn(out, t->q, t->k, t->v, t->n_kv, t->kv_stride, t->head_dim, rotate ? t->c : NULL,
+       rotate ? t->s : NULL, t->scale, scores);
+}
+
+/* The grid of attention problems both test sections walk: n_kv, head_dim, cache layout, and
+ * score ranges from flat to "exp would overflow without subtracting the max". */
+static const int attn_nkv[] = { 1, 2, 17, 300 };
+static const int attn_hd[] = { 64, 128 };
+
+static void attn_case_at(attn_case *t, int i_nkv, int i_hd, int variant)
+{
+    const int hd = attn_hd[i_hd];
+    const int stride = variant == 0 ? hd : hd * (1 + variant) + 8 * variant;
+    const float qrange = variant == 2 ? 12.0f : 1.0f;
+    const float scale = variant == 2 ? 1.0f : (variant ? 4.0f : 1.0f) / sqrtf((float)hd);
+    attn_make(t, attn_nkv[i_nkv], hd, stride, qrange, scale);
+}
+
+#define N_ATTN_VARIANTS 3
+
+static void test_scalar_attention(void)
+{
+    errstat s_plain = errstat_new("attention_head_scalar, pre-rotated keys, vs float64", 1e-5);
+    errstat s_rot = errstat_new("attention_head_scalar, keys rotated on the fly, vs float64",
+                                1e-5);
+    double ref[128];
+    float out[128], out2[128];
+    int inconsistent = 0, cases = 0;
+    for (int a = 0; a < 4; a++)
+        for (int h = 0; h < 2; h++)
+            for (int var = 0; var < N_ATTN_VARIANTS; var++) {
+                attn_case t;
+                attn_case_at(&t, a, h, var);
+                float *scores = xmalloc(t.n_kv * sizeof *scores);
+                const double sc = attn_scale(&t);
+                for (int rotate = 0; rotate < 2; rotate++) {
+                    attn_run(&t, attention_head_scalar, rotate, out, scores);
+                    attn_reference(&t, rotate, ref);
+                    double err = 0;
+                    for (int i = 0; i < t.head_dim; i++)
+                        err = fmax(err, isnan(out[i]) ? INFINITY : fabs(out[i] - ref[i]));
+                    errstat_add(rotate ? &s_rot : &s_plain, err, sc);
+                }
+                /* rotating on the fly must score exactly like rope_rotate then attention */
+                for (int j = 0; j < t.n_kv; j++) {
+                    const size_t tab = (size_t)j * t.head_dim / 2;
+                    rope_rotate_scalar(t.k + (size_t)j * t.kv_stride, t.c + tab, t.s + tab,
+                                       t.head_dim);
+                }
+                attn_run(&t, attention_head_scalar, 0, out2, scores);
+                inconsistent += !same_floats(out, out2, t.head_dim);
+                cases++;
+                free(scores);
+                attn_free(&t);
+            }
+    errstat_report(&s_plain);
+    errstat_report(&s_rot);
+    check(inconsistent == 0,
+          "attention_head_scalar: on-the-fly rotation bit-identical to rope_rotate_scalar first "
+          "(%d of %d cases differ)", inconsistent, cases);
+}
+
+/* ---------------------------------------------------------------- SIMD vs scalar */
+
+#if NTK_SIMD
+
+/* Every pattern in every lane position of the 16-wide loop and the 4-wide tail: a one-hot x
+ * picks out exactly the converted weight. The other weights are 1.0, a normal half, so the
+ * pattern under test alone decides whether a chunk takes the fast or the exact conversion
+ * (and 1.0 * 0 adds nothing, not even to inf or NaN). */
+static void test_simd_conversions(void)
+{
+    enum { N = 20 };
+    ggml_half w[N];
+    float x[N];
+    int bad_f16 = 0, bad_bf16 = 0;
+    for (int pos = 0; pos < N; pos++) {
+        for (int i = 0; i < N; i++) {
+            w[i] = 0x3c00;
+            x[i] = 0.0f;
+        }
+        x[pos] = 1.0f;
+        for (uint32_t h = 0; h < 65536; h++) {
+            w[pos] = (ggml_half)h;
+            float got = dot_f16_f32_simd(w, x, N), want = fp16_to_fp32((ggml_half)h);
+            bad_f16 += isnan(want) ? !isnan(got) : got != want;
+            got = dot_bf16_f32_simd(w, x, N);
+            want = bf16_to_fp32((uint16_t)h);
+            bad_bf16 += isnan(want) ? !isnan(got) : got != want;
+        }
+    }
+    check(bad_f16 == 0, "dot_f16_f32_simd: all 65536 halves in all %d lane positions convert as "
+          "fp16_to_fp32 (%d wrong)", N, bad_f16);
+    check(bad_bf16 == 0, "dot_bf16_f32_simd: all 65536 bf16 in all %d lane positions convert as "
+          "bf16_to_fp32 (%d wrong)", N, bad_bf16);
+}
+
+static void test_simd_dots(void)
+{
+    dot_bufs d = dot_bufs_new();
+    float *a = d.a, *b = d.b, *wf = d.wf;
+    ggml_half *h = d.h;
+    uint16_t *bf = d.bf;
+    block_q8_0 *wq8 = d.wq8, *xq8 = d.xq8;
+    block_q4_0 *wq4 = d.wq4;
+    errstat s_f32 = errstat_new("dot_f32_simd vs scalar, / sum|a*b|", 1e-5);
+    errstat s_f16 = errstat_new("dot_f16_f32_simd vs scalar, / sum|w*x|", 1e-5);
+    errstat s_bf16 = errstat_new("dot_bf16_f32_simd vs scalar, / sum|w*x|", 1e-5);
+    errstat s_q8 = errstat_new("dot_q8_0_q8_0_simd vs scalar, / sum|dw*dx*qw*qx|", 1e-5);
+    errstat s_q4 = errstat_new("dot_q4_0_q8_0_simd vs scalar, / sum|dw*dx*qw*qx|", 1e-5);
+    double mag;
+
+    for (int trial = 0; trial < 1000; trial++) {
+        const int n = trial < N_FLOAT_SIZES ? float_sizes[trial] : irand(1, MAX_N);
+        fill(a, n, -1.0f, 1.0f);
+        fill(b, n, -1.0f, 1.0f);
+        dot_ref(a, b, n, &mag);
+        errstat_add(&s_f32, fabs((double)dot_f32_simd(a, b, n) - dot_f32_scalar(a, b, n)), mag);
+
+        for (int i = 0; i < n; i++) {
+            h[i] = rand_half();
+            bf[i] = rand_bf16();
+        }
+        dequantize_row(GGML_TYPE_F16, h, wf, n);
+        dot_ref(wf, b, n, &mag);
+        errstat_add(&s_f16, fabs((double)dot_f16_f32_simd(h, b, n) - dot_f16_f32_scalar(h, b, n)),
+                    mag);
+        dequantize_row(GGML_TYPE_BF16, bf, wf, n);
+        dot_ref(wf, b, n, &mag);
+        errstat_add(&s_bf16,
+                    fabs((double)dot_bf16_f32_simd(bf, b, n) - dot_bf16_f32_scalar(bf, b, n)), mag);
+
+        const int nq = 32 * (trial < 40 ? trial + 1 : irand(1, MAX_N / 32));
+        rand_q8_0(wq8, nq / 32);
+        rand_q4_0(wq4, nq / 32);
+        rand_activations(xq8, a, nq);
+        dequantize_row(GGML_TYPE_Q8_0, xq8, a, nq);
+        dequantize_row(GGML_TYPE_Q8_0, wq8, wf, nq);
+        dot_ref(wf, a, nq, &mag);
+        errstat_add(&s_q8, fabs((double)dot_q8_0_q8_0_simd(wq8, xq8, nq) -
+                                dot_q8_0_q8_0_scalar(wq8, xq8, nq)), mag);
+        dequantize_row(GGML_TYPE_Q4_0, wq4, wf, nq);
+        dot_ref(wf, a, nq, &mag);
+        errstat_add(&s_q4, fabs((double)dot_q4_0_q8_0_simd(wq4, xq8, nq) -
+                                dot_q4_0_q8_0_scalar(wq4, xq8, nq)), mag);
+    }
+    errstat_report(&s_f32);
+    errstat_report(&s_f16);
+    errstat_report(&s_bf16);
+    errstat_report(&s_q8);
+    errstat_report(&s_q4);
+    dot_bufs_free(&d);
+}
+
+static void test_simd_elementwise(void)
+{
+    float *y1 = xmalloc(MAX_N * sizeof *y1), *y2 = xmalloc(MAX_N * sizeof *y2);
+    float *x = xmalloc(MAX_N * sizeof *x);
+    float *c = xmalloc(MAX_N / 2 * sizeof *c), *s = xmalloc(MAX_N / 2 * sizeof *s);
+    errstat s_axpy = errstat_new("axpy_f32_simd vs scalar, per element / (|y|+|a*x|)", 1e-6);
+    errstat s_rope = errstat_new("rope_rotate_simd vs scalar, per element / (|x0|+|x1|)", 1e-6);
+    for (int trial = 0; trial < 1000; trial++) {
+        const int n = trial < N_FLOAT_SIZES ? float_sizes[trial] : irand(1, MAX_N);
+        const float a = frand(-2.0f, 2.0f);
+        fill(y1, n, -1.0f, 1.0f);
+        fill(x, n, -1.0f, 1.0f);
+        memcpy(y2, y1, n * sizeof *y1);
+        axpy_f32_simd(y1, a, x, n);
+        axpy_f32_scalar(y2, a, x, n);
+        for (int i = 0; i < n; i++)
+            errstat_add(&s_axpy, fabs((double)y1[i] - y2[i]), fabs(y2[i]) + fabs(a * x[i]));
+
+        const int hd =
+            trial < N_FLOAT_SIZES ? (float_sizes[trial] + 1) & ~1 : 2 * irand(1, MAX_N / 2);
+        fill(x, hd, -3.0f, 3.0f);
+        memcpy(y1, x, hd * sizeof *x);
+        memcpy(y2, x, hd * sizeof *x);
+        rope_tables(c, s, 1, irand(0, 5000), hd);
+        rope_rotate_simd(y1, c, s, hd);
+        rope_rotate_scalar(y2, c, s, hd);
+        for (int i = 0; i < hd; i++)
+            errstat_add(&s_rope, fabs((double)y1[i] - y2[i]),
+                        fabs(x[i & ~1]) + fabs(x[i | 1]));
+    }
+    errstat_report(&s_axpy);
+    errstat_report(&s_rope);
+    free(y1), free(y2), free(x), free(c), free(s);
+}
+
+static void test_simd_attention(void)
+{
+    errstat s_plain = errstat_new("attention_head_simd vs scalar, pre-rotated keys", 1e-5);
+    errstat s_rot = errstat_new("attention_head_simd vs scalar, keys rotated on the fly", 1e-5);
+    float out1[128], out2[128];
+    int inconsistent = 0, cases = 0;
+    for (int rep = 0; rep < 5; rep++)
+        for (int a = 0; a < 4; a++)
+            for (int h = 0; h < 2; h++)
+                for (int var = 0; var < N_ATTN_VARIANTS; var++) {
+                    attn_case t;
+                    attn_case_at(&t, a, h, var);
+                    float *scores = xmalloc(t.n_kv * sizeof *scores);
+                    const double sc = attn_scale(&t);
+                    for (int rotate = 0; rotate < 2; rotate++) {
+                        attn_run(&t, attention_head_simd, rotate, out1, scores);
+                        attn_run(&t, attention_head_scalar, rotate, out2, scores);
+                        double err = 0;
+                        for (int i = 0; i < t.head_dim; i++)
+                            err = fmax(err, isnan(out1[i]) ? INFINITY : fabs(out1[i] - out2[i]));
+                        errstat_add(rotate ? &s_rot : &s_plain, err, sc);
+                    }
+                    /* head_dim % 16 == 0: the rotating dot sums in dot_f32_simd's order */
+                    for (int j = 0; j < t.n_kv; j++)
+                        rope_rotate_simd(t.k + (size_t)j * t.kv_stride,
+                                         t.c + (size_t)j * t.head_dim / 2,
+                                         t.s + (size_t)j * t.head_dim / 2, t.head_dim);
+                    attn_run(&t, attention_head_simd, 0, out2, scores);
+                    inconsistent += !same_floats(out1, out2, t.head_dim);
+                    cases++;
+                    free(scores);
+                    attn_free(&t);
+                }
+    errstat_report(&s_plain);
+    errstat_report(&s_rot);
+    check(inconsistent == 0,
+          "attention_head_simd: on-the-fly rotation bit-identical to rope_rotate_simd first "
+          "(%d of %d cases differ)", inconsistent, cases);
+}
+
+#endif
+
+int main(void)
+{
+    printf("test_kernels: %s build\n", NTK_SIMD ? "SIMD128" : "scalar");
+    test_type_info();
+    test_fp16();
+    test_quantize_q8_0();
+    test_dequantize();
+    test_scalar_dots();
+    test_scalar_elementwise();
+    test_scalar_attention();
+#if NTK_SIMD
+    test_simd_conversions();
+    test_simd_dots();
+    test_simd_elementwise();
+    test_simd_attention();
+#endif
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed != 0;
+}
