@@ -21,7 +21,8 @@ EXPORTS  = ntk_new ntk_free ntk_error ntk_load_begin ntk_load_window ntk_load_wi
 comma    = ,
 EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWTH=1 \
            -sMAXIMUM_MEMORY=4GB -sABORTING_MALLOC=0 -sFILESYSTEM=0 -sENVIRONMENT=node,web,worker \
-           -sTOTAL_STACK=1MB -sEXPORTED_FUNCTIONS=$(subst $() ,$(comma),$(patsubst %,_%,$(EXPORTS))) \
+           -sTOTAL_STACK=1MB -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0 \
+           -sEXPORTED_FUNCTIONS=$(subst $() ,$(comma),$(patsubst %,_%,$(EXPORTS))) \
            -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

@@ -52,7 +52,7 @@ async function* chunksOf(source) {
       throw new NtkError(`cannot open ${source}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'FORMAT');
     });
     try {
-      yield { fh };
+      yield { fh, path: String(source) };
     } finally {
       await fh.close();
     }
@@ -141,7 +141,9 @@ export class Engine {
         // read the file straight into the engine's window
         for (let pos = 0; ; ) {
           const { ptr, size } = windowFor(chunkSize);
-          const { bytesRead } = await chunk.fh.read(m.HEAPU8, ptr, size, pos);
+          const { bytesRead } = await chunk.fh.read(m.HEAPU8, ptr, size, pos).catch((e) => {
+            throw new NtkError(`cannot read ${chunk.path}: ${e.code === 'EISDIR' ? 'it is a directory' : e.message}`, 'FORMAT');
+          });
           if (bytesRead === 0) break;
           this.#check(m._ntk_load_commit(e, bytesRead));
           pos += bytesRead;
