@@ -231,3 +231,52 @@ export function prng(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Rewrite a GGUF with its tensors passed through `convert(tensor, bytes) -> { type, bytes }`
+ * (metadata copied as is, offsets recomputed): the way to build files of a weight type no bundled
+ * model has, from the real weights.
+ */
+export function retypeGGUF(buf, convert) {
+  const g = readGGUF(buf);
+  const sizes = g.tensors.map((t, i) => {
+    const end = i + 1 < g.tensors.length ? g.tensors[i + 1].offset : buf.length - g.dataOffset;
+    return end - t.offset;
+  });
+  const align = (n) => Math.ceil(n / g.alignment) * g.alignment;
+  const out = g.tensors.map((t, i) => convert(t, buf.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + sizes[i])));
+  const enc = new TextEncoder();
+  const table = [];
+  let offset = 0;
+  for (const [i, t] of g.tensors.entries()) {
+    const name = enc.encode(t.name);
+    const rec = new DataView(new ArrayBuffer(8 + name.length + 4 + 8 * t.dims.length + 4 + 8));
+    let p = 0;
+    rec.setBigUint64(p, BigInt(name.length), true); p += 8;
+    new Uint8Array(rec.buffer).set(name, p); p += name.length;
+    rec.setUint32(p, t.dims.length, true); p += 4;
+    for (const d of t.dims) { rec.setBigUint64(p, BigInt(d), true); p += 8; }
+    rec.setUint32(p, out[i].type, true); p += 4;
+    rec.setBigUint64(p, BigInt(offset), true);
+    table.push(new Uint8Array(rec.buffer));
+    offset = align(offset + out[i].bytes.length);
+  }
+  const head = buf.subarray(0, g.kvEnd);
+  const tableLen = table.reduce((n, r) => n + r.length, 0);
+  const dataOffset = align(head.length + tableLen);
+  const file = new Uint8Array(dataOffset + offset);
+  file.set(head, 0);
+  let p = head.length;
+  for (const r of table) { file.set(r, p); p += r.length; }
+  offset = 0;
+  for (const o of out) { file.set(o.bytes, dataOffset + offset); offset = align(offset + o.bytes.length); }
+  return file;
+}
+
+/** IEEE half bits -> float, exactly. */
+export function halfToFloat(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
