@@ -15,9 +15,9 @@ SRC      = src/gguf.c src/quant.c src/kernels_scalar.c src/kernels_simd.c src/ma
            src/model.c src/tokenizer.c src/sampler.c src/api.c
 HDR      = $(wildcard src/*.h)
 EXPORTS  = ntk_new ntk_free ntk_error ntk_load_begin ntk_load_window ntk_load_window_size \
-           ntk_load_commit ntk_load_end ntk_set_rope ntk_info_json ntk_n_vocab ntk_n_ctx \
+           ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_info_json ntk_n_vocab ntk_n_ctx \
            ntk_rope_base ntk_tokenize ntk_detok_reset ntk_detok_push ntk_detok_flush ntk_is_eog \
-           ntk_token_piece ntk_eval ntk_logits ntk_reset ntk_sampler_set ntk_sample malloc free
+           ntk_token_piece ntk_eval ntk_logits ntk_reset ntk_truncate ntk_metadata_json ntk_sampler_set ntk_sample malloc free
 comma    = ,
 EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWTH=1 \
            -sMAXIMUM_MEMORY=4GB -sABORTING_MALLOC=0 -sFILESYSTEM=0 -sENVIRONMENT=node,web,worker \
@@ -27,7 +27,12 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all setup demo test test-c test-js bench clean
-all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/package.json
+all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs wasm/build/package.json
+
+# Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
+# are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
+wasm/build/%.mjs: wasm/build/%.js
+	{ cat $<; echo; echo 'export default createNtkModule;'; } > $@
 
 setup:
 	@scripts/setup.sh
@@ -49,7 +54,7 @@ wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile | setup
 	$(EMCC) $(CSTD) $(EMFLAGS) -Isrc $(SRC) -o $@
 
 # ---- C unit tests ----
-C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine
+C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions
 
 build/test_%: tests/c/test_%.c $(SRC) $(HDR) | setup
 	@mkdir -p $(@D)
@@ -78,3 +83,44 @@ bench: all
 
 clean:
 	rm -rf build wasm/build
+
+# ---- fuzzing (tests/fuzz/) ----
+#   make fuzz       libFuzzer + ASan/UBSan over the GGUF parser and the engine's load, tokenizer
+#                   and first evaluation, for FUZZ_SECONDS; seeds are made from models/. New inputs
+#                   accumulate in build/fuzz/corpus, crashing ones in build/fuzz/artifacts.
+# Once fixed, a crashing input goes to tests/fuzz/regressions/, which test_fuzz_regressions replays.
+# FUZZ_ARGS passes libFuzzer options, e.g. FUZZ_ARGS="-fork=2 -ignore_crashes=1".
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_MAX_LEN ?= 1048576
+FUZZ_ARGS    ?=
+FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: fuzz fuzz-setup
+fuzz-setup:
+	@scripts/setup.sh fuzz
+
+build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(SRC) $(HDR) | fuzz-setup
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CSTD) $(FUZZ_FLAGS) -Isrc $(SRC) $< -lm -o $@
+
+build/fuzz/seeds.stamp: tests/fuzz/make-seeds.mjs $(wildcard models/kjv-tiny-*.gguf) | fuzz-setup
+	node tests/fuzz/make-seeds.mjs build/fuzz/corpus
+	@touch $@
+
+# The pipe through tee hides the fuzzer's status; crashes are told by the artifacts it wrote.
+fuzz: build/fuzz/fuzz_gguf build/fuzz/seeds.stamp
+	@mkdir -p build/fuzz/artifacts && touch build/fuzz/run.start
+	build/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -timeout=10 \
+	    -dict=tests/fuzz/gguf.dict -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1 \
+	    $(FUZZ_ARGS) build/fuzz/corpus 2>&1 | tee build/fuzz/fuzz.log
+	@echo "== fuzz: $$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/fuzz.log | tail -1) executions;" \
+	    "last status: $$(grep -E '^#[0-9]+' build/fuzz/fuzz.log | tail -1)"
+	@found=$$(find build/fuzz/artifacts -type f -newer build/fuzz/run.start); \
+	if [ -n "$$found" ]; then echo "== fuzz: crashes (replay with build/fuzz/fuzz_gguf FILE):"; echo "$$found"; exit 1; fi; \
+	echo "== fuzz: no crashes"
+
+# The replay includes the fuzz target; GCC's -fsanitize=undefined leaves out float-to-int
+# overflow, which one of the regressions is about.
+build/test_fuzz_regressions: tests/fuzz/fuzz_gguf.c
+build/test_fuzz_regressions: SANITIZE += -fsanitize=float-cast-overflow -fno-sanitize-recover=float-cast-overflow

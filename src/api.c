@@ -15,6 +15,7 @@
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+#include <emscripten/heap.h>
 #define NTK_EXPORT EMSCRIPTEN_KEEPALIVE
 #else
 #define NTK_EXPORT
@@ -28,12 +29,14 @@ enum { LOAD_IDLE, LOAD_RUNNING, LOAD_FAILED, LOADED };
 struct ntk_engine {
     char err[512];
     int state;
-    gguf_ctx g;
+    /* one GGUF file, or the parts of a split model (gguf-split): metadata in parts[0], each
+     * part's tensor data in its own block, where the weights stay */
+    struct part { gguf_ctx g; void *data; } *parts;
+    int n_parts, split_count;
     uint8_t *staging;               /* header bytes and padding pass through here */
     size_t staging_cap;
     uint8_t *window;
     size_t window_size;
-    void *data;                     /* tensor data: the model's weights, in place */
 
     model m;
     tokenizer tok;
@@ -61,15 +64,30 @@ static int set_err(ntk_engine *e, int status, const char *fmt, ...) {
 NTK_EXPORT ntk_engine *ntk_new(void) {
     ntk_engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;
-    gguf_init(&e->g);
     e->opt_mode = -1;
     return e;
 }
 
+static gguf_ctx *current(ntk_engine *e) { return &e->parts[e->n_parts - 1].g; }
+
+static int add_part(ntk_engine *e) {
+    struct part *p = realloc(e->parts, (size_t)(e->n_parts + 1) * sizeof *p);
+    if (!p) return -1;
+    e->parts = p;
+    gguf_init(&p[e->n_parts].g);
+    p[e->n_parts++].data = NULL;
+    return 0;
+}
+
 static void unload(ntk_engine *e) {
-    gguf_free(&e->g);
+    for (int i = 0; i < e->n_parts; i++) {
+        gguf_free(&e->parts[i].g);
+        free(e->parts[i].data);
+    }
+    free(e->parts);
+    e->parts = NULL;
+    e->n_parts = e->split_count = 0;
     free(e->staging);
-    free(e->data);
     model_free(&e->m);
     tokenizer_free(&e->tok);
     kv_free(&e->kv);
@@ -77,7 +95,7 @@ static void unload(ntk_engine *e) {
     sampler_free(&e->smp);
     free(e->logits);
     free(e->info);
-    e->staging = NULL; e->staging_cap = 0; e->data = NULL; e->logits = NULL; e->logits_cap = 0;
+    e->staging = NULL; e->staging_cap = 0; e->logits = NULL; e->logits_cap = 0;
     e->logits_rows = 0; e->info = NULL; e->window = NULL; e->window_size = 0;
     memset(&e->tok, 0, sizeof e->tok);
     e->state = LOAD_IDLE;
@@ -97,7 +115,7 @@ NTK_EXPORT int ntk_load_begin(ntk_engine *e) {
     if (e->state == LOADED || e->state == LOAD_RUNNING)
         return set_err(e, NTK_ERR_STATE, "this engine already has a model; create another engine to load one more");
     unload(e);
-    gguf_init(&e->g);
+    if (add_part(e)) return set_err(e, NTK_ERR_NOMEM, "out of memory");
     e->state = LOAD_RUNNING;
     e->err[0] = 0;
     return NTK_OK;
@@ -120,20 +138,56 @@ static int gguf_status_to_ntk(gguf_status st) {
     }
 }
 
-/* The tensor table is in: check the model can run before allocating its weights. */
+/* Bytes the heap can still grow by, so a model that cannot fit is refused from its tensor table
+ * instead of failing an allocation (or a memory.grow) halfway through the download. */
+static uint64_t heap_room(void) {
+#ifdef __EMSCRIPTEN__
+    return (uint64_t)emscripten_get_heap_max() - (uint64_t)emscripten_get_heap_size();
+#else
+    return UINT64_MAX;
+#endif
+}
+
+/* split.no / split.count of a gguf-split part: 0 / 1 for a whole file. */
+static int split_info(ntk_engine *e, const gguf_ctx *g, int64_t *no, int64_t *count) {
+    *no = 0;
+    *count = 1;
+    int has_no = gguf_get_i64(g, "split.no", no), has_count = gguf_get_i64(g, "split.count", count);
+    if (has_no != has_count || *count < 1 || *count > 9999 || *no < 0 || *no >= *count)
+        return load_fail(e, NTK_ERR_FORMAT, "bad split.no / split.count metadata");
+    return NTK_OK;
+}
+
+/* A tensor table is in: check the model can run before allocating the part's weights. */
 static int on_table_ready(ntk_engine *e) {
     char err[256];
-    int rc = model_bind(&e->m, &e->g, err, sizeof err);
+    gguf_ctx *g = current(e);
+    int64_t no, count;
+    int rc = split_info(e, g, &no, &count);
+    if (rc) return rc;
+    if (e->n_parts == 1) {
+        if (no != 0) return load_fail(e, NTK_ERR_FORMAT, "this is not the first part of a split model: load from part 1");
+        e->split_count = (int)count;
+    } else if (no != e->n_parts - 1 || count != e->split_count) {
+        snprintf(err, sizeof err, "expected part %d of %d of the split model, got part %lld of %lld",
+                 e->n_parts, e->split_count, (long long)no + 1, (long long)count);
+        return load_fail(e, NTK_ERR_FORMAT, err);
+    }
+    rc = model_bind(&e->m, &e->parts[0].g, e->n_parts, e->n_parts < e->split_count, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
-    if (e->g.data_size > (uint64_t)SIZE_MAX - DATA_ALIGN)
-        return load_fail(e, NTK_ERR_NOMEM, "model data is too large for this address space");
-    size_t size = ((size_t)e->g.data_size + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
-    e->data = size ? aligned_alloc(DATA_ALIGN, size) : NULL;
-    if (size && !e->data) {
+    uint64_t size = (g->data_size + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+    if (size > heap_room()) {
+        snprintf(err, sizeof err, "file too large for WebAssembly memory: its tensors need %.1f MB, and memory can grow by %.1f MB more (the limit is 4 GB)",
+                 size / 1048576.0, heap_room() / 1048576.0);
+        return load_fail(e, NTK_ERR_NOMEM, err);
+    }
+    void *data = size ? aligned_alloc(DATA_ALIGN, (size_t)size) : NULL;
+    if (size && !data) {
         snprintf(err, sizeof err, "out of memory: the model's tensors need %.1f MB", size / 1048576.0);
         return load_fail(e, NTK_ERR_NOMEM, err);
     }
-    gguf_set_data(&e->g, e->data);
+    e->parts[e->n_parts - 1].data = data;
+    gguf_set_data(g, data);
     return NTK_OK;
 }
 
@@ -144,7 +198,7 @@ NTK_EXPORT uint8_t *ntk_load_window(ntk_engine *e, size_t want) {
         e->window_size = 0;
         return NULL;
     }
-    gguf_ctx *g = &e->g;
+    gguf_ctx *g = current(e);
     if (g->data && g->file_pos >= g->data_offset && g->data_got < g->data_size) {
         uint64_t room = g->data_size - g->data_got;
         e->window = g->data + g->data_got;
@@ -171,6 +225,11 @@ NTK_EXPORT uint8_t *ntk_load_window(ntk_engine *e, size_t want) {
 
 NTK_EXPORT size_t ntk_load_window_size(const ntk_engine *e) { return e->window_size; }
 
+NTK_EXPORT int ntk_load_phase(const ntk_engine *e) {
+    /* the data offset is known once the tensor table is parsed */
+    return e->state == LOAD_RUNNING && e->parts[e->n_parts - 1].g.data_offset > 0;
+}
+
 NTK_EXPORT int ntk_load_commit(ntk_engine *e, size_t n) {
     if (e->state != LOAD_RUNNING) return set_err(e, NTK_ERR_STATE, "no load in progress");
     if (!e->window || n > e->window_size) return set_err(e, NTK_ERR_ARG, "commit of %zu bytes exceeds the load window", n);
@@ -179,8 +238,8 @@ NTK_EXPORT int ntk_load_commit(ntk_engine *e, size_t n) {
     e->window_size = 0;
     while (n > 0) {
         size_t used;
-        gguf_status st = gguf_push(&e->g, p, n, &used);
-        if (st < 0) return load_fail(e, gguf_status_to_ntk(st), gguf_error(&e->g));
+        gguf_status st = gguf_push(current(e), p, n, &used);
+        if (st < 0) return load_fail(e, gguf_status_to_ntk(st), gguf_error(current(e)));
         p += used;
         n -= used;
         if (st == GGUF_TABLE_READY) {
@@ -218,12 +277,26 @@ static void rope_resolve(ntk_engine *e) {
 
 NTK_EXPORT int ntk_load_end(ntk_engine *e) {
     if (e->state != LOAD_RUNNING) return set_err(e, NTK_ERR_STATE, "no load in progress");
-    gguf_status st = gguf_finish(&e->g);
-    if (st != GGUF_DONE) return load_fail(e, gguf_status_to_ntk(st), gguf_error(&e->g));
+    gguf_status st = gguf_finish(current(e));
+    if (st != GGUF_DONE) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s%s", gguf_error(current(e)), e->split_count > 1 ? " (of this split part)" : "");
+        return load_fail(e, gguf_status_to_ntk(st), msg);
+    }
+    if (e->n_parts < e->split_count) {
+        if (add_part(e)) return load_fail(e, NTK_ERR_NOMEM, "out of memory");
+        return e->split_count - e->n_parts + 1;   /* parts still to push */
+    }
     char err[256];
-    int rc = model_bind(&e->m, &e->g, err, sizeof err);
+    int64_t n_tensors = 0, want;
+    for (int i = 0; i < e->n_parts; i++) n_tensors += (int64_t)e->parts[i].g.n_tensors;
+    if (gguf_get_i64(&e->parts[0].g, "split.tensors.count", &want) && want != n_tensors) {
+        snprintf(err, sizeof err, "split.tensors.count says %lld tensors, the parts hold %lld", (long long)want, (long long)n_tensors);
+        return load_fail(e, NTK_ERR_FORMAT, err);
+    }
+    int rc = model_bind(&e->m, &e->parts[0].g, e->n_parts, 0, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
-    if (tokenizer_load(&e->tok, &e->g, err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
+    if (tokenizer_load(&e->tok, &e->parts[0].g, err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
     if (e->tok.n_vocab != e->m.c.n_vocab) {
         snprintf(err, sizeof err, "the vocabulary has %d tokens but token_embd.weight has %d rows", e->tok.n_vocab, e->m.c.n_vocab);
         return load_fail(e, NTK_ERR_FORMAT, err);
@@ -303,16 +376,22 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     strbuf b = {0};
     const char *name = "";
     size_t name_len = 0;
-    gguf_get_str(&e->g, "general.name", &name, &name_len);
+    gguf_get_str(&e->parts[0].g, "general.name", &name, &name_len);
     int types[GGML_TYPE_COUNT] = {0};
-    for (uint64_t i = 0; i < e->g.n_tensors; i++) types[e->g.tensors[i].type]++;
+    uint64_t n_tensors = 0, tensor_bytes = 0;
+    for (int p = 0; p < e->n_parts; p++) {
+        const gguf_ctx *g = &e->parts[p].g;
+        for (uint64_t i = 0; i < g->n_tensors; i++) types[g->tensors[i].type]++;
+        n_tensors += g->n_tensors;
+        tensor_bytes += g->data_size;
+    }
     int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name, name_len) ||
         sb_printf(&b, ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
                       "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
-                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"simd\":%s,\"tensorTypes\":{",
+                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"tensorTypes\":{",
                   c->arch, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
-                  (double)c->eps, (long long)c->ctx_train, (unsigned long long)e->g.n_tensors,
-                  (unsigned long long)e->g.data_size, e->g.version, NTK_SIMD ? "true" : "false");
+                  (double)c->eps, (long long)c->ctx_train, (unsigned long long)n_tensors,
+                  (unsigned long long)tensor_bytes, e->parts[0].g.version, e->n_parts, NTK_SIMD ? "true" : "false");
     const char *sep = "";
     for (int t = 0; t < GGML_TYPE_COUNT && !bad; t++)
         if (types[t]) {
@@ -328,6 +407,83 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
                   (long long)e->rope.trained_ctx, c->ntk_factor > 0 ? "true" : "false",
                   e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false");
     if (bad) {
+        free(b.s);
+        set_err(e, NTK_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    free(e->info);
+    e->info = b.s;
+    return e->info;
+}
+
+/* One metadata value as JSON; arrays as {"array": type, "length": n, "head": [first few]}. */
+static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_items) {
+    int64_t iv;
+    double fv;
+    const char *str;
+    size_t len;
+    switch (kv->type) {
+    case GGUF_STRING:
+        gguf_get_str(g, kv->key, &str, &len);
+        return sb_json_str(b, str, len);
+    case GGUF_BOOL: {
+        int v = 0;
+        gguf_get_bool(g, kv->key, &v);
+        return sb_printf(b, "%s", v ? "true" : "false");
+    }
+    case GGUF_FLOAT32: case GGUF_FLOAT64:
+        gguf_get_f64(g, kv->key, &fv);
+        return sb_printf(b, "%.9g", fv);
+    case GGUF_ARRAY: {
+        int bad = sb_printf(b, "{\"array\":\"%s\",\"length\":%llu,\"head\":[", gguf_type_name(kv->arr_type), (unsigned long long)kv->n);
+        for (uint64_t i = 0; i < kv->n && i < (uint64_t)max_items && !bad; i++) {
+            if (i) bad = sb_printf(b, ",");
+            if (bad) break;
+            if (kv->arr_type == GGUF_STRING) {
+                str = gguf_arr_str(g, kv, i, &len);
+                bad = sb_json_str(b, str, len);
+            } else if (kv->arr_type == GGUF_FLOAT32 || kv->arr_type == GGUF_FLOAT64) {
+                bad = sb_printf(b, "%.9g", gguf_arr_f64(g, kv, i));
+            } else {
+                bad = sb_printf(b, "%lld", (long long)gguf_arr_i64(g, kv, i));
+            }
+        }
+        return bad || sb_printf(b, "]}");
+    }
+    default:
+        if (!gguf_get_i64(g, kv->key, &iv)) return sb_printf(b, "null");  /* a uint64 past int64 */
+        return sb_printf(b, "%lld", (long long)iv);
+    }
+}
+
+/* Every metadata key of the model (all parts) and every tensor: {"metadata":{...},"tensors":[...]}. */
+NTK_EXPORT const char *ntk_metadata_json(ntk_engine *e, int max_array_items) {
+    if (e->state != LOADED) {
+        set_err(e, NTK_ERR_STATE, "no model is loaded");
+        return NULL;
+    }
+    strbuf b = {0};
+    int bad = sb_printf(&b, "{\"metadata\":{");
+    const char *sep = "";
+    for (int p = 0; p < e->n_parts && !bad; p++)
+        for (uint64_t i = 0; i < e->parts[p].g.n_kv && !bad; i++) {
+            const gguf_kv *kv = &e->parts[p].g.kv[i];
+            bad = sb_printf(&b, "%s", sep) || sb_json_str(&b, kv->key, strlen(kv->key)) || sb_printf(&b, ":") ||
+                  sb_value(&b, &e->parts[p].g, kv, max_array_items < 0 ? 0 : max_array_items);
+            sep = ",";
+        }
+    bad = bad || sb_printf(&b, "},\"tensors\":[");
+    sep = "";
+    for (int p = 0; p < e->n_parts && !bad; p++)
+        for (uint64_t i = 0; i < e->parts[p].g.n_tensors && !bad; i++) {
+            const gguf_tensor *t = &e->parts[p].g.tensors[i];
+            bad = sb_printf(&b, "%s{\"name\":", sep) || sb_json_str(&b, t->name, strlen(t->name)) ||
+                  sb_printf(&b, ",\"type\":\"%s\",\"shape\":[", ggml_type_info(t->type)->name);
+            for (uint32_t d = 0; d < t->n_dims && !bad; d++) bad = sb_printf(&b, d ? ",%lld" : "%lld", (long long)t->ne[d]);
+            bad = bad || sb_printf(&b, "],\"bytes\":%llu,\"part\":%d}", (unsigned long long)t->nbytes, p + 1);
+            sep = ",";
+        }
+    if (bad || sb_printf(&b, "]}")) {
         free(b.s);
         set_err(e, NTK_ERR_NOMEM, "out of memory");
         return NULL;
@@ -402,6 +558,17 @@ NTK_EXPORT int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits
 }
 
 NTK_EXPORT const float *ntk_logits(const ntk_engine *e) { return e->logits_rows ? e->logits : NULL; }
+
+NTK_EXPORT int ntk_truncate(ntk_engine *e, double n) {
+    NEED_MODEL(e);
+    if (!(n >= 0 && n <= (double)e->kv.n) || n != (double)(int64_t)n)
+        return set_err(e, NTK_ERR_ARG, "cannot truncate a context of %lld tokens to %g", (long long)e->kv.n, n);
+    /* keys of the kept positions are valid in every mode: consistent stores them before RoPE,
+     * cached with the base they were written with, which a truncated context keeps */
+    e->kv.n = (int64_t)n;
+    e->logits_rows = 0;
+    return NTK_OK;
+}
 
 NTK_EXPORT int ntk_reset(ntk_engine *e) {
     NEED_MODEL(e);

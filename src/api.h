@@ -6,6 +6,8 @@
  *   e = ntk_new();
  *   ntk_load_begin(e);  loop { p = ntk_load_window(e, want); write ntk_load_window_size(e)
  *                              bytes or fewer at p; ntk_load_commit(e, n); }  ntk_load_end(e);
+ *   (a split model: ntk_load_end returns N > 0 while N parts are still to come; push the next
+ *   part through the same window/commit loop and call ntk_load_end again)
  *   ntk_set_rope(e, mode, factor, trained_ctx);          (optional; -1 / 0 keep the default)
  *   n = ntk_tokenize(e, text, len, add_bos, ids, cap);
  *   ntk_eval(e, ids, n, all_logits);  ntk_logits(e);  id = ntk_sample(e);  ...
@@ -38,7 +40,9 @@ int ntk_load_begin(ntk_engine *e);
 uint8_t *ntk_load_window(ntk_engine *e, size_t want);
 size_t ntk_load_window_size(const ntk_engine *e);
 int ntk_load_commit(ntk_engine *e, size_t n);
-int ntk_load_end(ntk_engine *e);
+int ntk_load_end(ntk_engine *e);   /* NTK_OK, a status, or the number of parts still to push */
+/* 0 while the header and tensor table of the current part arrive, 1 once tensor data does. */
+int ntk_load_phase(const ntk_engine *e);
 /* Native convenience: push a buffer through the window (copies once). */
 int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
 
@@ -47,6 +51,10 @@ int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
 int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx);
 /* JSON object describing the model and the settings in force (owned by the engine). */
 const char *ntk_info_json(ntk_engine *e);
+
+/* {"metadata": {key: value}, "tensors": [{name, type, shape, bytes, part}]}; arrays show their
+ * type, length and first max_array_items values. Owned by the engine, valid until the next call. */
+const char *ntk_metadata_json(ntk_engine *e, int max_array_items);
 
 int ntk_n_vocab(const ntk_engine *e);
 double ntk_n_ctx(const ntk_engine *e);     /* tokens in context */
@@ -68,6 +76,8 @@ const char *ntk_token_piece(const ntk_engine *e, int32_t id);
 int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits);
 const float *ntk_logits(const ntk_engine *e);   /* last eval: 1 or n rows of n_vocab */
 int ntk_reset(ntk_engine *e);
+/* Keep the first n tokens of the context (to reuse a shared prefix). */
+int ntk_truncate(ntk_engine *e, double n);
 
 int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
                     double repeat_penalty, int repeat_window, double seed);

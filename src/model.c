@@ -26,10 +26,27 @@ static int get_u32_key(const gguf_ctx *g, const char *arch, const char *suffix, 
     return 0;
 }
 
-static int bind_tensor(const gguf_ctx *g, const char *name, int64_t cols, int64_t rows, weight *w,
+typedef struct { const gguf_ctx *parts; int n_parts, partial; } tensor_set;
+
+static const gguf_tensor *find_tensor(const tensor_set *ts, const char *name) {
+    for (int i = 0; i < ts->n_parts; i++) {
+        const gguf_tensor *t = gguf_find_tensor(&ts->parts[i], name);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+/* A tensor that is absent: fine while parts are still to come, else an error. */
+static int missing(const tensor_set *ts, const char *name, char *err, size_t errlen) {
+    if (ts->partial) return 0;
+    snprintf(err, errlen, "missing tensor %s", name);
+    return -2;
+}
+
+static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int64_t rows, weight *w,
                        char *err, size_t errlen) {
-    const gguf_tensor *t = gguf_find_tensor(g, name);
-    if (!t) { snprintf(err, errlen, "missing tensor %s", name); return -2; }
+    const gguf_tensor *t = find_tensor(ts, name);
+    if (!t) return missing(ts, name, err, errlen);
     const ggml_type_traits *tr = ggml_type_info(t->type);
     if (!matmul_supported(t->type)) {
         snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0)",
@@ -49,9 +66,9 @@ static int bind_tensor(const gguf_ctx *g, const char *name, int64_t cols, int64_
     return 0;
 }
 
-static int bind_norm(const gguf_ctx *g, const char *name, int64_t n, const float **out, char *err, size_t errlen) {
-    const gguf_tensor *t = gguf_find_tensor(g, name);
-    if (!t) { snprintf(err, errlen, "missing tensor %s", name); return -2; }
+static int bind_norm(const tensor_set *ts, const char *name, int64_t n, const float **out, char *err, size_t errlen) {
+    const gguf_tensor *t = find_tensor(ts, name);
+    if (!t) return missing(ts, name, err, errlen);
     if (t->type != GGML_TYPE_F32 || t->ne[0] != n || t->n_dims != 1) {
         snprintf(err, errlen, "tensor %s must be F32 of %lld values", name, (long long)n);
         return -2;
@@ -60,7 +77,9 @@ static int bind_norm(const gguf_ctx *g, const char *name, int64_t n, const float
     return 0;
 }
 
-int model_bind(model *m, const gguf_ctx *g, char *err, size_t errlen) {
+int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *err, size_t errlen) {
+    const gguf_ctx *g = &parts[0];
+    const tensor_set ts = { parts, n_parts, partial };
     model_config *c = &m->c;
     const char *s;
     size_t len;
@@ -112,14 +131,21 @@ int model_bind(model *m, const gguf_ctx *g, char *err, size_t errlen) {
         return -2;
     }
 
-    const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
-    if (!emb) { snprintf(err, errlen, "missing tensor token_embd.weight"); return -2; }
-    c->n_vocab = (int)emb->ne[1];
+    /* the vocabulary fixes the embedding's rows; token_embd may be in a part still to come */
+    const gguf_kv *tokens = gguf_find(g, "tokenizer.ggml.tokens");
+    const gguf_tensor *emb = find_tensor(&ts, "token_embd.weight");
+    if (!tokens && !emb) return missing(&ts, "token_embd.weight", err, errlen);
+    int64_t n_vocab = emb ? emb->ne[1] : (int64_t)tokens->n;
+    if (n_vocab < 1 || n_vocab > (1 << 24)) {
+        snprintf(err, errlen, "vocabulary of %lld tokens is out of range", (long long)n_vocab);
+        return -2;
+    }
+    c->n_vocab = (int)n_vocab;
     int64_t q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
 
-    if ((rc = bind_tensor(g, "token_embd.weight", c->dim, c->n_vocab, &m->tok_embd, err, errlen))) return rc;
-    if ((rc = bind_norm(g, "output_norm.weight", c->dim, &m->out_norm, err, errlen))) return rc;
-    if ((rc = bind_tensor(g, "output.weight", c->dim, c->n_vocab, &m->output, err, errlen))) return rc;
+    if ((rc = bind_tensor(&ts, "token_embd.weight", c->dim, c->n_vocab, &m->tok_embd, err, errlen))) return rc;
+    if ((rc = bind_norm(&ts, "output_norm.weight", c->dim, &m->out_norm, err, errlen))) return rc;
+    if ((rc = bind_tensor(&ts, "output.weight", c->dim, c->n_vocab, &m->output, err, errlen))) return rc;
     if (!m->layers && !(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers))) {
         snprintf(err, errlen, "out of memory");
         return -2;
@@ -129,10 +155,10 @@ int model_bind(model *m, const gguf_ctx *g, char *err, size_t errlen) {
         char name[64];
 #define T(suffix, cols, rows, dst)                                               \
         snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);              \
-        if ((rc = bind_tensor(g, name, cols, rows, dst, err, errlen))) return rc;
+        if ((rc = bind_tensor(&ts, name, cols, rows, dst, err, errlen))) return rc;
 #define N(suffix, dst)                                                           \
         snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);              \
-        if ((rc = bind_norm(g, name, c->dim, dst, err, errlen))) return rc;
+        if ((rc = bind_norm(&ts, name, c->dim, dst, err, errlen))) return rc;
         N("attn_norm", &L->attn_norm)
         T("attn_q", c->dim, q_dim, &L->wq)
         T("attn_k", c->dim, kv_dim, &L->wk)

@@ -46,10 +46,12 @@ typedef struct {
     layer_weights *layers;   /* n_layers */
 } model;
 
-/* Read the config and bind every tensor, checking names, types and shapes. Call it when the
- * tensor table is read (data pointers are still NULL: a check before the big allocation) and
- * again after gguf_set_data. Returns 0, or -1 (unsupported: arch/type) / -2 (bad file) with err. */
-int model_bind(model *m, const gguf_ctx *g, char *err, size_t errlen);
+/* Read the config (from parts[0]) and bind every tensor (found in any part), checking names,
+ * types and shapes. Call it when a tensor table is read (data pointers are still NULL: a check
+ * before the big allocation) with partial = 1 while more parts of a split model are to come
+ * (missing tensors are then not an error), and again with partial = 0 once all data is set.
+ * Returns 0, or -1 (unsupported: arch/type) / -2 (bad file) with err. */
+int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *err, size_t errlen);
 void model_free(model *m);
 
 typedef struct {

@@ -151,10 +151,10 @@ for (const [label, make, code, re] of BROKEN) {
   });
 }
 
-test('a nonexistent path → FORMAT naming the path', async () => {
+test('a nonexistent path → IO naming the path', async () => {
   const p = path.join(tmp, 'no-such-model.gguf');
-  await assertNtkError(Engine.load(p), 'FORMAT', /no such file/, 'nonexistent path');
-  await assertNtkError(Engine.load(p), 'FORMAT', new RegExp(p.replace(/[.\\/]/g, '\\$&')), 'nonexistent path');
+  await assertNtkError(Engine.load(p), 'IO', /no such file/, 'nonexistent path');
+  await assertNtkError(Engine.load(p), 'IO', new RegExp(p.replace(/[.\\/]/g, '\\$&')), 'nonexistent path');
   assertBitIdentical(await loadAndEval(Q4), base.q4, 'good file after a nonexistent path');
 });
 
@@ -181,7 +181,7 @@ test('bad options and sources → ARG naming the option; then the good file load
     await assertNtkError(Engine.load(Q4, options), 'ARG', re, JSON.stringify(options));
     assertBitIdentical(await loadAndEval(Q4), base.q4, `good file after ${JSON.stringify(options)}`);
   }
-  for (const source of [42, null, undefined, {}, ['a']])
+  for (const source of [42, null, undefined, {}, [42], []])
     await assertNtkError(Engine.load(source), 'ARG', /model source/, `source ${JSON.stringify(source)}`);
 });
 

@@ -262,7 +262,7 @@ main(process.argv.slice(2)).then(
       err(`ntk-wasm: ${e.message}\nRun ntk-wasm --help for usage.\n`);
       process.exitCode = EXIT.usage;
     } else if (e instanceof NtkError) {
-      const modelError = ['FORMAT', 'TRUNCATED', 'UNSUPPORTED'].includes(e.code);
+      const modelError = ['FORMAT', 'TRUNCATED', 'UNSUPPORTED', 'IO'].includes(e.code);
       err(`ntk-wasm: ${e.message}\n`);
       process.exitCode = modelError ? EXIT.model : EXIT.runtime;
     } else {

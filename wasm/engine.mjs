@@ -1,39 +1,37 @@
 // engine.mjs — the JS face of the C engine (src/api.h): one Engine per model, each with its own
 // WebAssembly instance, so disposing an engine returns all of its memory.
 //
-// Bytes are streamed into the engine through its load window: in the tensor-data section the
-// window is the model's own memory, so a file is read straight into place (no JS copy of the
-// model). Every C status becomes an NtkError with a `code`.
+// Model bytes go through the engine's load window (loader.mjs reads into it): in the tensor-data
+// section the window is the model's own memory, so a file lands in place with no JS copy. Every
+// C status becomes an NtkError with a `code`.
+import { NtkError } from './errors.mjs';
+import { openSource, splitPartName, forgetCached } from './loader.mjs';
+
+export { NtkError };
 
 const BUILDS = { simd: 'ntk', scalar: 'ntk-scalar' };
 const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED' };
 const ROPE_MODES = ['consistent', 'cached', 'none'];
+const KV_TYPES = ['f32'];
 const DEFAULT_CHUNK = 1 << 20;
 const TEXT_CAP = 256;
 const isNode = typeof process === 'object' && !!process.versions?.node;
 const utf8 = new TextDecoder();
 // Let timers, signals and I/O run between tokens.
 const yieldToEventLoop = () => new Promise((r) => (globalThis.setImmediate ?? setTimeout)(r));
-
-export class NtkError extends Error {
-  constructor(message, code) {
-    super(message);
-    this.name = 'NtkError';
-    this.code = code;
-  }
-}
-
 const argError = (msg) => new NtkError(msg, 'ARG');
 
 async function instantiate(build) {
   const name = BUILDS[build];
-  if (!isNode) throw new NtkError('this entry point runs in Node; the browser uses the worker build', 'STATE');
-  const { createRequire } = await import('node:module');
-  const { readFile } = await import('node:fs/promises');
-  const require = createRequire(import.meta.url);
-  const factory = require(`./build/${name}.js`);
-  const wasmBinary = await readFile(new URL(`./build/${name}.wasm`, import.meta.url));
-  return factory({ wasmBinary });
+  if (isNode) {
+    // Emscripten's loader would fetch() the .wasm by path, which Node cannot: hand it the bytes.
+    const { createRequire } = await import('node:module');
+    const { readFile } = await import('node:fs/promises');
+    const factory = createRequire(import.meta.url)(`./build/${name}.js`);
+    return factory({ wasmBinary: await readFile(new URL(`./build/${name}.wasm`, import.meta.url)) });
+  }
+  const { default: factory } = await import(`./build/${name}.mjs`);
+  return factory({ locateFile: (file) => new URL(`./build/${file}`, import.meta.url).href });
 }
 
 // lo may be exclusive: checkNumber('topP', v, 0, 1, { openLow: true }) accepts (0, 1].
@@ -44,52 +42,39 @@ function checkNumber(name, v, lo, hi, { integer = false, openLow = false } = {})
     throw argError(`${name} must be ${integer ? 'an integer' : 'a number'} in ${openLow ? '(' : '['}${lo}, ${hi}], got ${v}`);
 }
 
-// Yields Uint8Array chunks of a source: a path (Node), bytes, or an async iterable of bytes.
-async function* chunksOf(source) {
-  if (typeof source === 'string' || source instanceof URL) {
-    const { open } = await import('node:fs/promises');
-    const fh = await open(source, 'r').catch((e) => {
-      throw new NtkError(`cannot open ${source}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'FORMAT');
-    });
-    try {
-      yield { fh, path: String(source) };
-    } finally {
-      await fh.close();
-    }
-    return;
-  }
-  if (source instanceof ArrayBuffer) source = new Uint8Array(source);
-  if (ArrayBuffer.isView(source)) {
-    yield new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-    return;
-  }
-  if (source && typeof source[Symbol.asyncIterator] === 'function') {
-    for await (const c of source) yield c;
-    return;
-  }
-  throw argError('model source must be a file path, bytes or an async iterable of bytes');
+function checkKnown(kind, options, known) {
+  if (options === null || typeof options !== 'object') throw argError(`${kind} options must be an object`);
+  for (const k of Object.keys(options)) if (!known.includes(k)) throw argError(`unknown ${kind} option "${k}"`);
 }
+
+const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
 export function checkLoadOptions(options = {}) {
-  const { ropeMode, ropeFactor, trainedCtx, build = 'simd', chunkSize = DEFAULT_CHUNK } = options;
+  checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
+  const { ropeMode, ropeFactor, trainedCtx, kvType = 'f32', threads = 1, build = 'simd', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
   if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
     throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
   if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
+  if (!KV_TYPES.includes(kvType)) throw argError(`kvType must be one of ${KV_TYPES.join(', ')} in this version, got ${kvType}`);
+  if (threads !== 1) throw argError(`threads must be 1 in this version (no threaded build yet), got ${threads}`);
   checkNumber('ropeFactor', ropeFactor, 1, 1e6);
   checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
   checkNumber('chunkSize', chunkSize, 1, 2 ** 30, { integer: true });
-  return { ropeMode, ropeFactor, trainedCtx, build, chunkSize };
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw argError('onProgress must be a function');
+  if (signal !== undefined && typeof signal?.aborted !== 'boolean') throw argError('signal must be an AbortSignal');
+  return { ropeMode, ropeFactor, trainedCtx, kvType, threads, build, chunkSize, onProgress, signal, cache: cache !== false };
 }
+
+const GENERATE_OPTIONS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'stop', 'signal'];
 
 /** Validate generate options and fill in defaults; throws NtkError('ARG'). */
 export function checkGenerateOptions(options = {}) {
-  const known = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'signal'];
-  for (const k of Object.keys(options)) if (!known.includes(k)) throw argError(`unknown generate option "${k}"`);
+  checkKnown('generate', options, GENERATE_OPTIONS);
   const {
     maxTokens = 128, temperature = 0.8, topK = 40, topP = 0.95, minP = 0.05,
-    repeatPenalty = 1.0, repeatWindow = 64, seed = Math.floor(Math.random() * 2 ** 32), signal,
-  } = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    repeatPenalty = 1.0, repeatWindow = 64, seed = Math.floor(Math.random() * 2 ** 32), stop = [], signal,
+  } = defined(options);
   checkNumber('maxTokens', maxTokens, 0, 2 ** 31 - 1, { integer: true });
   checkNumber('temperature', temperature, 0, 1e6);
   checkNumber('topK', topK, 0, 2 ** 31 - 1, { integer: true });
@@ -98,11 +83,40 @@ export function checkGenerateOptions(options = {}) {
   checkNumber('repeatPenalty', repeatPenalty, 1e-6, 1e6);
   checkNumber('repeatWindow', repeatWindow, 0, 2 ** 31 - 1, { integer: true });
   checkNumber('seed', seed, 0, Number.MAX_SAFE_INTEGER, { integer: true });
-  return { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, signal };
+  const stops = typeof stop === 'string' ? [stop] : stop;
+  if (!Array.isArray(stops) || !stops.every((s) => typeof s === 'string' && s.length > 0))
+    throw argError('stop must be a non-empty string or an array of them');
+  if (signal !== undefined && typeof signal?.aborted !== 'boolean') throw argError('signal must be an AbortSignal');
+  return { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, stop: stops, signal };
+}
+
+function abortError(signal) {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('the operation was aborted', 'AbortError');
+}
+
+// Text held back while it could still be the start of a stop string.
+function stopCut(text, stops) {
+  let cut = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+  }
+  if (cut >= 0) return { emit: text.slice(0, cut), stopped: true, rest: '' };
+  let keep = 0;
+  for (const s of stops)
+    for (let k = Math.min(s.length - 1, text.length); k > keep; k--)
+      if (text.endsWith(s.slice(0, k))) { keep = k; break; }
+  return { emit: text.slice(0, text.length - keep), stopped: false, rest: text.slice(text.length - keep) };
 }
 
 export class Engine {
-  #m; #e; #text; #pending = []; #infoCache = null;
+  #m; #e; #text;
+  #tokens = [];         // the context: evaluated tokens, then #pending ones not evaluated yet
+  #pending = [];
+  #listeners = new Map();
+  #lastScale = null;
+  #infoCache = null;
+  #busy = false;
 
   constructor(mod, handle) {
     this.#m = mod;
@@ -110,54 +124,74 @@ export class Engine {
     this.#text = mod._malloc(TEXT_CAP);
   }
 
-  /** Load a GGUF model. options: { ropeMode, ropeFactor, trainedCtx, build, chunkSize } */
+  /**
+   * Load a GGUF model. source: a path (Node), URL, Response, ReadableStream, Blob/File, bytes,
+   * an async iterable of bytes, or an array of these (the parts of a split model).
+   * options: { ropeMode, ropeFactor, trainedCtx, kvType, threads, build, chunkSize, onProgress,
+   *            signal, cache }
+   */
   static async load(source, options = {}) {
-    const { ropeMode, ropeFactor, trainedCtx, build, chunkSize } = checkLoadOptions(options);
-    const mod = await instantiate(build);
-    const handle = mod._ntk_new();
-    if (!handle) throw new NtkError('out of memory creating the engine', 'NOMEM');
-    const engine = new Engine(mod, handle);
-    try {
-      await engine.#stream(source, chunkSize);
-      if (ropeMode !== undefined || ropeFactor !== undefined || trainedCtx !== undefined)
-        engine.#check(mod._ntk_set_rope(handle, ropeMode === undefined ? -1 : ROPE_MODES.indexOf(ropeMode), ropeFactor ?? 0, trainedCtx ?? 0));
-    } catch (err) {
-      engine.dispose();
-      throw err;
+    const opts = checkLoadOptions(options);
+    for (let attempt = 0; ; attempt++) {
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+      const mod = await instantiate(opts.build);
+      const handle = mod._ntk_new();
+      if (!handle) throw new NtkError('out of memory creating the engine', 'NOMEM');
+      const engine = new Engine(mod, handle);
+      try {
+        await engine.#stream(source, { ...opts, cache: opts.cache && attempt === 0 });
+        if (opts.ropeMode !== undefined || opts.ropeFactor !== undefined || opts.trainedCtx !== undefined)
+          engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode), opts.ropeFactor ?? 0, opts.trainedCtx ?? 0));
+        opts.onProgress?.({ ...engine.#progress, phase: 'ready' });
+        return engine;
+      } catch (err) {
+        engine.dispose();
+        // a cached copy that does not parse is dropped and fetched again, once
+        if (err.fromCache && attempt === 0 && ['FORMAT', 'TRUNCATED'].includes(err.code)) {
+          await forgetCached(err.fromCache);
+          continue;
+        }
+        throw err;
+      }
     }
-    return engine;
   }
 
-  async #stream(source, chunkSize) {
+  #progress = { loaded: 0, total: undefined, part: 1, parts: 1 };
+
+  async #stream(source, { chunkSize, onProgress, signal, cache }) {
     const m = this.#m, e = this.#e;
+    const list = Array.isArray(source) ? source : null;
+    if (source === null || source === undefined || list?.length === 0) throw argError('a model source is needed: a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes');
     this.#check(m._ntk_load_begin(e));
-    const windowFor = (want) => {
-      const ptr = m._ntk_load_window(e, want) >>> 0;
-      if (!ptr) this.#check(-4);
-      return { ptr, size: m._ntk_load_window_size(e) >>> 0 };
-    };
-    for await (const chunk of chunksOf(source)) {
-      if (chunk.fh) {
-        // read the file straight into the engine's window
-        for (let pos = 0; ; ) {
-          const { ptr, size } = windowFor(chunkSize);
-          const { bytesRead } = await chunk.fh.read(m.HEAPU8, ptr, size, pos).catch((e) => {
-            throw new NtkError(`cannot read ${chunk.path}: ${e.code === 'EISDIR' ? 'it is a directory' : e.message}`, 'FORMAT');
-          });
-          if (bytesRead === 0) break;
-          this.#check(m._ntk_load_commit(e, bytesRead));
-          pos += bytesRead;
+    let loadedBefore = 0;
+    for (let part = 0, remaining = 1; remaining > 0; part++) {
+      const src = list ? list[part] : part === 0 ? source : splitPartName(source, part);
+      if (src === undefined || src === null)
+        throw new NtkError(`this model is split in ${part + remaining - 1} parts but part ${part + 1} was not given: ` +
+          'load it from the path or URL of part 1 (NAME-00001-of-0000N.gguf) or from a list of all parts', 'FORMAT');
+      const reader = await openSource(src, { signal, cache });
+      try {
+        for (let got = 0; ; ) {
+          if (signal?.aborted) throw abortError(signal);
+          const ptr = m._ntk_load_window(e, chunkSize) >>> 0;
+          if (!ptr) this.#check(-4);
+          const n = await reader.read(m.HEAPU8.subarray(ptr, ptr + (m._ntk_load_window_size(e) >>> 0)));
+          if (n === 0) break;
+          this.#check(m._ntk_load_commit(e, n));
+          got += n;
+          this.#progress = { loaded: loadedBefore + got, total: reader.total === undefined ? undefined : loadedBefore + reader.total,
+                             part: part + 1, parts: Math.max(part + remaining, list?.length ?? 0) };
+          onProgress?.({ ...this.#progress, phase: m._ntk_load_phase(e) ? 'tensors' : 'header' });
         }
-        continue;
-      }
-      for (let off = 0; off < chunk.length; ) {
-        const { ptr, size } = windowFor(Math.min(chunkSize, chunk.length - off));
-        m.HEAPU8.set(chunk.subarray(off, off + size), ptr);
-        this.#check(m._ntk_load_commit(e, size));
-        off += size;
+        loadedBefore = this.#progress.loaded;
+        remaining = this.#check(m._ntk_load_end(e));
+      } catch (err) {
+        if (reader.fromCache && err instanceof NtkError) err.fromCache = String(src);
+        throw err;
+      } finally {
+        await reader.close();
       }
     }
-    this.#check(m._ntk_load_end(e));
   }
 
   #check(status) {
@@ -168,6 +202,29 @@ export class Engine {
 
   #alive() {
     if (!this.#e) throw new NtkError('engine has been disposed', 'STATE');
+  }
+
+  /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx }. Returns an unsubscribe function. */
+  on(event, fn) {
+    if (event !== 'scale') throw argError(`unknown event "${event}" (scale)`);
+    if (typeof fn !== 'function') throw argError('listener must be a function');
+    if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
+    this.#listeners.get(event).add(fn);
+    return () => this.off(event, fn);
+  }
+
+  off(event, fn) {
+    this.#listeners.get(event)?.delete(fn);
+  }
+
+  // 'scale' fires on the first evaluation and whenever the effective base changes after it.
+  #emitScale() {
+    const base = this.base;
+    if (this.#lastScale === base) return;
+    this.#lastScale = base;
+    const { rope } = this.info();
+    const event = { nCtx: this.nCtx, base, factor: rope.factor, mode: rope.mode, trainedCtx: rope.trainedCtx };
+    for (const fn of this.#listeners.get('scale') ?? []) fn(event);
   }
 
   /** Model shapes, types, and the RoPE scaling in force. */
@@ -181,8 +238,17 @@ export class Engine {
     return this.#infoCache;
   }
 
+  /** Every metadata key and tensor of the file: { metadata, tensors }. Arrays show their first maxArrayItems values. */
+  metadata({ maxArrayItems = 8 } = {}) {
+    this.#alive();
+    checkNumber('maxArrayItems', maxArrayItems, 0, 2 ** 31 - 1, { integer: true });
+    const p = this.#m._ntk_metadata_json(this.#e, maxArrayItems);
+    if (!p) this.#check(-5);
+    return JSON.parse(this.#m.UTF8ToString(p));
+  }
+
   /** Tokens in context and the RoPE base of the last evaluation. */
-  get nCtx() { this.#alive(); return this.#m._ntk_n_ctx(this.#e) + this.#pending.length; }
+  get nCtx() { this.#alive(); return this.#tokens.length; }
   get base() { this.#alive(); return this.#m._ntk_rope_base(this.#e); }
   get nVocab() { this.#alive(); return this.#m._ntk_n_vocab(this.#e); }
 
@@ -248,6 +314,11 @@ export class Engine {
    */
   evaluate(ids, { allLogits = false } = {}) {
     this.#alive();
+    if (this.#busy) throw new NtkError('a generation is running on this engine', 'STATE');
+    return this.#evaluate(Array.from(ids ?? []), allLogits);
+  }
+
+  #evaluate(ids, allLogits) {
     const all = [...this.#pending, ...ids];
     if (all.length === 0) throw argError('no tokens to evaluate');
     for (const id of all)
@@ -262,45 +333,92 @@ export class Engine {
       m._free(p);
     }
     this.#pending = [];
+    this.#tokens.push(...ids);
+    this.#emitScale();
     const rows = allLogits ? all.length : 1;
     const lp = m._ntk_logits(this.#e) >>> 0;
     const out = new Float32Array(m.HEAPU8.buffer, lp, rows * this.nVocab).slice();
     return allLogits ? out.subarray((all.length - ids.length) * this.nVocab) : out;
   }
 
+  // Make the context hold exactly `ids` and return the part still to evaluate: the longest common
+  // prefix with what is cached is kept (a chat turn re-sends the whole conversation), at least one
+  // token is left to evaluate so there are logits to sample from.
+  #reuse(ids) {
+    const evaluated = this.#tokens.length - this.#pending.length;
+    let keep = 0;
+    while (keep < evaluated && keep < ids.length - 1 && this.#tokens[keep] === ids[keep]) keep++;
+    this.#check(this.#m._ntk_truncate(this.#e, keep));
+    this.#tokens.length = keep;
+    this.#pending = [];
+    return ids.slice(keep);
+  }
+
   /**
    * Generate tokens after `prompt` (a string, tokenized with BOS when the context is empty, or
    * an array of ids). Yields { id, text, nCtx, base } per token; nCtx and base are those of
-   * the evaluation whose logits chose the token.
-   * options: maxTokens, temperature (0 = greedy), topK, topP, minP, repeatPenalty,
-   *          repeatWindow, seed, signal.
+   * the evaluation whose logits chose the token. See checkGenerateOptions for the options.
    */
   async *generate(prompt, options = {}) {
     this.#alive();
-    const { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, signal } = checkGenerateOptions(options);
+    const opts = checkGenerateOptions(options);
     const ids = typeof prompt === 'string' ? this.tokenize(prompt, { bos: this.nCtx === 0 }) : prompt;
     if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw argError('prompt must be a string or an array of token ids');
-    this.#check(this.#m._ntk_sampler_set(this.#e, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed));
-    // a continuation keeps the space its first piece starts with
-    this.#check(this.#m._ntk_detok_reset(this.#e, this.nCtx > 0 || ids.length > 1 ? 1 : 0));
-    if (maxTokens === 0) return;
-    this.evaluate(Array.from(ids));
-    for (let i = 0; i < maxTokens; i++) {
-      if (signal?.aborted) break;
-      const id = this.#check(this.#m._ntk_sample(this.#e));
-      const item = { id, text: '', nCtx: this.nCtx, base: this.base };
-      if (this.isEndOfGeneration(id)) {
-        item.text = this.#detokFlush();
+    yield* this.#run(Array.from(ids), opts);
+  }
+
+  /**
+   * Chat: render `messages` ([{ role, content }]) with the model's chat template (InternLM2's
+   * when the file has none) and generate the assistant's answer, as generate() does. The cached
+   * context is reused for the part of the conversation it already holds.
+   */
+  async *chat(messages, options = {}) {
+    this.#alive();
+    const opts = checkGenerateOptions(options);
+    const { renderChat } = await import('./chat.mjs');
+    const meta = this.metadata({ maxArrayItems: 0 }).metadata;
+    const { bos } = this.info();
+    const bosToken = this.piece(bos);
+    const text = await renderChat(messages, {
+      template: meta['tokenizer.chat_template'], bosToken, eosToken: this.piece(this.info().eos), addGenerationPrompt: true,
+    });
+    // BOS written as text is not matched by the tokenizer (as SentencePiece): give it as an id
+    const withBos = text.startsWith(bosToken);
+    const ids = this.tokenize(withBos ? text.slice(bosToken.length) : text, { bos: withBos });
+    yield* this.#run(this.#reuse(ids), opts);
+  }
+
+  async *#run(ids, { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, stop, signal }) {
+    if (this.#busy) throw new NtkError('a generation is already running on this engine', 'STATE');
+    this.#busy = true;
+    try {
+      this.#check(this.#m._ntk_sampler_set(this.#e, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed));
+      // a continuation keeps the space its first piece starts with
+      this.#check(this.#m._ntk_detok_reset(this.#e, this.nCtx > 0 || ids.length > 1 ? 1 : 0));
+      if (maxTokens === 0) return;
+      this.#evaluate(ids, false);
+      let held = '';
+      for (let i = 0; i < maxTokens && !signal?.aborted; i++) {
+        const id = this.#check(this.#m._ntk_sample(this.#e));
+        const item = { id, text: '', nCtx: this.nCtx, base: this.base };
+        const last = this.isEndOfGeneration(id) || i + 1 === maxTokens;
+        if (!this.isEndOfGeneration(id)) {
+          held += this.#detokPush(id);
+          // the token joins the context now; it is evaluated with whatever comes next
+          this.#pending.push(id);
+          this.#tokens.push(id);
+        }
+        if (last) held += this.#detokFlush();
+        const cut = stopCut(held, stop);
+        item.text = cut.emit;
+        held = cut.rest;
         yield item;
-        break;
+        if (last || cut.stopped) break;
+        this.#evaluate([], false);
+        await yieldToEventLoop();
       }
-      item.text = this.#detokPush(id);
-      if (i + 1 === maxTokens) item.text += this.#detokFlush();
-      // the token joins the context now; it is evaluated lazily with whatever comes next
-      this.#pending.push(id);
-      yield item;
-      if (i + 1 < maxTokens) this.evaluate([]);
-      await yieldToEventLoop();
+    } finally {
+      this.#busy = false;
     }
   }
 
@@ -308,7 +426,9 @@ export class Engine {
   reset() {
     this.#alive();
     this.#pending = [];
+    this.#tokens = [];
     this.#check(this.#m._ntk_reset(this.#e));
+    this.#emitScale();
   }
 
   dispose() {
@@ -316,5 +436,6 @@ export class Engine {
     this.#m._free(this.#text);
     this.#m._ntk_free(this.#e);
     this.#e = 0;
+    this.#listeners.clear();
   }
 }
