@@ -142,3 +142,86 @@ test('bad input: clear message, documented exit code', async () => {
     assert.doesNotMatch(r.stderr, /internal error|at .*\.mjs:\d+/, 'no stack trace for bad input');
   }
 });
+
+test('chat: piped turns answer as Engine.chat does, and the context carries over', async () => {
+  const { Engine } = await import('../wasm/engine.mjs');
+  const e = await Engine.load(model('q8_0'));
+  const turns = ['Who was Moses?', 'And Aaron?'];
+  const messages = [];
+  const want = [];
+  for (const content of turns) {
+    messages.push({ role: 'user', content });
+    let answer = '';
+    for await (const t of e.chat(messages, { maxTokens: 12, temperature: 0 })) answer += t.text;
+    messages.push({ role: 'assistant', content: answer });
+    want.push(answer);
+  }
+  e.dispose();
+  const r = await new Promise((resolve) => {
+    const child = execFile(process.execPath, [cli, 'chat', '--temp', '0', '-n', '12'], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    child.stdin.end(turns.join('\n') + '\n');
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, want.join(''));
+  const contexts = [...r.stderr.matchAll(/context (\d+) tokens/g)].map((m) => Number(m[1]));
+  assert.equal(contexts.length, 2);
+  assert.ok(contexts[1] > contexts[0], 'the second turn sees the first');
+});
+
+test('chat: Ctrl-C stops the answer, not the program', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [cli, 'chat', '--temp', '0', '-n', '100000']);
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdin.write('Tell me of Egypt\n');
+  await new Promise((r) => child.stdout.once('data', r));      // the answer is streaming
+  child.kill('SIGINT');
+  await new Promise((r) => { const poll = setInterval(() => { if (/stopped; context/.test(stderr)) { clearInterval(poll); r(); } }, 20); });
+  child.stdin.end('/exit\n');
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /\[stopped; context \d+ tokens/);
+});
+
+test('synth writes a model the engine loads; info --all lists every key and tensor', async () => {
+  const file = join(tmp, 'synth.gguf');
+  const s = await run(['synth', '-o', file, '--layers', '2', '--hidden', '64', '--heads', '2', '--ffn', '128', '--ctx', '256', '--type', 'q8_0', '--dynamic-factor', '3']);
+  assert.equal(s.code, 0, s.stderr);
+  const r = await run(['info', file, '--all', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const [info, all] = r.stdout.split(/\n(?=\{\n  "metadata")/).map((j) => JSON.parse(j));
+  assert.equal(info.nLayers, 2);
+  assert.equal(info.rope.factor, 3);
+  assert.equal(all.metadata['internlm2.rope.dynamic_ntk.factor'], 3);
+  assert.equal(all.metadata['tokenizer.ggml.tokens'].length, 4096);
+  assert.deepEqual(all.tensors.find((t) => t.name === 'blk.1.ffn_down.weight'), { name: 'blk.1.ffn_down.weight', type: 'Q8_0', shape: [128, 64], bytes: 128 / 32 * 34 * 64, part: 1 });
+  assert.equal(all.tensors.length, 3 + 2 * 9);
+  const bad = await run(['synth', '-o', file, '--layers', '1', '--hidden', '60', '--heads', '7', '--ffn', '64', '--ctx', '256']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /multiple of 32/);
+});
+
+test('-m URL loads over HTTP with a progress bar; HTTP errors exit 2', async () => {
+  const { createServer } = await import('node:http');
+  const bytes = await readFile(model('q4_0'));
+  const server = createServer((req, res) => {
+    if (req.url !== '/m.gguf') { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-length': bytes.length });
+    res.end(bytes);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  try {
+    const ok = await run(['run', '-m', `${base}/m.gguf`, '-p', 'In the beginning', '-n', '4', '--temp', '0', '--progress']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const local = await run(['run', model('q4_0'), '-p', 'In the beginning', '-n', '4', '--temp', '0']);
+    assert.equal(ok.stdout, local.stdout);
+    assert.match(ok.stderr, /100% 4\.9\/4\.9 MB .* ready/);
+    const missing = await run(['info', '-m', `${base}/nope.gguf`]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /HTTP 404/);
+  } finally {
+    server.close();
+  }
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // cli.mjs — the ntk-wasm command line: a thin layer over Engine (engine.mjs).
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Engine, NtkError, checkGenerateOptions, checkLoadOptions } from './engine.mjs';
 
@@ -25,12 +26,24 @@ Usage:
       One forward pass of the whole prompt; prints [{"pos","top":[[id,logit],...]}] as JSON.
   ntk-wasm tokenize [MODEL] TEXT [--json]
       Token ids and pieces (--json: a JSON array of ids, without BOS).
-  ntk-wasm info [MODEL] [--json]
-      Architecture, shapes, tensor types, trained context, RoPE base and scaling in force.
+  ntk-wasm chat [MODEL] [sampling options as for run] [--system TEXT]
+      Talk to the model in the terminal (its chat template; InternLM2's if it has none). The
+      answer streams, then the context length and RoPE base. Ctrl-C stops an answer; Ctrl-C at
+      the prompt, Ctrl-D or /exit quits; /reset starts a new conversation. Lines piped into
+      stdin are taken as user turns, one a line.
+  ntk-wasm info [MODEL] [--json] [--all]
+      Architecture, shapes, tensor types, trained context, RoPE base and scaling in force;
+      --all also lists every metadata key and every tensor (name, type, shape).
+  ntk-wasm synth -o FILE --layers N --hidden D --heads H [--kv-heads K] --ffn F --ctx L0
+                 [--type f32|f16|q8_0|q4_0] [--dynamic-factor A] [--theta T] [--seed S]
+      Write an internlm2 GGUF with random weights (fixed seed) and the kjv-tiny vocabulary, for
+      benchmarks at any shape. --dynamic-factor 0 writes no dynamic-NTK key.
 
 Options of every command:
-  -m, --model PATH           the GGUF file (or give it as the first argument);
+  -m, --model PATH|URL       the GGUF file (or give it as the first argument): a path or an
+                             http(s) URL; for a split model, part 1 (NAME-00001-of-0000N.gguf);
                              default models/kjv-tiny-q8_0.gguf
+  --progress                 show a load progress bar on stderr (on by default on a terminal)
   --rope-mode MODE           consistent (default for internlm2: every key rotated with the
                              current base), cached (keys keep the base they were written
                              with, as transformers), none (plain RoPE; default for llama)
@@ -53,16 +66,23 @@ const OPTIONS = {
   'min-p': [null, 'number'], 'repeat-penalty': [null, 'number'], 'repeat-window': [null, 'int'],
   seed: [null, 'int'], 'rope-mode': [null, 'string'], 'rope-factor': [null, 'number'],
   'trained-ctx': [null, 'int'], at: [null, 'string'], top: [null, 'int'], json: [null, 'bool'],
-  scalar: [null, 'bool'], help: ['h', 'bool'],
+  scalar: [null, 'bool'], help: ['h', 'bool'], all: [null, 'bool'], progress: [null, 'bool'],
+  system: [null, 'string'], output: ['o', 'string'], layers: [null, 'int'], hidden: [null, 'int'],
+  heads: [null, 'int'], 'kv-heads': [null, 'int'], ffn: [null, 'int'], ctx: [null, 'int'], type: [null, 'string'],
+  'dynamic-factor': [null, 'number'], theta: [null, 'number'],
 };
 const SHORT = Object.fromEntries(Object.entries(OPTIONS).filter(([, [s]]) => s).map(([l, [s]]) => [s, l]));
+const SAMPLING = ['n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'repeat-window', 'seed'];
 const COMMANDS = {
-  run: ['model', 'prompt', 'prompt-tokens', 'n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'repeat-window', 'seed', 'json'],
-  logits: ['model', 'prompt', 'prompt-tokens', 'at', 'top'],
-  tokenize: ['model', 'json'],
-  info: ['model', 'json'],
+  run: ['prompt', 'prompt-tokens', ...SAMPLING, 'json'],
+  chat: [...SAMPLING, 'system'],
+  logits: ['prompt', 'prompt-tokens', 'at', 'top'],
+  tokenize: ['json'],
+  info: ['json', 'all'],
+  synth: ['output', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
 };
-const COMMON = ['rope-mode', 'rope-factor', 'trained-ctx', 'scalar', 'help'];
+// options of every command that loads a model
+const COMMON = ['model', 'rope-mode', 'rope-factor', 'trained-ctx', 'scalar', 'progress', 'help'];
 
 function parseArgs(argv) {
   const opts = {}, positional = [];
@@ -130,8 +150,34 @@ function usage(check) {
   }
 }
 
+// A progress bar on stderr: bytes, percent, speed and phase, redrawn in place.
+function progressBar() {
+  const t0 = performance.now();
+  let last = 0;
+  return ({ loaded, total, phase, part, parts }) => {
+    const now = performance.now();
+    if (phase !== 'ready' && now - last < 100) return;
+    last = now;
+    const mb = (n) => (n / 1048576).toFixed(1);
+    const rate = loaded / 1048576 / Math.max((now - t0) / 1000, 1e-3);
+    const width = 30, frac = total ? loaded / total : 0, fill = Math.round(frac * width);
+    const bar = total ? `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ` : '';
+    const split = parts > 1 ? ` part ${part}/${parts}` : '';
+    err(`\r${bar}${mb(loaded)}${total ? '/' + mb(total) : ''} MB ${rate.toFixed(0)} MB/s ${phase}${split}\x1b[K${phase === 'ready' ? '\n' : ''}`);
+  };
+}
+
 async function loadEngine(opts) {
-  return Engine.load(opts.model ?? DEFAULT_MODEL, loadOptions(opts));
+  const onProgress = opts.progress || process.stderr.isTTY ? progressBar() : undefined;
+  return Engine.load(opts.model ?? DEFAULT_MODEL, { ...loadOptions(opts), onProgress });
+}
+
+function samplingOptions(opts, { signal, maxTokens }) {
+  return usage(() => checkGenerateOptions({
+    maxTokens: opts['n-predict'] ?? maxTokens,
+    temperature: opts.temp, topK: opts['top-k'], topP: opts['top-p'], minP: opts['min-p'],
+    repeatPenalty: opts['repeat-penalty'], repeatWindow: opts['repeat-window'], seed: opts.seed, signal,
+  }));
 }
 
 function promptOf(engine, opts, required = true) {
@@ -144,15 +190,13 @@ function promptOf(engine, opts, required = true) {
 }
 
 const out = (s) => process.stdout.write(s);
+// a reader that stops early (| head) is not an error
+process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(EXIT.ok); else throw e; });
 const err = (s) => process.stderr.write(s);
 
 async function cmdRun(opts) {
   const ac = new AbortController();
-  const gen = usage(() => checkGenerateOptions({
-    maxTokens: opts['n-predict'] ?? 64, temperature: opts.temp, topK: opts['top-k'], topP: opts['top-p'],
-    minP: opts['min-p'], repeatPenalty: opts['repeat-penalty'], repeatWindow: opts['repeat-window'],
-    seed: opts.seed, signal: ac.signal,
-  }));
+  const gen = samplingOptions(opts, { signal: ac.signal, maxTokens: 64 });
   if (opts['prompt-tokens'] === undefined && opts.prompt === undefined) promptOf(null, opts);
   const engine = await loadEngine(opts);
   const prompt = promptOf(engine, opts);
@@ -224,9 +268,86 @@ async function cmdInfo(opts) {
       `rope mode      ${r.mode} (${r.modeSource === 'option' ? 'from the option' : r.modeSource === 'file' ? 'the file asks for dynamic NTK' : `default for ${i.architecture}`})`,
       `tokens         bos ${i.bos}, eos ${i.eos}${i.eot >= 0 ? `, end-of-turn ${i.eot}` : ''}, add_bos ${i.addBos}`,
       `kernels        ${i.simd ? 'WebAssembly SIMD128' : 'scalar'}`,
-    ].join('\n') + '\n');
+      i.splits > 1 ? `split          ${i.splits} parts` : null,
+    ].filter(Boolean).join('\n') + '\n');
+  }
+  if (opts.all) {
+    const { metadata, tensors } = engine.metadata({ maxArrayItems: opts.json ? 16 : 4 });
+    if (opts.json) {
+      out(JSON.stringify({ metadata, tensors }, null, 2) + '\n');
+    } else {
+      const show = (v) => (v && typeof v === 'object' ? `[${v.array} x ${v.length}] ${JSON.stringify(v.head)}${v.length > v.head.length ? ' ...' : ''}` : JSON.stringify(v));
+      out(`\nmetadata (${Object.keys(metadata).length} keys)\n`);
+      for (const [k, v] of Object.entries(metadata)) out(`  ${k.padEnd(44)} ${show(v).slice(0, 160)}\n`);
+      out(`\ntensors (${tensors.length})\n`);
+      for (const t of tensors) out(`  ${t.name.padEnd(32)} ${t.type.padEnd(6)} [${t.shape.join(', ')}]${t.part > 1 ? `  part ${t.part}` : ''}\n`);
+    }
   }
   engine.dispose();
+}
+
+async function cmdChat(opts) {
+  const engine = await loadEngine(opts);
+  samplingOptions(opts, { maxTokens: 256 });  // check them before the first turn
+  const interactive = process.stdin.isTTY;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive, prompt: interactive ? '> ' : '' });
+  const system = opts.system === undefined ? [] : [{ role: 'system', content: opts.system }];
+  let messages = [...system];
+  let answering = null;  // the AbortController of the answer being written
+  const interrupt = () => {
+    if (answering) answering.abort();
+    else rl.close();
+  };
+  rl.on('SIGINT', interrupt);
+  process.on('SIGINT', interrupt);  // piped stdin: readline does not see Ctrl-C
+  if (interactive) err(`chatting with ${engine.info().name}; Ctrl-C stops an answer, /reset starts over, /exit or Ctrl-D quits\n`);
+  rl.prompt();
+  for await (const line of rl) {
+    const text = line.trim();
+    if (text === '/exit') break;
+    if (text === '/reset') {
+      messages = [...system];
+      engine.reset();
+      rl.prompt();
+      continue;
+    }
+    if (!text) { rl.prompt(); continue; }
+    messages.push({ role: 'user', content: text });
+    answering = new AbortController();
+    let answer = '';
+    let last = null;
+    for await (const t of engine.chat(messages, samplingOptions(opts, { signal: answering.signal, maxTokens: 256 }))) {
+      out(t.text);
+      answer += t.text;
+      last = t;
+    }
+    const stopped = answering.signal.aborted;
+    answering = null;
+    messages.push({ role: 'assistant', content: answer });
+    err(`\n[${stopped ? 'stopped; ' : ''}context ${engine.nCtx} tokens, rope ${engine.info().rope.mode} base ${(last?.base ?? engine.base).toFixed(1)}]\n`);
+    rl.prompt();
+  }
+  process.off('SIGINT', interrupt);
+  rl.close();
+  engine.dispose();
+}
+
+async function cmdSynth(opts) {
+  if (!opts.output) throw new UsageError('synth needs -o FILE');
+  for (const k of ['layers', 'hidden', 'heads', 'ffn', 'ctx']) if (opts[k] === undefined) throw new UsageError(`synth needs --${k}`);
+  const { synth } = await import('./synth.mjs');
+  const t0 = performance.now();
+  let size;
+  try {
+    size = await synth(opts.output, {
+      layers: opts.layers, hidden: opts.hidden, heads: opts.heads, kvHeads: opts['kv-heads'] ?? opts.heads, ffn: opts.ffn,
+      ctx: opts.ctx, type: opts.type ?? 'f32', dynamicFactor: opts['dynamic-factor'] ?? 2, theta: opts.theta ?? 10000, seed: opts.seed ?? 1,
+    });
+  } catch (e) {
+    if (e.code) throw new NtkError(`cannot write ${opts.output}: ${e.message}`, 'IO');
+    throw new UsageError(e.message);
+  }
+  err(`wrote ${opts.output}: ${(size / 1048576).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
 async function main(argv) {
@@ -235,22 +356,23 @@ async function main(argv) {
     out(HELP);
     return EXIT.ok;
   }
-  if (!COMMANDS[command]) throw new UsageError(`unknown command "${command}" (run, logits, tokenize, info)`);
+  if (!COMMANDS[command]) throw new UsageError(`unknown command "${command}" (${Object.keys(COMMANDS).join(', ')})`);
   const { opts, positional } = parseArgs(rest);
   if (opts.help) {
     out(HELP);
     return EXIT.ok;
   }
-  for (const k of Object.keys(opts))
-    if (!COMMANDS[command].includes(k) && !COMMON.includes(k)) throw new UsageError(`--${k} is not an option of ${command}`);
+  const allowed = [...COMMANDS[command], ...(command === 'synth' ? ['help'] : COMMON)];
+  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new UsageError(`--${k} is not an option of ${command}`);
   // MODEL may be the first positional argument (tokenize: MODEL TEXT or just TEXT)
-  const modelArgs = command === 'tokenize' ? (positional.length === 2 ? 1 : 0) : positional.length;
+  const modelArgs = command === 'tokenize' ? (positional.length === 2 ? 1 : 0) : command === 'synth' ? 0 : positional.length;
+  if (command === 'synth' && positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
   if (modelArgs > 1) throw new UsageError(`unexpected argument "${positional[1]}"`);
   if (modelArgs === 1) {
     if (opts.model !== undefined) throw new UsageError('give the model once (-m PATH or as the first argument)');
     opts.model = positional.shift();
   }
-  const run = { run: cmdRun, logits: cmdLogits, tokenize: cmdTokenize, info: cmdInfo }[command];
+  const run = { run: cmdRun, chat: cmdChat, logits: cmdLogits, tokenize: cmdTokenize, info: cmdInfo, synth: cmdSynth }[command];
   await run(opts, positional);
   return EXIT.ok;
 }

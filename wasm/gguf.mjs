@@ -1,0 +1,128 @@
+// gguf.mjs — GGUF header reading and streaming writing in JS, for tools (synth) and tests. The
+// engine itself parses with the C push parser; this side never holds tensor data it did not make.
+
+export const VALUE = { UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12 };
+export const TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 };
+const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const enc = new TextEncoder(), dec = new TextDecoder();
+
+/**
+ * Parse a GGUF header (bytes up to at least the end of the tensor table):
+ * { version, kv: [{ key, type, start, end, valueOffset }] (start/end: the whole record's bytes),
+ *   tensors: [{ name, dims, type, offset, typeOffset }], tableEnd, dataOffset, alignment }.
+ */
+export function parseHeader(buf) {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let p = 0;
+  const u32 = () => ((p += 4), dv.getUint32(p - 4, true));
+  const u64 = () => ((p += 8), Number(dv.getBigUint64(p - 8, true)));
+  const str = () => {
+    const n = u64();
+    p += n;
+    return dec.decode(buf.subarray(p - n, p));
+  };
+  const skip = (type) => {
+    if (type === VALUE.STRING) return void str();
+    if (type === VALUE.ARRAY) {
+      const t = u32(), n = u64();
+      if (t !== VALUE.STRING) return void (p += n * SCALAR_SIZE[t]);
+      for (let i = 0; i < n; i++) str();
+      return;
+    }
+    if (!(type in SCALAR_SIZE)) throw new Error(`GGUF value type ${type}`);
+    p += SCALAR_SIZE[type];
+  };
+  if (dec.decode(buf.subarray(0, 4)) !== 'GGUF') throw new Error('not a GGUF file');
+  p = 4;
+  const version = u32(), nTensors = u64(), nKv = u64();
+  const kv = [];
+  let alignment = 32;
+  for (let i = 0; i < nKv; i++) {
+    const start = p, key = str(), type = u32(), valueOffset = p;
+    skip(type);
+    kv.push({ key, type, start, end: p, valueOffset });
+    if (key === 'general.alignment') alignment = dv.getUint32(valueOffset, true);
+  }
+  const tensors = [];
+  for (let i = 0; i < nTensors; i++) {
+    const name = str(), nDims = u32(), dims = [];
+    for (let d = 0; d < nDims; d++) dims.push(u64());
+    const typeOffset = p, type = u32(), offset = u64();
+    tensors.push({ name, dims, type, offset, typeOffset });
+  }
+  return { version, kv, tensors, tableEnd: p, dataOffset: Math.ceil(p / alignment) * alignment, alignment };
+}
+
+// ---- writing ----
+
+class Bytes {
+  #parts = [];
+  get length() { return this.#parts.reduce((n, b) => n + b.length, 0); }
+  raw(b) { this.#parts.push(b); return this; }
+  u32(v) { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, true); return this.raw(b); }
+  u64(v) { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(v), true); return this.raw(b); }
+  f32(v) { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, v, true); return this.raw(b); }
+  str(s) { const b = enc.encode(s); return this.u64(b.length).raw(b); }
+  join() {
+    const out = new Uint8Array(this.length);
+    let p = 0;
+    for (const b of this.#parts) { out.set(b, p); p += b.length; }
+    return out;
+  }
+}
+
+/** One metadata record: kvRecord('general.name', VALUE.STRING, 'x'); numbers as UINT32/FLOAT32/BOOL. */
+export function kvRecord(key, type, value) {
+  const b = new Bytes().str(key).u32(type);
+  if (type === VALUE.STRING) b.str(value);
+  else if (type === VALUE.UINT32) b.u32(value);
+  else if (type === VALUE.FLOAT32) b.f32(value);
+  else if (type === VALUE.BOOL) b.raw(Uint8Array.of(value ? 1 : 0));
+  else throw new Error(`kvRecord: value type ${type} not supported`);
+  return b.join();
+}
+
+/** Bytes of one tensor of `type` holding ne0 x rows values. */
+export function tensorBytes(type, ne0, rows) {
+  const perRow = { [TYPE.F32]: ne0 * 4, [TYPE.F16]: ne0 * 2, [TYPE.BF16]: ne0 * 2, [TYPE.Q8_0]: ne0 / 32 * 34, [TYPE.Q4_0]: ne0 / 32 * 18 }[type];
+  if (perRow === undefined) throw new Error(`tensor type ${type} not supported here`);
+  return perRow * rows;
+}
+
+/**
+ * Write a GGUF: `kv` is a list of raw metadata records (kvRecord, or records copied from another
+ * file); `tensors` [{ name, dims, type, data: () => Uint8Array | Iterable<Uint8Array> }], written
+ * one at a time through `sink(bytes)` (may return a promise) so a large file is never in memory.
+ */
+export async function writeGGUF(sink, { kv, tensors, alignment = 32 }) {
+  const head = new Bytes().u32(0x46554747).u32(3).u64(tensors.length).u64(kv.length);
+  for (const r of kv) head.raw(r);
+  let offset = 0;
+  const align = (n) => Math.ceil(n / alignment) * alignment;
+  for (const t of tensors) {
+    head.str(t.name).u32(t.dims.length);
+    for (const d of t.dims) head.u64(d);
+    head.u32(t.type).u64(offset);
+    offset = align(offset + tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1)));
+  }
+  let written = head.length;
+  await sink(head.join());
+  const pad = async (to) => {
+    if (to > written) await sink(new Uint8Array(to - written));
+    written = to;
+  };
+  const dataStart = align(written);
+  await pad(dataStart);
+  for (const t of tensors) {
+    const want = tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1));
+    const start = written;
+    const data = t.data();
+    for (const chunk of data instanceof Uint8Array ? [data] : data) {
+      await sink(chunk);
+      written += chunk.length;
+    }
+    if (written - start !== want) throw new Error(`tensor ${t.name}: wrote ${written - start} bytes, its shape needs ${want}`);
+    await pad(dataStart + align(written - dataStart));
+  }
+  return written;
+}
