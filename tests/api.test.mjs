@@ -1,0 +1,105 @@
+// The public JS API beyond loading: scale events, stop strings, chat with a reused context,
+// cancellation, metadata — each checked against an independent expectation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine, model, ropeBase, collect, assertNtkError } from './helpers.mjs';
+import { readFileSync } from 'node:fs';
+import { FIXTURES } from './helpers.mjs';
+import { join } from 'node:path';
+
+const heldout = new Uint16Array(readFileSync(join(FIXTURES, 'heldout_ids.u16')).buffer.slice(0));
+const prompt = (n) => [1, ...heldout.subarray(0, n - 1)];
+const engine = await Engine.load(model('q8_0'));
+
+test('scale events: one per change of the base, each the dynamic NTK base of its context', async () => {
+  engine.reset();
+  const events = [];
+  const off = engine.on('scale', (e) => events.push(e));
+  const items = await collect(engine.generate(prompt(500), { maxTokens: 20, temperature: 0 }));
+  off();
+  // up to 512 the base stays theta (as after reset: no event); from 513 on every token moves it.
+  // base(513) = 10040.325 in the fixtures' README
+  assert.deepEqual({ ...events[0], base: Math.round(events[0].base * 1000) / 1000 }, { nCtx: 513, base: 10040.325, factor: 2, mode: 'consistent', trainedCtx: 512 });
+  const dynamic = events.filter((e) => e.nCtx > 512);
+  assert.equal(dynamic.length, 500 + 19 - 512, 'an event for every context length past 512, none before');
+  for (const e of events) {
+    assert.ok(Math.abs(e.base - ropeBase(e.nCtx)) <= 1e-6 * e.base, `base at ${e.nCtx}: ${e.base} vs ${ropeBase(e.nCtx)}`);
+    assert.equal(e.mode, 'consistent');
+    assert.equal(e.factor, 2);
+    assert.equal(e.trainedCtx, 512);
+  }
+  assert.equal(events.at(-1).nCtx, items.at(-1).nCtx);
+  // the listener is gone after off(); reset brings the base back to theta: one more event
+  const after = [];
+  engine.on('scale', (e) => after.push(e));
+  engine.reset();
+  assert.deepEqual(after.map((e) => e.base), [10000]);
+});
+
+test('stop strings end the text before them, even across token boundaries', async () => {
+  engine.reset();
+  const full = (await collect(engine.generate('And it came to pass', { maxTokens: 40, temperature: 0 }))).map((t) => t.text).join('');
+  // a stop string that starts inside one token and ends inside a later one
+  const at = full.indexOf(' ', 20);
+  const stop = full.slice(at - 2, at + 4);
+  engine.reset();
+  const items = await collect(engine.generate('And it came to pass', { maxTokens: 40, temperature: 0, stop: ['never appears', stop] }));
+  const text = items.map((t) => t.text).join('');
+  assert.equal(text, full.slice(0, full.indexOf(stop)));
+  assert.ok(items.length < 40, 'generation stopped early');
+});
+
+test('chat reuses the cached conversation and answers as a fresh engine would', async () => {
+  const fresh = await Engine.load(model('q8_0'));
+  try {
+    engine.reset();
+    const messages = [{ role: 'user', content: 'Who was Moses?' }];
+    let first = '';
+    for await (const t of engine.chat(messages, { maxTokens: 10, temperature: 0 })) first += t.text;
+    messages.push({ role: 'assistant', content: first }, { role: 'user', content: 'And Aaron?' });
+    const reused = await collect(engine.chat(messages, { maxTokens: 10, temperature: 0 }));
+    const scratch = await collect(fresh.chat(messages, { maxTokens: 10, temperature: 0 }));
+    assert.deepEqual(reused.map((t) => t.id), scratch.map((t) => t.id));
+    assert.deepEqual(reused.map((t) => t.nCtx), scratch.map((t) => t.nCtx));
+    // the prompt is BOS + the rendered template, tokenized with the chat tokens as single ids
+    const ids = fresh.tokenize('<|im_start|>user\nWho was Moses?<|im_end|>\n<|im_start|>assistant\n', { bos: true });
+    assert.deepEqual(ids.slice(0, 3), [1, 4024, 3]);
+  } finally {
+    fresh.dispose();
+  }
+});
+
+test('end of generation: </s> and <|im_end|> (the file eos) end an answer', () => {
+  assert.equal(engine.isEndOfGeneration(2), true);
+  assert.equal(engine.isEndOfGeneration(4), true);
+  assert.equal(engine.isEndOfGeneration(3), false);
+});
+
+test('abort mid-generation stops it; the engine goes on; one generation at a time', async () => {
+  engine.reset();
+  const ac = new AbortController();
+  const got = [];
+  for await (const t of engine.generate('In the beginning', { maxTokens: 1000, temperature: 0, signal: ac.signal })) {
+    got.push(t);
+    if (got.length === 5) ac.abort();
+  }
+  assert.equal(got.length, 5);
+  const it = engine.generate('x', { maxTokens: 3 });
+  await it.next();
+  await assertNtkError(collect(engine.generate('y', { maxTokens: 1 })), 'STATE', /already running/);
+  await assertNtkError(() => engine.evaluate([1]), 'STATE', /running/);
+  await it.return();
+  engine.reset();
+  assert.equal((await collect(engine.generate('In the beginning', { maxTokens: 3, temperature: 0 }))).length, 3);
+});
+
+test('metadata lists every key and tensor of the file', () => {
+  const { metadata, tensors } = engine.metadata({ maxArrayItems: 5 });
+  assert.equal(metadata['general.architecture'], 'internlm2');
+  assert.equal(metadata['internlm2.context_length'], 512);
+  assert.deepEqual(metadata['tokenizer.ggml.tokens'], { array: 'string', length: 4096, head: ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>'] });
+  assert.equal(tensors.length, 57);
+  assert.deepEqual(tensors.find((t) => t.name === 'token_embd.weight').shape, [256, 4096]);
+});
+
+test.after(() => engine.dispose());
