@@ -30,8 +30,9 @@ struct ntk_engine {
     char err[512];
     int state;
     /* one GGUF file, or the parts of a split model (gguf-split): metadata in parts[0], each
-     * part's tensor data in its own block, where the weights stay */
-    struct part { gguf_ctx g; void *data; } *parts;
+     * part's tensor data in its own block (part_data[i]), where the weights stay */
+    gguf_ctx *parts;
+    void **part_data;
     int n_parts, split_count;
     uint8_t *staging;               /* header bytes and padding pass through here */
     size_t staging_cap;
@@ -68,24 +69,28 @@ NTK_EXPORT ntk_engine *ntk_new(void) {
     return e;
 }
 
-static gguf_ctx *current(ntk_engine *e) { return &e->parts[e->n_parts - 1].g; }
+static gguf_ctx *current(ntk_engine *e) { return &e->parts[e->n_parts - 1]; }
 
 static int add_part(ntk_engine *e) {
-    struct part *p = realloc(e->parts, (size_t)(e->n_parts + 1) * sizeof *p);
-    if (!p) return -1;
-    e->parts = p;
-    gguf_init(&p[e->n_parts].g);
-    p[e->n_parts++].data = NULL;
+    gguf_ctx *p = realloc(e->parts, (size_t)(e->n_parts + 1) * sizeof *p);
+    if (p) e->parts = p;
+    void **d = realloc(e->part_data, (size_t)(e->n_parts + 1) * sizeof *d);
+    if (d) e->part_data = d;
+    if (!p || !d) return -1;
+    gguf_init(&p[e->n_parts]);
+    d[e->n_parts++] = NULL;
     return 0;
 }
 
 static void unload(ntk_engine *e) {
     for (int i = 0; i < e->n_parts; i++) {
-        gguf_free(&e->parts[i].g);
-        free(e->parts[i].data);
+        gguf_free(&e->parts[i]);
+        free(e->part_data[i]);
     }
     free(e->parts);
+    free(e->part_data);
     e->parts = NULL;
+    e->part_data = NULL;
     e->n_parts = e->split_count = 0;
     free(e->staging);
     model_free(&e->m);
@@ -173,7 +178,7 @@ static int on_table_ready(ntk_engine *e) {
                  e->n_parts, e->split_count, (long long)no + 1, (long long)count);
         return load_fail(e, NTK_ERR_FORMAT, err);
     }
-    rc = model_bind(&e->m, &e->parts[0].g, e->n_parts, e->n_parts < e->split_count, err, sizeof err);
+    rc = model_bind(&e->m, e->parts, e->n_parts, e->n_parts < e->split_count, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
     uint64_t size = (g->data_size + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
     if (size > heap_room()) {
@@ -186,7 +191,7 @@ static int on_table_ready(ntk_engine *e) {
         snprintf(err, sizeof err, "out of memory: the model's tensors need %.1f MB", size / 1048576.0);
         return load_fail(e, NTK_ERR_NOMEM, err);
     }
-    e->parts[e->n_parts - 1].data = data;
+    e->part_data[e->n_parts - 1] = data;
     gguf_set_data(g, data);
     return NTK_OK;
 }
@@ -227,7 +232,7 @@ NTK_EXPORT size_t ntk_load_window_size(const ntk_engine *e) { return e->window_s
 
 NTK_EXPORT int ntk_load_phase(const ntk_engine *e) {
     /* the data offset is known once the tensor table is parsed */
-    return e->state == LOAD_RUNNING && e->parts[e->n_parts - 1].g.data_offset > 0;
+    return e->state == LOAD_RUNNING && e->parts[e->n_parts - 1].data_offset > 0;
 }
 
 NTK_EXPORT int ntk_load_commit(ntk_engine *e, size_t n) {
@@ -289,14 +294,14 @@ NTK_EXPORT int ntk_load_end(ntk_engine *e) {
     }
     char err[256];
     int64_t n_tensors = 0, want;
-    for (int i = 0; i < e->n_parts; i++) n_tensors += (int64_t)e->parts[i].g.n_tensors;
-    if (gguf_get_i64(&e->parts[0].g, "split.tensors.count", &want) && want != n_tensors) {
+    for (int i = 0; i < e->n_parts; i++) n_tensors += (int64_t)e->parts[i].n_tensors;
+    if (gguf_get_i64(&e->parts[0], "split.tensors.count", &want) && want != n_tensors) {
         snprintf(err, sizeof err, "split.tensors.count says %lld tensors, the parts hold %lld", (long long)want, (long long)n_tensors);
         return load_fail(e, NTK_ERR_FORMAT, err);
     }
-    int rc = model_bind(&e->m, &e->parts[0].g, e->n_parts, 0, err, sizeof err);
+    int rc = model_bind(&e->m, e->parts, e->n_parts, 0, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
-    if (tokenizer_load(&e->tok, &e->parts[0].g, err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
+    if (tokenizer_load(&e->tok, &e->parts[0], err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
     if (e->tok.n_vocab != e->m.c.n_vocab) {
         snprintf(err, sizeof err, "the vocabulary has %d tokens but token_embd.weight has %d rows", e->tok.n_vocab, e->m.c.n_vocab);
         return load_fail(e, NTK_ERR_FORMAT, err);
@@ -376,11 +381,11 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     strbuf b = {0};
     const char *name = "";
     size_t name_len = 0;
-    gguf_get_str(&e->parts[0].g, "general.name", &name, &name_len);
+    gguf_get_str(&e->parts[0], "general.name", &name, &name_len);
     int types[GGML_TYPE_COUNT] = {0};
     uint64_t n_tensors = 0, tensor_bytes = 0;
     for (int p = 0; p < e->n_parts; p++) {
-        const gguf_ctx *g = &e->parts[p].g;
+        const gguf_ctx *g = &e->parts[p];
         for (uint64_t i = 0; i < g->n_tensors; i++) types[g->tensors[i].type]++;
         n_tensors += g->n_tensors;
         tensor_bytes += g->data_size;
@@ -391,7 +396,7 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
                       "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"tensorTypes\":{",
                   c->arch, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
                   (double)c->eps, (long long)c->ctx_train, (unsigned long long)n_tensors,
-                  (unsigned long long)tensor_bytes, e->parts[0].g.version, e->n_parts, NTK_SIMD ? "true" : "false");
+                  (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false");
     const char *sep = "";
     for (int t = 0; t < GGML_TYPE_COUNT && !bad; t++)
         if (types[t]) {
@@ -466,17 +471,17 @@ NTK_EXPORT const char *ntk_metadata_json(ntk_engine *e, int max_array_items) {
     int bad = sb_printf(&b, "{\"metadata\":{");
     const char *sep = "";
     for (int p = 0; p < e->n_parts && !bad; p++)
-        for (uint64_t i = 0; i < e->parts[p].g.n_kv && !bad; i++) {
-            const gguf_kv *kv = &e->parts[p].g.kv[i];
+        for (uint64_t i = 0; i < e->parts[p].n_kv && !bad; i++) {
+            const gguf_kv *kv = &e->parts[p].kv[i];
             bad = sb_printf(&b, "%s", sep) || sb_json_str(&b, kv->key, strlen(kv->key)) || sb_printf(&b, ":") ||
-                  sb_value(&b, &e->parts[p].g, kv, max_array_items < 0 ? 0 : max_array_items);
+                  sb_value(&b, &e->parts[p], kv, max_array_items < 0 ? 0 : max_array_items);
             sep = ",";
         }
     bad = bad || sb_printf(&b, "},\"tensors\":[");
     sep = "";
     for (int p = 0; p < e->n_parts && !bad; p++)
-        for (uint64_t i = 0; i < e->parts[p].g.n_tensors && !bad; i++) {
-            const gguf_tensor *t = &e->parts[p].g.tensors[i];
+        for (uint64_t i = 0; i < e->parts[p].n_tensors && !bad; i++) {
+            const gguf_tensor *t = &e->parts[p].tensors[i];
             bad = sb_printf(&b, "%s{\"name\":", sep) || sb_json_str(&b, t->name, strlen(t->name)) ||
                   sb_printf(&b, ",\"type\":\"%s\",\"shape\":[", ggml_type_info(t->type)->name);
             for (uint32_t d = 0; d < t->n_dims && !bad; d++) bad = sb_printf(&b, d ? ",%lld" : "%lld", (long long)t->ne[d]);

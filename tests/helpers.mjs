@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import { parseHeader, ggufBytes, kvRecord, VALUE, KV_START } from '../wasm/gguf.mjs';
 
 export { Engine, NtkError } from '../wasm/engine.mjs';
 
@@ -168,56 +169,15 @@ export class Worst {
 
 // ---- a minimal GGUF reader (v2/v3, little-endian): just enough to find offsets for patching ----
 
-const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-
 /**
- * Offsets inside a GGUF file: { kvEnd, tableEnd, dataOffset, alignment, kv: {key: {type, valueOffset}},
- * tensors: [{name, nameOffset, type, typeOffset, dims, offset}] }.
+ * Offsets inside a GGUF file (wasm/gguf.mjs parseHeader, with kv keyed by name): { version, nKv,
+ * kvEnd, tableEnd, dataOffset, alignment, kv: {key: {type, valueOffset}}, tensors: [{name,
+ * nameOffset, type, typeOffset, dims, offset}] }. The key/value records start at KV_START.
  */
+export { KV_START, kvRecord, VALUE };
 export function readGGUF(buf) {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const dec = new TextDecoder();
-  let p = 0;
-  const u32 = () => ((p += 4), dv.getUint32(p - 4, true));
-  const u64 = () => ((p += 8), Number(dv.getBigUint64(p - 8, true)));
-  const str = () => {
-    const n = u64();
-    p += n;
-    return dec.decode(buf.subarray(p - n, p));
-  };
-  const skipValue = (type) => {
-    if (type === 8) return void str();
-    if (type === 9) {
-      const t = u32(), n = u64();
-      for (let i = 0; i < n; i++) skipValue(t);
-      return;
-    }
-    assert.ok(type in SCALAR_SIZE, `GGUF value type ${type}`);
-    p += SCALAR_SIZE[type];
-  };
-  assert.equal(dec.decode(buf.subarray(0, 4)), 'GGUF');
-  p = 4;
-  const version = u32(), nTensors = u64(), nKv = u64();
-  const kv = {};
-  let alignment = 32;
-  for (let i = 0; i < nKv; i++) {
-    const key = str(), type = u32();
-    kv[key] = { type, valueOffset: p };
-    if (key === 'general.alignment') alignment = dv.getUint32(p, true);
-    skipValue(type);
-  }
-  const kvEnd = p;
-  const tensors = [];
-  for (let i = 0; i < nTensors; i++) {
-    const nameOffset = p + 8;
-    const name = str(), nDims = u32(), dims = [];
-    for (let d = 0; d < nDims; d++) dims.push(u64());
-    const typeOffset = p, type = u32(), offset = u64();
-    tensors.push({ name, nameOffset, type, typeOffset, dims, offset });
-  }
-  const tableEnd = p;
-  const dataOffset = Math.ceil(tableEnd / alignment) * alignment;
-  return { version, kv, kvEnd, tableEnd, dataOffset, alignment, tensors };
+  const h = parseHeader(buf);
+  return { ...h, kv: Object.fromEntries(h.kv.map((r) => [r.key, r])) };
 }
 
 /** A deterministic PRNG (mulberry32) for random chunk sizes. */
@@ -239,38 +199,22 @@ export function prng(seed) {
  */
 export function retypeGGUF(buf, convert) {
   const g = readGGUF(buf);
-  const sizes = g.tensors.map((t, i) => {
-    const end = i + 1 < g.tensors.length ? g.tensors[i + 1].offset : buf.length - g.dataOffset;
-    return end - t.offset;
+  const data = tensorData(buf, g);
+  return ggufBytes({
+    version: g.version, kv: kvRecordsOf(buf, g), alignment: g.alignment,
+    tensors: g.tensors.map((t, i) => ({ name: t.name, dims: t.dims, ...convert(t, data[i]) })),
   });
-  const align = (n) => Math.ceil(n / g.alignment) * g.alignment;
-  const out = g.tensors.map((t, i) => convert(t, buf.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + sizes[i])));
-  const enc = new TextEncoder();
-  const table = [];
-  let offset = 0;
-  for (const [i, t] of g.tensors.entries()) {
-    const name = enc.encode(t.name);
-    const rec = new DataView(new ArrayBuffer(8 + name.length + 4 + 8 * t.dims.length + 4 + 8));
-    let p = 0;
-    rec.setBigUint64(p, BigInt(name.length), true); p += 8;
-    new Uint8Array(rec.buffer).set(name, p); p += name.length;
-    rec.setUint32(p, t.dims.length, true); p += 4;
-    for (const d of t.dims) { rec.setBigUint64(p, BigInt(d), true); p += 8; }
-    rec.setUint32(p, out[i].type, true); p += 4;
-    rec.setBigUint64(p, BigInt(offset), true);
-    table.push(new Uint8Array(rec.buffer));
-    offset = align(offset + out[i].bytes.length);
-  }
-  const head = buf.subarray(0, g.kvEnd);
-  const tableLen = table.reduce((n, r) => n + r.length, 0);
-  const dataOffset = align(head.length + tableLen);
-  const file = new Uint8Array(dataOffset + offset);
-  file.set(head, 0);
-  let p = head.length;
-  for (const r of table) { file.set(r, p); p += r.length; }
-  offset = 0;
-  for (const o of out) { file.set(o.bytes, dataOffset + offset); offset = align(offset + o.bytes.length); }
-  return file;
+}
+
+/** The raw metadata records of a file, to copy into another. */
+const kvRecordsOf = (buf, g) => Object.values(g.kv).map((r) => buf.subarray(r.start, r.end));
+
+/** Each tensor's bytes (a view into buf), up to the next tensor's offset (so with its padding). */
+export function tensorData(buf, g = readGGUF(buf)) {
+  return g.tensors.map((t, i) => {
+    const end = i + 1 < g.tensors.length ? g.tensors[i + 1].offset : buf.length - g.dataOffset;
+    return buf.subarray(g.dataOffset + t.offset, g.dataOffset + end);
+  });
 }
 
 /** IEEE half bits -> float, exactly. */
@@ -279,4 +223,98 @@ export function halfToFloat(h) {
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+// ---- split models (llama.cpp's gguf-split) ----
+
+/**
+ * Split a GGUF as llama.cpp's gguf-split does: every part a complete GGUF listing only its own
+ * tensors (offsets relative to its own data section); part 1 keeps all the metadata (and its
+ * alignment) and adds split.no (u16 0), split.count (u16 N), split.tensors.count (i32 total);
+ * later parts carry only those three keys (split.no their 0-based index) and the default
+ * alignment 32. maxTensors per part, in file order; noTensorsInFirst (--no-tensor-in-metadata)
+ * leaves part 1 with metadata only. Returns the parts as Uint8Arrays.
+ */
+export function splitGGUF(buf, { maxTensors, noTensorsInFirst = false } = {}) {
+  const g = readGGUF(buf);
+  assert.ok(!('split.count' in g.kv), 'the file is already split');
+  assert.ok(Number.isInteger(maxTensors) && maxTensors > 0, 'maxTensors must be a positive integer');
+  const data = tensorData(buf, g);
+  const all = g.tensors.map((t, i) => ({ name: t.name, dims: t.dims, type: t.type, bytes: data[i] }));
+  const groups = noTensorsInFirst ? [[]] : [];
+  for (let i = 0; i < all.length; i += maxTensors) groups.push(all.slice(i, i + maxTensors));
+  return groups.map((tensors, no) => {
+    const split = [kvRecord('split.no', VALUE.UINT16, no), kvRecord('split.count', VALUE.UINT16, groups.length), kvRecord('split.tensors.count', VALUE.INT32, all.length)];
+    const first = no === 0;
+    return ggufBytes({
+      version: g.version, kv: first ? [...kvRecordsOf(buf, g), ...split] : split,
+      alignment: first ? g.alignment : 32, tensors,
+    });
+  });
+}
+
+/** gguf-split's file name of part i (0-based) of n: NAME-00001-of-00003.gguf. */
+export const splitName = (name, i, n) => `${name}-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.gguf`;
+
+// ---- a local HTTP server ----
+
+/**
+ * Start a node:http server on 127.0.0.1 (an ephemeral port) with handler(req, res). Returns
+ * { url(path), port, requests (paths asked for, in order), close() }; close() also ends
+ * connections still open.
+ */
+export async function serve(handler) {
+  const http = await import('node:http');
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url);
+    handler(req, res);
+  });
+  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    port, requests, server,
+    url: (p) => `http://127.0.0.1:${port}${p}`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/**
+ * Send bytes as a response body in pieces of `piece` bytes, with a Content-Length unless
+ * length: false (then Node sends it chunked). delayMs between pieces; stopAt: destroy the
+ * socket once that many bytes are out; onClose(sentBytes, finished) when the response closes.
+ */
+export function sendBytes(res, bytes, { length = true, piece = 1 << 16, delayMs = 0, stopAt = Infinity, onClose } = {}) {
+  const headers = { 'content-type': 'application/octet-stream' };
+  if (length) headers['content-length'] = String(bytes.length);
+  res.writeHead(200, headers);
+  let sent = 0, closed = false;
+  res.on('close', () => {
+    closed = true;
+    onClose?.(sent, res.writableFinished);
+  });
+  const next = () => {
+    if (closed) return;
+    if (sent >= stopAt) return void res.socket?.destroy();
+    if (sent >= bytes.length) return void res.end();
+    const n = Math.min(piece, bytes.length - sent, stopAt - sent);
+    const ok = res.write(bytes.subarray(sent, sent + n));
+    sent += n;
+    const go = () => (delayMs ? setTimeout(next, delayMs) : setImmediate(next));
+    if (ok) go();
+    else res.once('drain', go);
+  };
+  next();
+}
+
+/** Assert two Float32Arrays are equal bit for bit (NaNs included). */
+export function assertBitIdentical(got, want, label, nVocab = 4096) {
+  assert.equal(got.length, want.length, `${label}: length`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== b[i]) assert.fail(`${label}: logit ${i % nVocab} of position ${Math.floor(i / nVocab)} is ${got[i]}, baseline ${want[i]}`);
 }

@@ -167,7 +167,7 @@ export class Engine {
     for (let part = 0, remaining = 1; remaining > 0; part++) {
       const src = list ? list[part] : part === 0 ? source : splitPartName(source, part);
       if (src === undefined || src === null)
-        throw new NtkError(`this model is split in ${part + remaining - 1} parts but part ${part + 1} was not given: ` +
+        throw new NtkError(`this model is split in ${part + remaining} parts but part ${part + 1} was not given: ` +
           'load it from the path or URL of part 1 (NAME-00001-of-0000N.gguf) or from a list of all parts', 'FORMAT');
       const reader = await openSource(src, { signal, cache });
       try {
@@ -177,11 +177,13 @@ export class Engine {
           if (!ptr) this.#check(-4);
           const n = await reader.read(m.HEAPU8.subarray(ptr, ptr + (m._ntk_load_window_size(e) >>> 0)));
           if (n === 0) break;
+          // the phase these bytes belong to: a first chunk holding the whole header is 'header'
+          const phase = m._ntk_load_phase(e) ? 'tensors' : 'header';
           this.#check(m._ntk_load_commit(e, n));
           got += n;
           this.#progress = { loaded: loadedBefore + got, total: reader.total === undefined ? undefined : loadedBefore + reader.total,
                              part: part + 1, parts: Math.max(part + remaining, list?.length ?? 0) };
-          onProgress?.({ ...this.#progress, phase: m._ntk_load_phase(e) ? 'tensors' : 'header' });
+          onProgress?.({ ...this.#progress, phase });
         }
         loadedBefore = this.#progress.loaded;
         remaining = this.#check(m._ntk_load_end(e));

@@ -1,6 +1,8 @@
 // gguf.mjs — GGUF header reading and streaming writing in JS, for tools (synth) and tests. The
 // engine itself parses with the C push parser; this side never holds tensor data it did not make.
 
+/** Where the key/value records start: after magic, version and the two counts. */
+export const KV_START = 24;
 export const VALUE = { UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12 };
 export const TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 };
 const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
@@ -8,8 +10,9 @@ const enc = new TextEncoder(), dec = new TextDecoder();
 
 /**
  * Parse a GGUF header (bytes up to at least the end of the tensor table):
- * { version, kv: [{ key, type, start, end, valueOffset }] (start/end: the whole record's bytes),
- *   tensors: [{ name, dims, type, offset, typeOffset }], tableEnd, dataOffset, alignment }.
+ * { version, nKv, kv: [{ key, type, start, end, valueOffset }] (start/end: the whole record's
+ *   bytes, from KV_START to kvEnd), tensors: [{ name, nameOffset, dims, type, typeOffset, offset }],
+ *   kvEnd, tableEnd, dataOffset, alignment }.
  */
 export function parseHeader(buf) {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -43,14 +46,14 @@ export function parseHeader(buf) {
     kv.push({ key, type, start, end: p, valueOffset });
     if (key === 'general.alignment') alignment = dv.getUint32(valueOffset, true);
   }
-  const tensors = [];
+  const kvEnd = p, tensors = [];
   for (let i = 0; i < nTensors; i++) {
-    const name = str(), nDims = u32(), dims = [];
+    const nameOffset = p + 8, name = str(), nDims = u32(), dims = [];
     for (let d = 0; d < nDims; d++) dims.push(u64());
     const typeOffset = p, type = u32(), offset = u64();
-    tensors.push({ name, dims, type, offset, typeOffset });
+    tensors.push({ name, nameOffset, dims, type, typeOffset, offset });
   }
-  return { version, kv, tensors, tableEnd: p, dataOffset: Math.ceil(p / alignment) * alignment, alignment };
+  return { version, nKv, kv, tensors, kvEnd, tableEnd: p, dataOffset: Math.ceil(p / alignment) * alignment, alignment };
 }
 
 // ---- writing ----
@@ -71,15 +74,17 @@ class Bytes {
   }
 }
 
-/** One metadata record: kvRecord('general.name', VALUE.STRING, 'x'); numbers as UINT32/FLOAT32/BOOL. */
+const SCALAR_SET = { [VALUE.UINT8]: 'setUint8', [VALUE.UINT16]: 'setUint16', [VALUE.INT32]: 'setInt32', [VALUE.UINT32]: 'setUint32', [VALUE.FLOAT32]: 'setFloat32' };
+
+/** One metadata record as a file holds it: kvRecord('general.name', VALUE.STRING, 'x'). */
 export function kvRecord(key, type, value) {
   const b = new Bytes().str(key).u32(type);
-  if (type === VALUE.STRING) b.str(value);
-  else if (type === VALUE.UINT32) b.u32(value);
-  else if (type === VALUE.FLOAT32) b.f32(value);
-  else if (type === VALUE.BOOL) b.raw(Uint8Array.of(value ? 1 : 0));
-  else throw new Error(`kvRecord: value type ${type} not supported`);
-  return b.join();
+  if (type === VALUE.STRING) return b.str(value).join();
+  if (type === VALUE.BOOL) return b.raw(Uint8Array.of(value ? 1 : 0)).join();
+  if (!SCALAR_SET[type]) throw new Error(`kvRecord: value type ${type} not supported`);
+  const v = new DataView(new ArrayBuffer(SCALAR_SIZE[type]));
+  v[SCALAR_SET[type]](0, value, true);
+  return b.raw(new Uint8Array(v.buffer)).join();
 }
 
 /** Bytes of one tensor of `type` holding ne0 x rows values. */
@@ -90,39 +95,54 @@ export function tensorBytes(type, ne0, rows) {
 }
 
 /**
- * Write a GGUF: `kv` is a list of raw metadata records (kvRecord, or records copied from another
- * file); `tensors` [{ name, dims, type, data: () => Uint8Array | Iterable<Uint8Array> }], written
- * one at a time through `sink(bytes)` (may return a promise) so a large file is never in memory.
+ * The bytes of a GGUF file, piece by piece: `kv` is a list of raw metadata records (kvRecord, or
+ * records copied from another file); tensors are [{ name, dims, type, bytes }] or, to make data
+ * only when it is written, [{ name, dims, type, data: () => Uint8Array | Iterable<Uint8Array> }].
+ * Each tensor starts at the next multiple of alignment (the one the records' general.alignment
+ * implies, else 32).
  */
-export async function writeGGUF(sink, { kv, tensors, alignment = 32 }) {
-  const head = new Bytes().u32(0x46554747).u32(3).u64(tensors.length).u64(kv.length);
+export function* ggufChunks({ version = 3, kv, tensors, alignment = 32 }) {
+  const align = (n) => Math.ceil(n / alignment) * alignment;
+  const sizeOf = (t) => t.bytes?.length ?? tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1));
+  const head = new Bytes().u32(0x46554747).u32(version).u64(tensors.length).u64(kv.length);
   for (const r of kv) head.raw(r);
   let offset = 0;
-  const align = (n) => Math.ceil(n / alignment) * alignment;
   for (const t of tensors) {
     head.str(t.name).u32(t.dims.length);
     for (const d of t.dims) head.u64(d);
     head.u32(t.type).u64(offset);
-    offset = align(offset + tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1)));
+    offset = align(offset + sizeOf(t));
   }
-  let written = head.length;
-  await sink(head.join());
-  const pad = async (to) => {
-    if (to > written) await sink(new Uint8Array(to - written));
-    written = to;
-  };
-  const dataStart = align(written);
-  await pad(dataStart);
+  const dataStart = align(head.length);
+  yield head.join();
+  yield new Uint8Array(dataStart - head.length);
+  offset = 0;
   for (const t of tensors) {
-    const want = tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1));
-    const start = written;
-    const data = t.data();
+    const data = t.bytes ?? t.data();
+    let n = 0;
     for (const chunk of data instanceof Uint8Array ? [data] : data) {
-      await sink(chunk);
-      written += chunk.length;
+      yield chunk;
+      n += chunk.length;
     }
-    if (written - start !== want) throw new Error(`tensor ${t.name}: wrote ${written - start} bytes, its shape needs ${want}`);
-    await pad(dataStart + align(written - dataStart));
+    if (n !== sizeOf(t)) throw new Error(`tensor ${t.name}: ${n} bytes of data, its shape needs ${sizeOf(t)}`);
+    yield new Uint8Array(align(n) - n);
   }
-  return written;
+}
+
+/** Write a GGUF through `sink(bytes)` (may return a promise); returns the file size. */
+export async function writeGGUF(sink, spec) {
+  let n = 0;
+  for (const chunk of ggufChunks(spec)) {
+    if (chunk.length) await sink(chunk);
+    n += chunk.length;
+  }
+  return n;
+}
+
+/** A GGUF file in memory (small files: tests, tools). */
+export function ggufBytes(spec) {
+  const chunks = [...ggufChunks(spec)];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((p, c) => (out.set(c, p), p + c.length), 0);
+  return out;
 }

@@ -28,7 +28,7 @@ function isUrlString(s) {
 /** Open one source; options: { signal, cache } (cache: false to bypass the browser Cache API). */
 export async function openSource(source, { signal, cache = true } = {}) {
   if (typeof source === 'string' && !isUrlString(source)) return openFile(source);
-  if (source instanceof URL && source.protocol === 'file:') return openFile(source);
+  if (isNode && (source instanceof URL || typeof source === 'string') && /^file:/i.test(String(source))) return openFile(new URL(source));
   if (typeof source === 'string' || source instanceof URL) return openUrl(String(source), { signal, cache });
   if (typeof Response !== 'undefined' && source instanceof Response) return responseReader(source, source.url || 'response');
   if (typeof Blob !== 'undefined' && source instanceof Blob)
@@ -153,7 +153,7 @@ function streamReader(stream, meta) {
   const reader = stream.getReader();
   return chunkReader(() => reader.read().catch((e) => {
     if (e?.name === 'AbortError') throw e;
-    throw ioError(`${meta.name}: read failed: ${e?.message ?? e}`);
+    throw ioError(`${meta.name}: read failed: ${e?.message ?? e}${e?.cause?.message ? ` (${e.cause.message})` : ''}`);
   }), () => reader.cancel().catch(() => {}), meta);
 }
 
