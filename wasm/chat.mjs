@@ -25,9 +25,20 @@ const OPTIONS = ['template', 'bosToken', 'eosToken', 'addGenerationPrompt'];
 const argError = (msg) => new NtkError(msg, 'ARG');
 
 let jinjaModule = null;
+let jinjaUrl = null;
+
+/**
+ * Import @huggingface/jinja from this URL instead of by its name: for a module worker, where a
+ * page's import map does not apply (worker.mjs is given the URL the page's map resolves to).
+ */
+export function setJinjaUrl(url) {
+  jinjaUrl = url;
+  jinjaModule = null;
+}
+
 async function loadJinja() {
   if (!jinjaModule) {
-    jinjaModule = import('@huggingface/jinja').catch((e) => {
+    jinjaModule = (jinjaUrl ? import(/* @vite-ignore */ jinjaUrl) : import('@huggingface/jinja')).catch((e) => {
       jinjaModule = null; // let a later call try again
       throw new NtkError(
         `chat templates need the @huggingface/jinja package (npm install @huggingface/jinja): ${e.message}`,

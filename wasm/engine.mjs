@@ -139,7 +139,7 @@ export class Engine {
       if (!handle) throw new NtkError('out of memory creating the engine', 'NOMEM');
       const engine = new Engine(mod, handle);
       try {
-        await engine.#stream(source, { ...opts, cache: opts.cache && attempt === 0 });
+        await engine.#stream(source, { ...opts, cache: opts.cache && (attempt === 0 || 'reload') });
         if (opts.ropeMode !== undefined || opts.ropeFactor !== undefined || opts.trainedCtx !== undefined)
           engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode), opts.ropeFactor ?? 0, opts.trainedCtx ?? 0));
         opts.onProgress?.({ ...engine.#progress, phase: 'ready' });
@@ -170,6 +170,7 @@ export class Engine {
         throw new NtkError(`this model is split in ${part + remaining} parts but part ${part + 1} was not given: ` +
           'load it from the path or URL of part 1 (NAME-00001-of-0000N.gguf) or from a list of all parts', 'FORMAT');
       const reader = await openSource(src, { signal, cache });
+      let loaded = false;
       try {
         for (let got = 0; ; ) {
           if (signal?.aborted) throw abortError(signal);
@@ -187,11 +188,12 @@ export class Engine {
         }
         loadedBefore = this.#progress.loaded;
         remaining = this.#check(m._ntk_load_end(e));
+        loaded = true;
       } catch (err) {
         if (reader.fromCache && err instanceof NtkError) err.fromCache = String(src);
         throw err;
       } finally {
-        await reader.close();
+        await reader.close(loaded);
       }
     }
   }

@@ -25,7 +25,11 @@ function isUrlString(s) {
   return /^(https?|blob|data|file):/i.test(s) || !isNode;
 }
 
-/** Open one source; options: { signal, cache } (cache: false to bypass the browser Cache API). */
+/**
+ * Open one source; options: { signal, cache } (cache: false bypasses the browser Cache API,
+ * 'reload' skips the cached copy but stores the new one). close(loaded) ends the read; a source
+ * that did not load (loaded = false) is not left in the cache.
+ */
 export async function openSource(source, { signal, cache = true } = {}) {
   if (typeof source === 'string' && !isUrlString(source)) return openFile(source);
   if (isNode && (source instanceof URL || typeof source === 'string') && /^file:/i.test(String(source))) return openFile(new URL(source));
@@ -77,11 +81,12 @@ async function fetchOk(url, signal) {
 }
 
 // Browser: a model fetched once is kept in the Cache API; the next load reads no network. An
-// entry whose length is not the one recorded when it was stored is dropped and refetched (and
-// the engine drops an entry that fails to parse, see forgetCached).
+// entry whose length is not the one recorded when it was stored is dropped and refetched; a
+// file that does not load is not kept (close(false)); cache 'reload' refetches and stores anew
+// (the engine's retry after a cached copy failed to parse).
 async function openUrl(url, { signal, cache }) {
   const store = cache && typeof caches !== 'undefined' ? await caches.open(CACHE_NAME).catch(() => null) : null;
-  if (store) {
+  if (store && cache !== 'reload') {
     const hit = await store.match(url);
     if (hit) {
       const blob = await hit.blob();
@@ -94,9 +99,25 @@ async function openUrl(url, { signal, cache }) {
   const length = res.headers.get('content-length');
   if (store && res.body && length !== null && !res.headers.get('content-encoding')) {
     const [mine, theirs] = res.body.tee();
-    store.put(url, new Response(theirs, { headers: { 'content-type': 'application/octet-stream', 'x-ntk-length': length } }))
-      .catch(() => store.delete(url));
-    return streamReader(mine, { total: Number(length), name: url });
+    const stored = store.put(url, new Response(theirs, { headers: { 'content-type': 'application/octet-stream', 'x-ntk-length': length } }))
+      .catch(() => store.delete(url).catch(() => {}));
+    // a model read to its end is in the cache when close() returns: a worker ended right after
+    // the load (WorkerEngine.dispose) would otherwise take the unfinished put with it
+    const reader = streamReader(mine, { total: Number(length), name: url });
+    let ended = false;
+    return {
+      ...reader,
+      async read(view) {
+        const n = await reader.read(view);
+        if (n === 0 && view.length > 0) ended = true;
+        return n;
+      },
+      async close(loaded = true) {
+        await reader.close();
+        if (ended) await stored;
+        if (!loaded) await store.delete(url).catch(() => {});
+      },
+    };
   }
   return responseReader(res, url);
 }

@@ -1,0 +1,166 @@
+// The engine in a real browser: Debian's Chromium, headless, driven by playwright-core, on a page
+// served from the repository by tests/browser/server.mjs (COOP/COEP, no-store, a request log).
+// WorkerEngine and Engine on the page give the text Node's Engine gives; the Cache API serves a
+// second load with no request, cache: false and a corrupt entry go back to the server; a truncated
+// file rejects with TRUNCATED. A screenshot of the page lands in test-artifacts/browser.png.
+//
+// Chromium comes from Debian (scripts/setup.sh installs it); CHROMIUM overrides its path and
+// NTK_SKIP_BROWSER=1 skips this suite on a machine without one.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Engine, model, reference, collect, ROOT } from './helpers.mjs';
+import { startServer } from './browser/server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SKIP = process.env.NTK_SKIP_BROWSER === '1' ? 'NTK_SKIP_BROWSER=1' : false;
+const MODEL = '/models/kjv-tiny-q8_0.gguf';
+const TRUNCATED = '/test/kjv-tiny-q8_0-truncated.gguf';
+const PROMPT = reference().prompts[1].first_line;
+const MESSAGES = [{ role: 'user', content: 'Who made the heaven and the earth?' }];
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+let server, context, page, profile;
+const pageErrors = [];
+const expected = {}; // from Node's Engine
+const size = readFileSync(path.join(ROOT, MODEL)).length;
+
+const run = (args) => page.evaluate((a) => window.ntkTest.greedy(a), args);
+const hits = () => server.count(MODEL);
+
+function assertText(got, want, label) {
+  assert.ok(!got.error, `${label}: ${got.error?.name} ${got.error?.code}: ${got.error?.message}`);
+  assert.equal(got.text, want.text, `${label}: text`);
+  assert.deepEqual(got.ids, want.ids, `${label}: ids`);
+}
+
+/** Dedicated workers of the page, once the ended ones are gone (terminate is not instant). */
+async function workersLeft() {
+  for (let i = 0; i < 40 && page.workers().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return page.workers().length;
+}
+
+before(async () => {
+  if (SKIP) return;
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: scripts/setup.sh installs Debian's (apt-get install chromium)`);
+  const engine = await Engine.load(path.join(ROOT, MODEL));
+  try {
+    const items = await collect(engine.generate(PROMPT, { maxTokens: 20, temperature: 0 }));
+    expected.greedy = { text: items.map((x) => x.text).join(''), ids: items.map((x) => x.id), nCtx: engine.nCtx };
+    engine.reset();
+    const chat = await collect(engine.chat(MESSAGES, { maxTokens: 8, temperature: 0 }));
+    expected.chat = { text: chat.map((x) => x.text).join(''), ids: chat.map((x) => x.id) };
+  } finally {
+    engine.dispose();
+  }
+  server = await startServer({ root: ROOT, routes: { [TRUNCATED]: readFileSync(path.join(ROOT, MODEL)).subarray(0, 3_000_000) } });
+  profile = await mkdtemp(path.join(tmpdir(), 'ntk-chromium-'));
+  const { chromium } = await import('playwright-core');
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1000, height: 700 } });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(String(e?.stack ?? e)));
+  page.on('console', (m) => m.type() === 'error' && pageErrors.push(`console: ${m.text()}`));
+  await page.goto(server.url('/tests/browser/index.html'));
+  await page.waitForFunction(() => window.ntkReady === true, null, { timeout: 15_000 });
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  await server?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+test('(a) WorkerEngine on the page loads the model by URL and gives the text Node gives', { skip: SKIP, timeout: 30_000 }, async () => {
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP: the page is cross-origin isolated');
+  assert.equal(hits(), 0);
+  const got = await run({ kind: 'worker', source: MODEL, prompt: PROMPT });
+  assertText(got, expected.greedy, 'worker');
+  assert.equal(got.progress, size, 'progress reached the whole file');
+  assert.equal(got.nCtx, expected.greedy.nCtx, 'nCtx after the generation');
+  assert.equal(hits(), 1, 'one request for the model');
+  // chat renders in the worker: the page's import map does not reach it, WorkerEngine passes the URL
+  assertText(await run({ kind: 'worker', source: MODEL, prompt: MESSAGES, chat: true, maxTokens: 8 }), expected.chat, 'worker chat');
+  assert.equal(hits(), 1, 'the first load was in the cache when it resolved (the loader waits for the put)');
+  // an abort in the page stops the worker's generation after the item it came with
+  const aborted = await run({ kind: 'worker', source: MODEL, prompt: PROMPT, maxTokens: 200, abortAfter: 3 });
+  assert.deepEqual(aborted.ids, expected.greedy.ids.slice(0, 3));
+  assert.equal(await workersLeft(), 0, 'dispose ended every worker');
+});
+
+test('(b) Cache API: a second load asks the server nothing; cache: false and corrupt entries refetch', { skip: SKIP, timeout: 30_000 }, async () => {
+  const entry = await page.evaluate((u) => window.ntkTest.waitCached(u), MODEL);
+  assert.deepEqual(entry, { length: String(size), size }, 'the model is cached whole, with its length');
+
+  let n = hits();
+  assertText(await run({ kind: 'worker', source: MODEL, prompt: PROMPT }), expected.greedy, 'from the cache');
+  assert.equal(hits(), n, 'a cached model made a request');
+
+  assertText(await run({ kind: 'worker', source: MODEL, options: { cache: false }, prompt: PROMPT }), expected.greedy, 'cache: false');
+  assert.equal(hits(), n + 1, 'cache: false did not reach the server');
+
+  // a broken entry: a short body with the whole length recorded (the loader's length check), a
+  // body of the right length that is not GGUF (FORMAT), a short body whose length says so
+  // (TRUNCATED): each is dropped and the model fetched again, and the load succeeds
+  for (const how of ['length', 'garbage', 'truncated']) {
+    await page.evaluate(([u, h]) => window.ntkTest.corruptCache(u, h), [MODEL, how]);
+    n = hits();
+    assertText(await run({ kind: 'worker', source: MODEL, prompt: PROMPT }), expected.greedy, `corrupt entry (${how})`);
+    assert.equal(hits(), n + 1, `corrupt entry (${how}): the model was not fetched again`);
+    await assertCacheRepaired(how);
+  }
+});
+
+// After a bad entry the cache holds the whole model again: the loader stores its refetch after a
+// length mismatch, and Engine.load's retry after a parse error (FORMAT, TRUNCATED) refetches with
+// cache 'reload', which stores it. The next load reads no network.
+async function assertCacheRepaired(how) {
+  const whole = { length: String(size), size };
+  assert.deepEqual(await page.evaluate((u) => window.ntkTest.waitCached(u), MODEL), whole, `${how}: stored again`);
+  const n = hits();
+  assertText(await run({ kind: 'worker', source: MODEL, prompt: PROMPT }), expected.greedy, `${how}: the load after`);
+  assert.equal(hits(), n, `${how}: requests of the load after`);
+}
+
+test('(c) Engine on the page\'s main thread gives the same text, from the cache and from the server', { skip: SKIP, timeout: 30_000 }, async () => {
+  let n = hits();
+  assertText(await run({ kind: 'main', source: MODEL, prompt: PROMPT }), expected.greedy, 'main thread, cached');
+  assert.equal(hits(), n, 'Engine and WorkerEngine share the cache entry');
+  assertText(await run({ kind: 'main', source: MODEL, options: { cache: false }, prompt: PROMPT }), expected.greedy, 'main thread, cache: false');
+  assert.equal(hits(), n + 1);
+  await page.evaluate(([u, h]) => window.ntkTest.corruptCache(u, h), [MODEL, 'garbage']);
+  n = hits();
+  assertText(await run({ kind: 'main', source: MODEL, prompt: PROMPT }), expected.greedy, 'main thread, corrupt entry');
+  assert.equal(hits(), n + 1);
+  await assertCacheRepaired('garbage');
+  assertText(await run({ kind: 'main', source: MODEL, prompt: MESSAGES, chat: true, maxTokens: 8 }), expected.chat, 'main thread chat');
+});
+
+test('(d) a truncated file by URL rejects with TRUNCATED on the page; the next load works', { skip: SKIP, timeout: 30_000 }, async () => {
+  for (const kind of ['worker', 'main']) {
+    const bad = await run({ kind, source: TRUNCATED, prompt: PROMPT });
+    assert.ok(bad.error, `${kind}: the truncated file loaded`);
+    assert.equal(bad.error.name, 'NtkError', `${kind}: ${bad.error.name}: ${bad.error.message}`);
+    assert.equal(bad.error.code, 'TRUNCATED', `${kind}: ${bad.error.code}: ${bad.error.message}`);
+    assert.match(bad.error.message, /truncated at byte 3000000/);
+    assert.equal(await page.evaluate((u) => window.ntkTest.cached(u), TRUNCATED), null, `${kind}: a file that did not load is not cached`);
+    assertText(await run({ kind, source: MODEL, prompt: PROMPT }), expected.greedy, `${kind}: the load after`);
+  }
+  const missing = await run({ kind: 'worker', source: '/models/no-such-model.gguf', prompt: PROMPT });
+  assert.equal(missing.error?.code, 'IO', `a 404: ${JSON.stringify(missing)}`);
+  assert.match(missing.error.message, /HTTP 404/);
+  assert.equal(await workersLeft(), 0, 'a failed load left a worker');
+});
+
+test('the page ran without errors; screenshot in test-artifacts/browser.png', { skip: SKIP, timeout: 15_000 }, async () => {
+  const expectedErrors = pageErrors.filter((e) => !/status of 404/.test(e)); // the 404 of test (d)
+  await page.evaluate(([ok, line]) => window.ntkTest.done(ok, line), [expectedErrors.length === 0, `done: ${server.log.length} requests, ${hits()} for the model`]);
+  await mkdir(path.join(ROOT, 'test-artifacts'), { recursive: true });
+  await page.screenshot({ path: path.join(ROOT, 'test-artifacts/browser.png'), fullPage: true });
+  assert.deepEqual(expectedErrors, []);
+});

@@ -1,0 +1,378 @@
+// Type declarations of ntk-wasm's JS API: what `import ... from 'ntk-wasm'` (wasm/engine.mjs) gives.
+// The WorkerEngine (the same API run in a Web Worker or a Node worker_thread) is imported from the
+// subpath 'ntk-wasm/worker' (wasm/worker-engine.mjs); its types are in worker-engine.d.ts and are
+// re-exported here as types only.
+//
+// The declarations use the web platform's Blob, Response, ReadableStream, URL and AbortSignal: a
+// project needs the "DOM" lib or @types/node (whose globals declare them) to compile against them.
+
+/** The `code` of an NtkError. */
+export type NtkErrorCode =
+  /** a bad argument or option (also: a conversation the chat template refuses) */
+  | 'ARG'
+  /** a file that is not a valid GGUF model, a missing part of a split model, a chat template that does not parse */
+  | 'FORMAT'
+  /** a valid file the engine cannot run (architecture, tensor type), or @huggingface/jinja missing for chat */
+  | 'UNSUPPORTED'
+  /** out of memory (the WebAssembly memory is at most 4 GB) */
+  | 'NOMEM'
+  /** a call at the wrong time: the engine was disposed, a generation is already running */
+  | 'STATE'
+  /** the model bytes ended early */
+  | 'TRUNCATED'
+  /** a file or network read failed (no such file, HTTP status, a stream that errored) */
+  | 'IO'
+  /** any other failure of the engine */
+  | 'RUNTIME';
+
+/**
+ * The one error class of the API. Every failure of the engine is an NtkError with a `code`; the
+ * engine stays usable after one (except after dispose). An aborted load throws the signal's
+ * reason (a DOMException named 'AbortError' when it has none), not an NtkError.
+ */
+export class NtkError extends Error {
+  /** options is Error's own: { cause }. */
+  constructor(message: string, code: NtkErrorCode, options?: { cause?: unknown });
+  readonly name: 'NtkError';
+  /** what kind of failure: see NtkErrorCode */
+  code: NtkErrorCode;
+}
+
+/**
+ * RoPE scaling past the trained context. 'consistent': dynamic NTK, every cached key rotated with
+ * the current base; 'cached': dynamic NTK, keys keep the base of the call that wrote them (as
+ * transformers); 'none': plain RoPE, never scaled.
+ */
+export type RopeMode = 'consistent' | 'cached' | 'none';
+
+/** One source of model bytes. A string is a file path in Node (or an http(s)/file/data/blob URL), a URL everywhere else. */
+export type ModelSourcePart =
+  | string
+  | URL
+  | Response
+  | ReadableStream<Uint8Array>
+  | Blob
+  | ArrayBuffer
+  | ArrayBufferView
+  | AsyncIterable<Uint8Array>;
+
+/**
+ * Where a model is read from: one source, or a list of the parts of a split model (llama.cpp's
+ * gguf-split) in order. A path or URL named NAME-00001-of-0000N.gguf loads all N parts by itself.
+ */
+export type ModelSource = ModelSourcePart | readonly ModelSourcePart[];
+
+/** Load progress, reported to LoadOptions.onProgress after every chunk and once at the end. */
+export interface LoadProgress {
+  /** bytes read so far, over all parts */
+  loaded: number;
+  /** bytes expected up to the end of the current part; undefined when the source does not tell (a stream, a compressed response) */
+  total?: number;
+  /** 'header': reading metadata and the tensor table; 'tensors': tensor data; 'ready': loaded (the last report) */
+  phase: 'header' | 'tensors' | 'ready';
+  /** the part being read, from 1 */
+  part: number;
+  /** the number of parts known so far (1 for a model that is not split) */
+  parts: number;
+}
+
+/** Options of Engine.load (and WorkerEngine.load). Unknown keys are rejected (NtkError 'ARG'). */
+export interface LoadOptions {
+  /** RoPE scaling; default 'consistent' for internlm2 (or a file with {arch}.rope.dynamic_ntk.factor), 'none' for llama */
+  ropeMode?: RopeMode;
+  /** dynamic NTK factor a, in [1, 1e6]; default the file's dynamic_ntk.factor, else 2.0 */
+  ropeFactor?: number;
+  /** trained context length L0 (an integer >= 1); default the file's {arch}.context_length */
+  trainedCtx?: number;
+  /** type of the KV cache; only 'f32' in this version (the default) */
+  kvType?: 'f32';
+  /** threads; only 1 in this version (the default: there is no threaded build yet) */
+  threads?: 1;
+  /** 'simd' (default, WebAssembly SIMD128) or 'scalar' (the same C without SIMD, for comparisons) */
+  build?: 'simd' | 'scalar';
+  /** bytes per read while loading, an integer in [1, 2^30]; default 1 MiB (1048576) */
+  chunkSize?: number;
+  /** called with the progress after every chunk read, and with phase 'ready' at the end */
+  onProgress?: (progress: LoadProgress) => void;
+  /** aborts the load: load() rejects with the signal's reason */
+  signal?: AbortSignal;
+  /**
+   * browser: keep a model fetched from a URL in the Cache API (cache 'ntk-wasm-models') and read
+   * it from there next time; false bypasses the cache. Default true; no effect in Node.
+   */
+  cache?: boolean;
+}
+
+/** LoadOptions with the defaults filled in, as checkLoadOptions returns them. */
+export interface ResolvedLoadOptions {
+  ropeMode: RopeMode | undefined;
+  ropeFactor: number | undefined;
+  trainedCtx: number | undefined;
+  kvType: 'f32';
+  threads: 1;
+  build: 'simd' | 'scalar';
+  chunkSize: number;
+  onProgress: ((progress: LoadProgress) => void) | undefined;
+  signal: AbortSignal | undefined;
+  cache: boolean;
+}
+
+/** Options of generate() and chat(). Unknown keys are rejected (NtkError 'ARG'). */
+export interface GenerateOptions {
+  /** tokens to generate at most, an integer >= 0; default 128 */
+  maxTokens?: number;
+  /** sampling temperature >= 0; 0 is greedy (always the most likely token); default 0.8 */
+  temperature?: number;
+  /** keep the K most likely tokens, an integer >= 0; 0 is off; default 40 */
+  topK?: number;
+  /** nucleus sampling: keep the smallest set of tokens whose probabilities add up to topP, in (0, 1]; default 0.95 */
+  topP?: number;
+  /** drop tokens less likely than minP times the most likely one, in [0, 1]; default 0.05 */
+  minP?: number;
+  /** penalise tokens seen in the last repeatWindow tokens (positive logits divided by it, negative ones multiplied), > 0; 1.0 (the default) is off */
+  repeatPenalty?: number;
+  /** how many tokens repeatPenalty looks back over, an integer >= 0; default 64 */
+  repeatWindow?: number;
+  /** random seed, an integer in [0, 2^53 - 1]; the same seed gives the same text; default random */
+  seed?: number;
+  /**
+   * stop strings: generation ends before the first occurrence of any (the stop text is not
+   * yielded, even when it spans tokens); non-empty strings; default none
+   */
+  stop?: string | readonly string[];
+  /** ends the generation when aborted: the iterator finishes after the current token, without an error */
+  signal?: AbortSignal;
+}
+
+/** GenerateOptions with the defaults filled in, as checkGenerateOptions returns them. */
+export interface ResolvedGenerateOptions {
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repeatPenalty: number;
+  repeatWindow: number;
+  seed: number;
+  stop: string[];
+  signal: AbortSignal | undefined;
+}
+
+/** One generated token. */
+export interface GenerateItem {
+  /** the token id */
+  id: number;
+  /**
+   * its text: pieces that end inside a UTF-8 character, and text that could be the start of a
+   * stop string, are held back and come with a later token ('' until then); '' for an
+   * end-of-generation token
+   */
+  text: string;
+  /** tokens in context at the evaluation whose logits chose this token */
+  nCtx: number;
+  /** the RoPE base of that evaluation */
+  base: number;
+}
+
+/** The 'scale' event: fired on the first evaluation and whenever the effective RoPE base changes after it (reset() included). */
+export interface ScaleEvent {
+  /** tokens in context */
+  nCtx: number;
+  /** RoPE base now in force: theta up to trainedCtx tokens, then theta·(a·L/L0 − (a−1))^(d/(d−2)) */
+  base: number;
+  /** the dynamic NTK factor a */
+  factor: number;
+  /** the RoPE mode in force */
+  mode: RopeMode;
+  /** the trained context length L0 */
+  trainedCtx: number;
+}
+
+/** The events of Engine.on. */
+export interface EngineEvents {
+  scale: ScaleEvent;
+}
+
+/** Where a ModelInfo.rope setting came from: a load option, the file, or the built-in default. */
+export type SettingSource = 'option' | 'file' | 'default';
+
+/** What info() returns: the model's shapes and types, and the RoPE scaling in force. */
+export interface ModelInfo {
+  /** general.name ('' when the file has none) */
+  name: string;
+  /** general.architecture: 'internlm2' or 'llama' */
+  architecture: 'internlm2' | 'llama';
+  nVocab: number;
+  /** embedding length */
+  dim: number;
+  nLayers: number;
+  /** attention heads */
+  nHeads: number;
+  /** key/value heads (grouped-query attention when fewer than nHeads) */
+  nKvHeads: number;
+  headDim: number;
+  /** feed-forward length */
+  ffn: number;
+  /** RMSNorm epsilon */
+  rmsEps: number;
+  /** the file's {arch}.context_length */
+  contextLength: number;
+  /** tensors over all parts */
+  nTensors: number;
+  /** bytes of tensor data over all parts */
+  tensorBytes: number;
+  /** GGUF version of the (first) file: 2 or 3 */
+  ggufVersion: number;
+  /** number of files the model was split in (1 if not split) */
+  splits: number;
+  /** whether this engine runs the SIMD build */
+  simd: boolean;
+  /** number of tensors of each type, by ggml type name ('F32', 'Q8_0', ...) */
+  tensorTypes: Record<string, number>;
+  rope: {
+    /** the base theta ({arch}.rope.freq_base, default 10000) */
+    theta: number;
+    mode: RopeMode;
+    modeSource: SettingSource;
+    /** dynamic NTK factor a */
+    factor: number;
+    factorSource: SettingSource;
+    /** trained context length L0 */
+    trainedCtx: number;
+    /** whether the file has {arch}.rope.dynamic_ntk.factor */
+    fileFactor: boolean;
+  };
+  /** beginning-of-sequence token id */
+  bos: number;
+  /** end-of-sequence token id */
+  eos: number;
+  /** end-of-turn token id (<|im_end|>), -1 if the vocabulary has none */
+  eot: number;
+  /** the file's tokenizer.ggml.add_bos_token (tokenize() puts BOS first unless told { bos: false }, whatever this says) */
+  addBos: boolean;
+}
+
+/** A metadata array: its element type, its length, and its first maxArrayItems values. */
+export interface MetadataArray {
+  /** GGUF element type: 'uint8', 'int32', 'float32', 'string', ... */
+  array: string;
+  length: number;
+  head: Array<string | number | boolean>;
+}
+
+/** A metadata value; null for a uint64 too large for an int64. */
+export type MetadataValue = string | number | boolean | null | MetadataArray;
+
+/** One tensor of the file. */
+export interface TensorInfo {
+  name: string;
+  /** ggml type name: 'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', ... */
+  type: string;
+  /** dimensions, innermost first (as GGUF stores them) */
+  shape: number[];
+  /** bytes of data */
+  bytes: number;
+  /** the part of a split model it is in, from 1 */
+  part: number;
+}
+
+/** What metadata() returns: every key/value of the file (all parts) and every tensor. */
+export interface Metadata {
+  metadata: Record<string, MetadataValue>;
+  tensors: TensorInfo[];
+}
+
+/** Options of metadata(). */
+export interface MetadataOptions {
+  /** values shown of each array, an integer >= 0; default 8 */
+  maxArrayItems?: number;
+}
+
+/** One turn of a conversation. */
+export interface ChatMessage {
+  /** 'system', 'user', 'assistant', or any role the model's template knows */
+  role: string;
+  content: string;
+}
+
+/** Token ids: an array or a typed array of integers. */
+export type TokenIds = readonly number[] | Int32Array | Uint32Array | Uint16Array;
+
+/**
+ * A loaded model, with its own WebAssembly instance and context (the tokens evaluated so far).
+ * Runs on the calling thread; WorkerEngine ('ntk-wasm/worker') runs the same in a worker.
+ */
+export class Engine {
+  private constructor();
+
+  /**
+   * Load a GGUF model (internlm2 or llama; tensors F32, F16, BF16, Q8_0 or Q4_0) from a path,
+   * URL, Response, ReadableStream, Blob/File, bytes, an async iterable of byte chunks, or a list
+   * of the parts of a split model. The bytes are read chunk by chunk into WebAssembly memory.
+   */
+  static load(source: ModelSource, options?: LoadOptions): Promise<Engine>;
+
+  /** Subscribe to 'scale' events. Returns a function that unsubscribes. */
+  on<K extends keyof EngineEvents>(event: K, listener: (event: EngineEvents[K]) => void): () => void;
+  /** Unsubscribe a listener. */
+  off<K extends keyof EngineEvents>(event: K, listener: (event: EngineEvents[K]) => void): void;
+
+  /** Model shapes, types, and the RoPE scaling in force. */
+  info(): ModelInfo;
+  /** Every metadata key and tensor of the file; arrays show their first maxArrayItems (8) values. */
+  metadata(options?: MetadataOptions): Metadata;
+
+  /** Tokens in the context. */
+  readonly nCtx: number;
+  /** The RoPE base of the last evaluation. */
+  readonly base: number;
+  /** Vocabulary size. */
+  readonly nVocab: number;
+
+  /** Token ids of a text; bos (default true) puts the BOS token first. User-defined tokens written as text (InternLM2's '<|im_start|>') become those tokens; control tokens ('<s>') do not. */
+  tokenize(text: string, options?: { bos?: boolean }): number[];
+  /** Text of a token sequence (control tokens dropped, as SentencePiece decodes). */
+  detokenize(ids: Iterable<number>): string;
+  /** Text of one vocab piece as stored ('▁the', '<0x0A>'); NtkError 'ARG' if out of range. */
+  piece(id: number): string;
+  /** Whether a token ends a generation (EOS, end-of-turn). */
+  isEndOfGeneration(id: number): boolean;
+
+  /**
+   * Evaluate tokens after the context (they join it). Returns the logits of the last position
+   * (nVocab values), or with { allLogits: true } of every position given (ids.length × nVocab).
+   */
+  evaluate(ids: TokenIds, options?: { allLogits?: boolean }): Float32Array;
+
+  /**
+   * Generate tokens after the context. prompt: a string (tokenized with BOS when the context is
+   * empty) or token ids, appended to the context. Yields one GenerateItem per token; ends at an
+   * end-of-generation token, maxTokens, a stop string, or an aborted signal. One generation at a
+   * time per engine (NtkError 'STATE').
+   */
+  generate(prompt: string | TokenIds, options?: GenerateOptions): AsyncGenerator<GenerateItem, void, undefined>;
+
+  /**
+   * Render messages with the model's chat template (InternLM2's when the file has none; needs
+   * @huggingface/jinja) and generate the assistant's answer as generate() does. Send the whole
+   * conversation every turn: the part of it already in context is not evaluated again.
+   */
+  chat(messages: readonly ChatMessage[], options?: GenerateOptions): AsyncGenerator<GenerateItem, void, undefined>;
+
+  /** Forget the context (the model stays loaded). */
+  reset(): void;
+  /** Free the engine's WebAssembly instance; later calls throw NtkError 'STATE'. Safe to call twice. */
+  dispose(): void;
+}
+
+/** Validate Engine.load options and fill in the defaults; throws NtkError 'ARG'. */
+export function checkLoadOptions(options?: LoadOptions): ResolvedLoadOptions;
+
+/** Validate generate() / chat() options and fill in the defaults (seed: a random one); throws NtkError 'ARG'. */
+export function checkGenerateOptions(options?: GenerateOptions): ResolvedGenerateOptions;
+
+/**
+ * WorkerEngine is not exported by 'ntk-wasm' itself: import it from 'ntk-wasm/worker'. Its type
+ * is re-exported here for annotations only.
+ */
+export type { WorkerEngine } from './worker-engine.js';
