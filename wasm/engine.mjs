@@ -440,6 +440,8 @@ export class Engine {
     this.#m._free(this.#text);
     this.#m._ntk_free(this.#e);
     this.#e = 0;
+    // the instance (and its memory) goes with the last reference to it, even if this object lives on
+    this.#m = null;
     this.#listeners.clear();
   }
 }
