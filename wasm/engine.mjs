@@ -6,6 +6,7 @@
 // C status becomes an NtkError with a `code`.
 import { NtkError } from './errors.mjs';
 import { openSource, splitPartName, forgetCached } from './loader.mjs';
+import { Listeners } from './events.mjs';
 
 export { NtkError };
 
@@ -113,7 +114,7 @@ export class Engine {
   #m; #e; #text;
   #tokens = [];         // the context: evaluated tokens, then #pending ones not evaluated yet
   #pending = [];
-  #listeners = new Map();
+  #listeners = new Listeners();
   #lastScale = null;
   #infoCache = null;
   #busy = false;
@@ -209,17 +210,8 @@ export class Engine {
   }
 
   /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx }. Returns an unsubscribe function. */
-  on(event, fn) {
-    if (event !== 'scale') throw argError(`unknown event "${event}" (scale)`);
-    if (typeof fn !== 'function') throw argError('listener must be a function');
-    if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
-    this.#listeners.get(event).add(fn);
-    return () => this.off(event, fn);
-  }
-
-  off(event, fn) {
-    this.#listeners.get(event)?.delete(fn);
-  }
+  on(event, fn) { return this.#listeners.on(event, fn); }
+  off(event, fn) { this.#listeners.off(event, fn); }
 
   // 'scale' fires on the first evaluation and whenever the effective base changes after it.
   #emitScale() {
@@ -228,7 +220,7 @@ export class Engine {
     this.#lastScale = base;
     const { rope } = this.info();
     const event = { nCtx: this.nCtx, base, factor: rope.factor, mode: rope.mode, trainedCtx: rope.trainedCtx };
-    for (const fn of this.#listeners.get('scale') ?? []) fn(event);
+    this.#listeners.emit('scale', event);
   }
 
   /** Model shapes, types, and the RoPE scaling in force. */

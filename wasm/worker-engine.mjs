@@ -25,6 +25,7 @@
 // In Node the worker holds the process open only while a call is pending.
 import { NtkError } from './errors.mjs';
 import { checkLoadOptions, checkGenerateOptions } from './engine.mjs';
+import { Listeners } from './events.mjs';
 
 export { NtkError };
 
@@ -159,7 +160,7 @@ export class WorkerEngine {
   #seq = 0;
   #pending = new Map(); // id → a request { resolve, reject, onProgress } or a stream (see #stream)
   #holds = 0;           // calls waiting for the worker: Node keeps the process open while > 0
-  #listeners = new Map();
+  #listeners = new Listeners();
   #state = null;
   #dead = null;         // the error every call gets once the engine is disposed or the worker died
   #busy = false;
@@ -282,15 +283,7 @@ export class WorkerEngine {
     if (this.#dead) return;
     if (msg.state) this.#state = msg.state;
     if (msg.event === 'scale') {
-      for (const fn of this.#listeners.get('scale') ?? []) {
-        try {
-          fn(msg.data);
-        } catch (e) {
-          // a listener's error is its own: report it as uncaught, keep the messages flowing
-          if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
-          else queueMicrotask(() => { throw e; });
-        }
-      }
+      this.#listeners.emit('scale', msg.data);
       return;
     }
     const entry = this.#pending.get(msg.id);
@@ -338,17 +331,8 @@ export class WorkerEngine {
   // ---- the Engine API ----
 
   /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx }. Returns an unsubscribe function. */
-  on(event, fn) {
-    if (event !== 'scale') throw argError(`unknown event "${event}" (scale)`);
-    if (typeof fn !== 'function') throw argError('listener must be a function');
-    if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
-    this.#listeners.get(event).add(fn);
-    return () => this.off(event, fn);
-  }
-
-  off(event, fn) {
-    this.#listeners.get(event)?.delete(fn);
-  }
+  on(event, fn) { return this.#listeners.on(event, fn); }
+  off(event, fn) { this.#listeners.off(event, fn); }
 
   get nCtx() { this.#alive(); return this.#state.nCtx; }
   get base() { this.#alive(); return this.#state.base; }
