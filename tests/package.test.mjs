@@ -29,6 +29,7 @@ const EXPECTED_FILES = [
   'wasm/cli.mjs',
   'wasm/engine.mjs',
   'wasm/errors.mjs',
+  'wasm/events.mjs',
   'wasm/gguf.mjs',
   'wasm/index.d.ts',
   'wasm/loader.mjs',
