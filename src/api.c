@@ -1,6 +1,7 @@
 /* api.c — the exported C API; see api.h. Owns the pieces and maps their errors to statuses. */
 #include "api.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,19 @@ static int sb_json_str(strbuf *b, const char *s, size_t len) {
     return sb_printf(b, "\"");
 }
 
+/* The JSON text just built becomes the engine's answer (valid until the next one), or NULL with
+ * an error if building it ran out of memory. */
+static const char *keep_json(ntk_engine *e, strbuf *b, int bad) {
+    if (bad) {
+        free(b->s);
+        set_err(e, NTK_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    free(e->info);
+    e->info = b->s;
+    return e->info;
+}
+
 NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     if (e->state != LOADED) {
         set_err(e, NTK_ERR_STATE, "no model is loaded");
@@ -411,17 +425,16 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
                   e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
                   (long long)e->rope.trained_ctx, c->ntk_factor > 0 ? "true" : "false",
                   e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false");
-    if (bad) {
-        free(b.s);
-        set_err(e, NTK_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    free(e->info);
-    e->info = b.s;
-    return e->info;
+    return keep_json(e, &b, bad);
+}
+
+/* JSON has no NaN or infinity (JSON.parse rejects them): null, as JSON.stringify writes them. */
+static int sb_json_num(strbuf *b, double v) {
+    return isfinite(v) ? sb_printf(b, "%.9g", v) : sb_printf(b, "null");
 }
 
 /* One metadata value as JSON; arrays as {"array": type, "length": n, "head": [first few]}. */
+
 static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_items) {
     int64_t iv;
     double fv;
@@ -438,7 +451,7 @@ static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_ite
     }
     case GGUF_FLOAT32: case GGUF_FLOAT64:
         gguf_get_f64(g, kv->key, &fv);
-        return sb_printf(b, "%.9g", fv);
+        return sb_json_num(b, fv);
     case GGUF_ARRAY: {
         int bad = sb_printf(b, "{\"array\":\"%s\",\"length\":%llu,\"head\":[", gguf_type_name(kv->arr_type), (unsigned long long)kv->n);
         for (uint64_t i = 0; i < kv->n && i < (uint64_t)max_items && !bad; i++) {
@@ -448,7 +461,7 @@ static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_ite
                 str = gguf_arr_str(g, kv, i, &len);
                 bad = sb_json_str(b, str, len);
             } else if (kv->arr_type == GGUF_FLOAT32 || kv->arr_type == GGUF_FLOAT64) {
-                bad = sb_printf(b, "%.9g", gguf_arr_f64(g, kv, i));
+                bad = sb_json_num(b, gguf_arr_f64(g, kv, i));
             } else {
                 bad = sb_printf(b, "%lld", (long long)gguf_arr_i64(g, kv, i));
             }
@@ -488,14 +501,7 @@ NTK_EXPORT const char *ntk_metadata_json(ntk_engine *e, int max_array_items) {
             bad = bad || sb_printf(&b, "],\"bytes\":%llu,\"part\":%d}", (unsigned long long)t->nbytes, p + 1);
             sep = ",";
         }
-    if (bad || sb_printf(&b, "]}")) {
-        free(b.s);
-        set_err(e, NTK_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    free(e->info);
-    e->info = b.s;
-    return e->info;
+    return keep_json(e, &b, bad || sb_printf(&b, "]}"));
 }
 
 NTK_EXPORT int ntk_n_vocab(const ntk_engine *e) { return e->state == LOADED ? e->m.c.n_vocab : 0; }
@@ -587,7 +593,7 @@ NTK_EXPORT int ntk_reset(ntk_engine *e) {
 NTK_EXPORT int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
                                double repeat_penalty, int repeat_window, double seed) {
     NEED_MODEL(e);
-    if (!(seed >= 0 && seed <= 18446744073709551615.0)) return set_err(e, NTK_ERR_ARG, "seed must be a non-negative integer");
+    if (!(seed >= 0 && seed < 18446744073709551616.0)) return set_err(e, NTK_ERR_ARG, "seed must be a non-negative integer");
     sampler_params p = {
         .temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p, .min_p = (float)min_p,
         .repeat_penalty = (float)repeat_penalty, .repeat_window = repeat_window, .seed = (uint64_t)seed,

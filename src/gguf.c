@@ -73,7 +73,8 @@ const char *gguf_error(const gguf_ctx *g) { return g->err[0] ? g->err : "no erro
 
 /* ---- primitive readers over the header buffer: 1 = read, 0 = need more ---- */
 
-static int have(const gguf_ctx *g, size_t n) { return g->hdr_len - g->pos >= n; }
+/* n is 64-bit: an array's byte count can pass 4 GiB, which a 32-bit size_t (wasm32) would wrap */
+static int have(const gguf_ctx *g, uint64_t n) { return g->hdr_len - g->pos >= n; }
 
 static int rd_u32(gguf_ctx *g, uint32_t *v) {
     if (!have(g, 4)) return 0;
@@ -220,7 +221,7 @@ static gguf_status parse_header(gguf_ctx *g) {
             gguf_kv *kv = &g->kv[g->item];
             if (kv->arr_type != GGUF_STRING) {
                 uint64_t bytes = kv->n * value_size[kv->arr_type];
-                if (!have(g, (size_t)bytes)) return GGUF_NEED_MORE;
+                if (!have(g, bytes)) return GGUF_NEED_MORE;
                 g->pos += (size_t)bytes;
             } else {
                 for (; g->sub < kv->n; g->sub++) {
@@ -340,7 +341,9 @@ gguf_status gguf_push(gguf_ctx *g, const uint8_t *buf, size_t len, size_t *used)
         size_t n = len - *used < HEADER_SLICE ? len - *used : HEADER_SLICE;
         if (g->hdr_len + n > g->hdr_cap) {
             size_t cap = g->hdr_cap ? g->hdr_cap : 4096;
-            while (cap < g->hdr_len + n) cap *= 2;
+            /* a 32-bit size_t would wrap doubling past 2 GiB: such a header is out of memory */
+            while (cap < g->hdr_len + n && cap <= SIZE_MAX / 2) cap *= 2;
+            if (cap < g->hdr_len + n) return fail(g, GGUF_ERR_NOMEM, "out of memory reading the header");
             uint8_t *p = realloc(g->hdr, cap);
             if (!p) return fail(g, GGUF_ERR_NOMEM, "out of memory reading the header");
             g->hdr = p;

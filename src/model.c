@@ -43,6 +43,17 @@ static int missing(const tensor_set *ts, const char *name, char *err, size_t err
     return -2;
 }
 
+/* The kernels read weights as floats, halves and blocks that start with a half, and the data
+ * buffer is 64-aligned: the offset must suit the type, which general.alignment 1 or 2 does not
+ * ensure. */
+static int check_aligned(const gguf_tensor *t, const char *name, char *err, size_t errlen) {
+    unsigned need = t->type == GGML_TYPE_F32 ? 4 : 2;
+    if (t->offset % need == 0) return 0;
+    snprintf(err, errlen, "tensor %s is at data offset %llu, which is not aligned to the %u bytes its type needs",
+             name, (unsigned long long)t->offset, need);
+    return -2;
+}
+
 static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int64_t rows, weight *w,
                        char *err, size_t errlen) {
     const gguf_tensor *t = find_tensor(ts, name);
@@ -58,6 +69,7 @@ static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int
                  (long long)t->ne[0], (long long)t->ne[1], (long long)cols, (long long)rows);
         return -2;
     }
+    if (check_aligned(t, name, err, errlen)) return -2;
     w->type = t->type;
     w->rows = rows;
     w->cols = cols;
@@ -73,6 +85,7 @@ static int bind_norm(const tensor_set *ts, const char *name, int64_t n, const fl
         snprintf(err, errlen, "tensor %s must be F32 of %lld values", name, (long long)n);
         return -2;
     }
+    if (check_aligned(t, name, err, errlen)) return -2;
     *out = t->data;
     return 0;
 }
@@ -126,7 +139,8 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     c->rope_theta = gguf_get_f64(g, key, &f) ? f : 10000.0;
     snprintf(key, sizeof key, "%s.rope.dynamic_ntk.factor", c->arch);
     c->ntk_factor = gguf_get_f64(g, key, &f) ? f : 0.0;
-    if (!(c->eps > 0 && c->eps < 1) || !(c->rope_theta > 1) || (c->ntk_factor != 0 && !(c->ntk_factor >= 1 && c->ntk_factor < 1e6))) {
+    if (!(c->eps > 0 && c->eps < 1) || !(c->rope_theta > 1 && isfinite(c->rope_theta)) ||
+        (c->ntk_factor != 0 && !(c->ntk_factor >= 1 && c->ntk_factor < 1e6))) {
         snprintf(err, errlen, "bad RMSNorm epsilon, rope.freq_base or dynamic_ntk.factor");
         return -2;
     }

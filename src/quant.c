@@ -163,7 +163,12 @@ void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k)
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++)
-            y[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK8_0; j++) {
+            /* |q| <= 127 for finite x and a normal d. A file's weights can make activations inf
+             * or NaN, and a subnormal d makes id inf: converting those to int8 is undefined, so
+             * they saturate (NaN to 0) */
+            const float q = roundf(x[j] * id);
+            y[i].qs[j] = q >= -127.0f && q <= 127.0f ? (int8_t)q : q > 0.0f ? 127 : q < 0.0f ? -127 : 0;
+        }
     }
 }
