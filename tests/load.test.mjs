@@ -276,3 +276,28 @@ test('use after dispose → STATE', async () => {
   };
   for (const [name, f] of Object.entries(calls)) await assertNtkError(f, 'STATE', /dispos/, name);
 });
+
+test('the fuzzer regression inputs load or fail with an NtkError in the wasm build too', async () => {
+  const { readdirSync } = await import('node:fs');
+  const dir = path.join(ROOT, 'tests/fuzz/regressions');
+  // a fuzz input is one control byte (chunking, RoPE mode) and then the file
+  const fileOf = (name) => readFileSync(path.join(dir, name)).subarray(1);
+  for (const name of readdirSync(dir)) {
+    const outcome = await Engine.load(fileOf(name)).then(
+      async (e) => {
+        // whatever loads must also run and describe itself
+        e.evaluate([1, 2]);
+        JSON.stringify(e.info());
+        e.metadata();
+        e.dispose();
+        return 'loaded';
+      },
+      (err) => {
+        assert.equal(err.name, 'NtkError', `${name}: ${err.stack}`);
+        return err.code;
+      });
+    assert.ok(outcome, name);
+  }
+  // the array that claims more than 4 GiB must be refused, not wrapped on wasm32
+  await assertNtkError(Engine.load(fileOf('gguf-array-over-4gib-wasm32.gguf')), 'TRUNCATED', /truncated/);
+});
