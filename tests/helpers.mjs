@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { parseHeader, ggufBytes, kvRecord, VALUE, KV_START } from '../wasm/gguf.mjs';
+import { parseHeader, ggufBytes, kvRecord, halfToF32, VALUE, KV_START } from '../wasm/gguf.mjs';
 
 export { Engine, NtkError } from '../wasm/engine.mjs';
 
@@ -174,7 +174,7 @@ export class Worst {
  * kvEnd, tableEnd, dataOffset, alignment, kv: {key: {type, valueOffset}}, tensors: [{name,
  * nameOffset, type, typeOffset, dims, offset}] }. The key/value records start at KV_START.
  */
-export { KV_START, kvRecord, VALUE };
+export { KV_START, kvRecord, VALUE, halfToF32 as halfToFloat };
 export function readGGUF(buf) {
   const h = parseHeader(buf);
   return { ...h, kv: Object.fromEntries(h.kv.map((r) => [r.key, r])) };
@@ -217,13 +217,6 @@ export function tensorData(buf, g = readGGUF(buf)) {
   });
 }
 
-/** IEEE half bits -> float, exactly. */
-export function halfToFloat(h) {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 // ---- split models (llama.cpp's gguf-split) ----
 

@@ -6,15 +6,22 @@ export const KV_START = 24;
 export const VALUE = { UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12 };
 export const TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 };
 const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+// DataView accessors of the scalar types (64-bit integers as BigInt)
+const ACCESS = {
+  [VALUE.UINT8]: 'Uint8', [VALUE.INT8]: 'Int8', [VALUE.UINT16]: 'Uint16', [VALUE.INT16]: 'Int16',
+  [VALUE.UINT32]: 'Uint32', [VALUE.INT32]: 'Int32', [VALUE.FLOAT32]: 'Float32', [VALUE.BOOL]: 'Uint8',
+  [VALUE.UINT64]: 'BigUint64', [VALUE.INT64]: 'BigInt64', [VALUE.FLOAT64]: 'Float64',
+};
 const enc = new TextEncoder(), dec = new TextDecoder();
 
 /**
  * Parse a GGUF header (bytes up to at least the end of the tensor table):
  * { version, nKv, kv: [{ key, type, start, end, valueOffset }] (start/end: the whole record's
  *   bytes, from KV_START to kvEnd), tensors: [{ name, nameOffset, dims, type, typeOffset, offset }],
- *   kvEnd, tableEnd, dataOffset, alignment }.
+ *   kvEnd, tableEnd, dataOffset, alignment }. With { values: true } each kv also has its decoded
+ * `value` (arrays as JS arrays, with `atype`; 64-bit integers as BigInt).
  */
-export function parseHeader(buf) {
+export function parseHeader(buf, { values = false } = {}) {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let p = 0;
   const u32 = () => ((p += 4), dv.getUint32(p - 4, true));
@@ -24,26 +31,35 @@ export function parseHeader(buf) {
     p += n;
     return dec.decode(buf.subarray(p - n, p));
   };
-  const skip = (type) => {
-    if (type === VALUE.STRING) return void str();
-    if (type === VALUE.ARRAY) {
-      const t = u32(), n = u64();
-      if (t !== VALUE.STRING) return void (p += n * SCALAR_SIZE[t]);
-      for (let i = 0; i < n; i++) str();
-      return;
-    }
+  const scalar = (type) => {
     if (!(type in SCALAR_SIZE)) throw new Error(`GGUF value type ${type}`);
+    const v = values ? dv[`get${ACCESS[type]}`](p, true) : undefined;
     p += SCALAR_SIZE[type];
+    return v;
   };
+  const value = (type) => (type === VALUE.STRING ? str() : scalar(type));
   if (dec.decode(buf.subarray(0, 4)) !== 'GGUF') throw new Error('not a GGUF file');
   p = 4;
   const version = u32(), nTensors = u64(), nKv = u64();
   const kv = [];
   let alignment = 32;
   for (let i = 0; i < nKv; i++) {
-    const start = p, key = str(), type = u32(), valueOffset = p;
-    skip(type);
-    kv.push({ key, type, start, end: p, valueOffset });
+    const start = p, key = str(), type = u32(), valueOffset = p, entry = { key, type, start, valueOffset };
+    if (type === VALUE.ARRAY) {
+      const atype = u32(), n = u64();
+      if (!values && atype !== VALUE.STRING && atype in SCALAR_SIZE) p += n * SCALAR_SIZE[atype];
+      else {
+        const items = [];
+        for (let j = 0; j < n; j++) items.push(value(atype));
+        if (values) entry.value = items;
+      }
+      entry.atype = atype;
+    } else {
+      entry.value = value(type);
+    }
+    entry.end = p;
+    if (!values) delete entry.value;
+    kv.push(entry);
     if (key === 'general.alignment') alignment = dv.getUint32(valueOffset, true);
   }
   const kvEnd = p, tensors = [];
@@ -74,17 +90,45 @@ class Bytes {
   }
 }
 
-const SCALAR_SET = { [VALUE.UINT8]: 'setUint8', [VALUE.UINT16]: 'setUint16', [VALUE.INT32]: 'setInt32', [VALUE.UINT32]: 'setUint32', [VALUE.FLOAT32]: 'setFloat32' };
-
-/** One metadata record as a file holds it: kvRecord('general.name', VALUE.STRING, 'x'). */
-export function kvRecord(key, type, value) {
-  const b = new Bytes().str(key).u32(type);
-  if (type === VALUE.STRING) return b.str(value).join();
-  if (type === VALUE.BOOL) return b.raw(Uint8Array.of(value ? 1 : 0)).join();
-  if (!SCALAR_SET[type]) throw new Error(`kvRecord: value type ${type} not supported`);
+function putValue(b, type, value) {
+  if (type === VALUE.STRING) return b.str(value);
+  if (!(type in SCALAR_SIZE)) throw new Error(`GGUF value type ${type}`);
   const v = new DataView(new ArrayBuffer(SCALAR_SIZE[type]));
-  v[SCALAR_SET[type]](0, value, true);
-  return b.raw(new Uint8Array(v.buffer)).join();
+  v[`set${ACCESS[type]}`](0, type === VALUE.BOOL ? Number(value) : value, true);
+  return b.raw(new Uint8Array(v.buffer));
+}
+
+/**
+ * One metadata record as a file holds it: kvRecord('general.name', VALUE.STRING, 'x');
+ * an array: kvRecord('tokenizer.ggml.scores', VALUE.ARRAY, [0.5, ...], VALUE.FLOAT32).
+ * 64-bit integers are given as BigInt.
+ */
+export function kvRecord(key, type, value, atype) {
+  const b = new Bytes().str(key).u32(type);
+  if (type !== VALUE.ARRAY) return putValue(b, type, value).join();
+  b.u32(atype).u64(value.length);
+  for (const v of value) putValue(b, atype, v);
+  return b.join();
+}
+
+/** IEEE half bits of a float, rounded to nearest even (flushed to zero below the normal range). */
+export function f32ToHalf(x) {
+  const f = new Float32Array([x]), b = new Uint32Array(f.buffer)[0];
+  const sign = (b >>> 16) & 0x8000, exp = ((b >>> 23) & 0xff) - 127 + 15, mant = b & 0x7fffff;
+  if (exp <= 0) return sign;
+  if (exp >= 31) return sign | 0x7c00;
+  let h = (exp << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+
+/** A float from IEEE half bits, exactly. */
+export function halfToF32(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** Bytes of one tensor of `type` holding ne0 x rows values. */

@@ -3,7 +3,7 @@
 // written tensor by tensor, so its size is not bounded by memory.
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseHeader, writeGGUF, kvRecord, VALUE, TYPE } from './gguf.mjs';
+import { parseHeader, writeGGUF, kvRecord, f32ToHalf as toHalf, VALUE, TYPE } from './gguf.mjs';
 
 const VOCAB_FROM = fileURLToPath(new URL('../models/kjv-tiny-q8_0.gguf', import.meta.url));
 const TYPES = { f32: TYPE.F32, f16: TYPE.F16, q8_0: TYPE.Q8_0, q4_0: TYPE.Q4_0 };
@@ -18,20 +18,6 @@ function rng(seed) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
-// float -> IEEE half bits, round to nearest even (values here are small and normal or zero)
-function toHalf(x) {
-  f32[0] = x;
-  const b = u32[0], sign = (b >>> 16) & 0x8000, exp = ((b >>> 23) & 0xff) - 127 + 15;
-  let mant = b & 0x7fffff;
-  if (exp <= 0) return sign; // below half's normal range: flush (never reached by these weights)
-  if (exp >= 31) return sign | 0x7c00;
-  let h = (exp << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
-  return sign | h;
 }
 
 // One row of floats in the file's type (ggml's reference quantizers for Q8_0 and Q4_0).

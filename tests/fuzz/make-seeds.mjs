@@ -7,145 +7,29 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseHeader, ggufBytes, kvRecord, f32ToHalf, VALUE, TYPE } from '../../wasm/gguf.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODELS = path.join(ROOT, 'models');
 const OUT = path.resolve(process.argv[2] ?? path.join(ROOT, 'build/fuzz/corpus'));
 
-const T = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STR: 8, ARR: 9, U64: 10, I64: 11, F64: 12 };
-const SCALAR_BYTES = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 };
+// value type names of wasm/gguf.mjs's VALUE, short
+const T = { U8: VALUE.UINT8, I8: VALUE.INT8, U16: VALUE.UINT16, I16: VALUE.INT16, U32: VALUE.UINT32, I32: VALUE.INT32,
+  F32: VALUE.FLOAT32, BOOL: VALUE.BOOL, STR: VALUE.STRING, ARR: VALUE.ARRAY, U64: VALUE.UINT64, I64: VALUE.INT64, F64: VALUE.FLOAT64 };
+const GGML = TYPE;
 // options byte: chunking (whole file, chunks of up to 4 KiB, up to 128 bytes, single bytes),
 // logits of every position, RoPE mode
 const WHOLE = 31, CHUNK_4K = 12, CHUNK_128 = 7, BYTEWISE = 0;
 const ALL_LOGITS = 0x20, CONSISTENT = 0x40, CACHED = 0x80, NO_ROPE = 0xc0;
 
-// ---- reading ----
+const readGguf = (buf) => parseHeader(buf, { values: true });
 
-function readGguf(buf) {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let p = 0;
-  const u32 = () => ((p += 4), dv.getUint32(p - 4, true));
-  const u64 = () => ((p += 8), Number(dv.getBigUint64(p - 8, true)));
-  const str = () => {
-    const n = u64();
-    p += n;
-    return buf.subarray(p - n, p).toString('utf8');
-  };
-  const scalar = (type) => {
-    const at = p;
-    p += SCALAR_BYTES[type];
-    switch (type) {
-      case T.U8: case T.BOOL: return dv.getUint8(at);
-      case T.I8: return dv.getInt8(at);
-      case T.U16: return dv.getUint16(at, true);
-      case T.I16: return dv.getInt16(at, true);
-      case T.U32: return dv.getUint32(at, true);
-      case T.I32: return dv.getInt32(at, true);
-      case T.F32: return dv.getFloat32(at, true);
-      case T.U64: return dv.getBigUint64(at, true);
-      case T.I64: return dv.getBigInt64(at, true);
-      case T.F64: return dv.getFloat64(at, true);
-      default: throw new Error(`GGUF value type ${type}`);
-    }
-  };
-  if (buf.subarray(0, 4).toString('latin1') !== 'GGUF') throw new Error('not a GGUF file');
-  p = 4;
-  u32(); // version
-  const nTensors = u64(), nKv = u64();
-  const kv = [];
-  for (let i = 0; i < nKv; i++) {
-    const key = str(), type = u32();
-    if (type === T.ARR) {
-      const atype = u32(), n = u64(), items = [];
-      for (let j = 0; j < n; j++) items.push(atype === T.STR ? str() : scalar(atype));
-      kv.push({ key, type, atype, value: items });
-    } else {
-      kv.push({ key, type, value: type === T.STR ? str() : scalar(type) });
-    }
-  }
-  for (let i = 0; i < nTensors; i++) {
-    str();
-    const nd = u32();
-    p += 8 * nd + 4 + 8;
-  }
-  const align = Number(kv.find((e) => e.key === 'general.alignment')?.value ?? 32);
-  return { kv, dataOffset: Math.ceil(p / align) * align };
-}
-
-// ---- writing ----
-
-class Writer {
-  constructor() { this.parts = []; this.len = 0; }
-  bytes(b) { this.parts.push(b); this.len += b.length; }
-  num(setter, size, v) {
-    const b = Buffer.alloc(size);
-    setter.call(b, v, 0);
-    this.bytes(b);
-  }
-  u32(v) { this.num(Buffer.prototype.writeUInt32LE, 4, v); }
-  u64(v) { this.num(Buffer.prototype.writeBigUInt64LE, 8, BigInt(v)); }
-  str(s) { const b = Buffer.from(s, 'utf8'); this.u64(b.length); this.bytes(b); }
-  scalar(type, v) {
-    const b = Buffer.alloc(SCALAR_BYTES[type]);
-    switch (type) {
-      case T.U8: case T.BOOL: b.writeUInt8(Number(v)); break;
-      case T.I8: b.writeInt8(v); break;
-      case T.U16: b.writeUInt16LE(v); break;
-      case T.I16: b.writeInt16LE(v); break;
-      case T.U32: b.writeUInt32LE(v); break;
-      case T.I32: b.writeInt32LE(v); break;
-      case T.F32: b.writeFloatLE(v); break;
-      case T.U64: b.writeBigUInt64LE(BigInt(v)); break;
-      case T.I64: b.writeBigInt64LE(BigInt(v)); break;
-      case T.F64: b.writeDoubleLE(v); break;
-      default: throw new Error(`GGUF value type ${type}`);
-    }
-    this.bytes(b);
-  }
-  pad(align) { if (this.len % align) this.bytes(Buffer.alloc(align - (this.len % align))); }
-  buffer() { return Buffer.concat(this.parts, this.len); }
-}
-
-/** A GGUF file: kv as readGguf gives them, tensors [{ name, dims, type, data }]. */
-function writeGguf(kv, tensors, { align = 32, version = 3 } = {}) {
-  const w = new Writer();
-  w.bytes(Buffer.from('GGUF', 'latin1'));
-  w.u32(version);
-  w.u64(tensors.length);
-  w.u64(kv.length);
-  for (const e of kv) {
-    w.str(e.key);
-    w.u32(e.type);
-    if (e.type === T.ARR) {
-      w.u32(e.atype);
-      w.u64(e.value.length);
-      for (const v of e.value) {
-        if (e.atype === T.STR) w.str(v);
-        else w.scalar(e.atype, v);
-      }
-    } else if (e.type === T.STR) {
-      w.str(e.value);
-    } else {
-      w.scalar(e.type, e.value);
-    }
-  }
-  let offset = 0;
-  for (const t of tensors) {
-    w.str(t.name);
-    w.u32(t.dims.length);
-    for (const d of t.dims) w.u64(d);
-    w.u32(t.type);
-    w.u64(offset);
-    offset += Math.ceil(t.data.length / align) * align;
-  }
-  w.pad(align);
-  for (const t of tensors) {
-    w.bytes(t.data);
-    w.pad(align);
-  }
-  return w.buffer();
-}
+/** A GGUF file: kv as readGguf gives them ({ key, type, atype?, value }), tensors [{ name, dims, type, data }]. */
+const writeGguf = (kv, tensors, { align = 32, version = 3 } = {}) => Buffer.from(ggufBytes({
+  version, alignment: align,
+  kv: kv.map((e) => kvRecord(e.key, e.type, e.value, e.atype)),
+  tensors: tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, bytes: t.data })),
+}));
 
 // ---- tensor data: small deterministic weights, so the forward pass gives finite logits ----
 
@@ -159,24 +43,18 @@ const rand = () => {
 
 const f32bits = (x) => { const b = Buffer.alloc(4); b.writeFloatLE(x); return b.readUInt32LE(); };
 
-/** binary16 of a normal-range x, mantissa truncated (rounding does not matter for seeds). */
-function half(x) {
-  const u = f32bits(x), sign = (u >>> 16) & 0x8000, exp = ((u >>> 23) & 0xff) - 127 + 15;
-  if (x === 0 || exp <= 0) return sign;
-  return sign | (exp << 10) | ((u >>> 13) & 0x3ff);
-}
 
 function weights(type, cols, rows, scale) {
   const n = cols * rows;
   const value = () => (rand() * 2 - 1) * scale;
   switch (type) {
     case GGML.F32: { const b = Buffer.alloc(4 * n); for (let i = 0; i < n; i++) b.writeFloatLE(value(), 4 * i); return b; }
-    case GGML.F16: { const b = Buffer.alloc(2 * n); for (let i = 0; i < n; i++) b.writeUInt16LE(half(value()), 2 * i); return b; }
+    case GGML.F16: { const b = Buffer.alloc(2 * n); for (let i = 0; i < n; i++) b.writeUInt16LE(f32ToHalf(value()), 2 * i); return b; }
     case GGML.BF16: { const b = Buffer.alloc(2 * n); for (let i = 0; i < n; i++) b.writeUInt16LE(f32bits(value()) >>> 16, 2 * i); return b; }
     case GGML.Q8_0: {
       const b = Buffer.alloc((n / 32) * 34);
       for (let k = 0; k < n / 32; k++) {
-        b.writeUInt16LE(half(scale / 127), 34 * k);
+        b.writeUInt16LE(f32ToHalf(scale / 127), 34 * k);
         for (let j = 0; j < 32; j++) b.writeInt8(Math.floor(rand() * 255) - 127, 34 * k + 2 + j);
       }
       return b;
@@ -184,7 +62,7 @@ function weights(type, cols, rows, scale) {
     case GGML.Q4_0: {
       const b = Buffer.alloc((n / 32) * 18);
       for (let k = 0; k < n / 32; k++) {
-        b.writeUInt16LE(half(scale / 8), 18 * k);
+        b.writeUInt16LE(f32ToHalf(scale / 8), 18 * k);
         for (let j = 0; j < 16; j++) b.writeUInt8(Math.floor(rand() * 256), 18 * k + 2 + j);
       }
       return b;
