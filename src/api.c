@@ -47,6 +47,7 @@ struct ntk_engine {
     rope_config rope;
     int opt_mode;                   /* -1: model default */
     double opt_factor, opt_trained; /* 0: from the file / default */
+    int64_t max_ctx;                /* 0: no cap */
 
     float *logits;
     int64_t logits_cap, logits_rows;
@@ -341,6 +342,16 @@ NTK_EXPORT int ntk_set_rope(ntk_engine *e, int mode, double factor, double train
     return NTK_OK;
 }
 
+NTK_EXPORT int ntk_set_max_context(ntk_engine *e, double n) {
+    NEED_MODEL(e);
+    if (!(n >= 0 && n <= INT32_MAX) || n != (double)(int64_t)n)
+        return set_err(e, NTK_ERR_ARG, "the context cap must be a whole number of tokens, got %g", n);
+    if (n > 0 && (int64_t)n < e->kv.n)
+        return set_err(e, NTK_ERR_ARG, "the context already holds %lld tokens, more than a cap of %g", (long long)e->kv.n, n);
+    e->max_ctx = (int64_t)n;
+    return NTK_OK;
+}
+
 /* Append to a growing string; returns 0 or -1 when out of memory. */
 typedef struct { char *s; size_t len, cap; } strbuf;
 
@@ -371,6 +382,14 @@ static int sb_json_str(strbuf *b, const char *s, size_t len) {
         if (rc) return -1;
     }
     return sb_printf(b, "\"");
+}
+
+/* About how many tokens of context fit: those held, and what the heap can still grow by, a
+ * token's KV cache at a time (an estimate: growth also needs the copy of a doubling). */
+static int64_t context_fit(const ntk_engine *e) {
+    double room = (double)heap_room(), per = kv_bytes_per_token(&e->m);
+    int64_t fit = e->kv.cap + (int64_t)((room > 1e15 ? 1e15 : room) / per);
+    return e->max_ctx && e->max_ctx < fit ? e->max_ctx : fit;
 }
 
 /* The JSON text just built becomes the engine's answer (valid until the next one), or NULL with
@@ -421,10 +440,12 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     const char *factor_src = e->opt_factor > 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
     bad = bad || sb_printf(&b, "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
                                "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"fileFactor\":%s},"
-                               "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s}",
+                               "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s,"
+                               "\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld}",
                   e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
                   (long long)e->rope.trained_ctx, c->ntk_factor > 0 ? "true" : "false",
-                  e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false");
+                  e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false",
+                  kv_bytes_per_token(&e->m), (long long)e->max_ctx, (long long)context_fit(e));
     return keep_json(e, &b, bad);
 }
 
@@ -554,6 +575,9 @@ NTK_EXPORT const char *ntk_token_piece(const ntk_engine *e, int32_t id) {
 NTK_EXPORT int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits) {
     NEED_MODEL(e);
     if (n <= 0) return set_err(e, NTK_ERR_ARG, "no tokens to evaluate");
+    if (e->max_ctx && e->kv.n + n > e->max_ctx)
+        return set_err(e, NTK_ERR_CONTEXT_FULL, "context full at %lld tokens: %d more would pass the cap of %lld",
+                       (long long)e->kv.n, n, (long long)e->max_ctx);
     int64_t rows = all_logits ? n : 1, need = rows * e->m.c.n_vocab;
     if (need > e->logits_cap) {
         float *p = realloc(e->logits, (size_t)need * sizeof(float));
@@ -563,7 +587,7 @@ NTK_EXPORT int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits
     }
     char err[256];
     int rc = model_forward(&e->m, &e->rope, &e->kv, &e->s, ids, n, e->logits, all_logits, err, sizeof err);
-    if (rc) return set_err(e, rc == -1 ? NTK_ERR_ARG : NTK_ERR_NOMEM, "%s", err);
+    if (rc) return set_err(e, rc == -1 ? NTK_ERR_ARG : NTK_ERR_CONTEXT_FULL, "%s", err);
     e->logits_rows = rows;
     return NTK_OK;
 }

@@ -27,7 +27,8 @@ enum {
     NTK_ERR_UNSUPPORTED = -3,  /* valid file, unsupported architecture or tensor type */
     NTK_ERR_NOMEM = -4,
     NTK_ERR_STATE = -5,        /* call out of order (no model, load in progress, ...) */
-    NTK_ERR_TRUNCATED = -6
+    NTK_ERR_TRUNCATED = -6,
+    NTK_ERR_CONTEXT_FULL = -7   /* the context cannot grow (its cap, or memory); nothing was lost */
 };
 
 typedef struct ntk_engine ntk_engine;
@@ -49,6 +50,9 @@ int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
 /* mode: 0 consistent, 1 cached, 2 none, -1 the model's default; factor: >= 1, or 0 for the
  * file's / default; trained_ctx: > 0, or 0 for the file's. Resets the context. */
 int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx);
+/* Cap the context at n tokens (0: no cap, only memory limits it); an evaluation that would pass
+ * it is refused before anything is evaluated. */
+int ntk_set_max_context(ntk_engine *e, double n);
 /* JSON object describing the model and the settings in force (owned by the engine). */
 const char *ntk_info_json(ntk_engine *e);
 

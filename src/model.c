@@ -221,6 +221,11 @@ void kv_clear(kv_cache *kv) {
     kv->base = 0;
 }
 
+double kv_bytes_per_token(const model *m) {
+    /* K and V of every layer, the token id, and in consistent mode a cos/sin row */
+    return 2.0 * m->c.n_layers * m->c.n_kv_heads * m->c.head_dim * sizeof(float) + sizeof(int32_t) + m->c.head_dim * sizeof(float);
+}
+
 static int grow_floats(float **p, size_t n) {
     float *q = realloc(*p, n * sizeof(float));
     if (!q) return -1;
@@ -228,12 +233,7 @@ static int grow_floats(float **p, size_t n) {
     return 0;
 }
 
-/* Make room for `need` positions. Capacity doubles, so a session copies the cache O(log n)
- * times; a failed step leaves the cache as it was (realloc keeps the old block). */
-static int kv_reserve(kv_cache *kv, int64_t need) {
-    if (need <= kv->cap) return 0;
-    int64_t cap = kv->cap ? kv->cap : 256;
-    while (cap < need) cap *= 2;
+static int kv_grow(kv_cache *kv, int64_t cap) {
     size_t row = (size_t)kv->kv_dim;
     for (int l = 0; l < kv->n_layers; l++)
         if (grow_floats(&kv->k[l], (size_t)cap * row) || grow_floats(&kv->v[l], (size_t)cap * row)) return -1;
@@ -242,6 +242,17 @@ static int kv_reserve(kv_cache *kv, int64_t need) {
     kv->tokens = t;
     kv->cap = cap;
     return 0;
+}
+
+/* Make room for `need` positions. Capacity doubles, so a session copies the cache O(log n)
+ * times; when doubling does not fit, exactly what is needed is tried, so the last tokens that
+ * fit in memory are not refused for the doubling's sake. A failed step keeps the cache's
+ * contents (realloc keeps the old block; layers already grown are merely larger). */
+static int kv_reserve(kv_cache *kv, int64_t need) {
+    if (need <= kv->cap) return 0;
+    int64_t cap = kv->cap ? kv->cap : 256;
+    while (cap < need) cap *= 2;
+    return kv_grow(kv, cap) && kv_grow(kv, (need + 255) / 256 * 256) ? -1 : 0;
 }
 
 /* Consistent mode: cos/sin of every position [0, L) at base. When the base is unchanged only
@@ -377,17 +388,13 @@ int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *
     int64_t L = kv->n + n;
     if (L > INT32_MAX) { snprintf(err, errlen, "context of %lld tokens is too long", (long long)L); return -1; }
     double base = rope_base(rc, L);
-    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_table_reserve(kv, base, L, c->head_dim))) {
-        snprintf(err, errlen, "out of memory growing the context to %lld tokens", (long long)L);
+    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_table_reserve(kv, base, L, c->head_dim)) ||
+        (L > s->scores_cap && grow_floats(&s->scores, (size_t)kv->cap))) {
+        snprintf(err, errlen, "context full at %lld tokens: memory cannot grow to hold %lld (%.1f KB of KV cache a token)",
+                 (long long)kv->n, (long long)L, kv_bytes_per_token(m) / 1024.0);
         return -2;
     }
-    if (L > s->scores_cap) {
-        if (grow_floats(&s->scores, (size_t)kv->cap)) {
-            snprintf(err, errlen, "out of memory growing the context to %lld tokens", (long long)L);
-            return -2;
-        }
-        s->scores_cap = kv->cap;
-    }
+    if (L > s->scores_cap) s->scores_cap = kv->cap;
     for (int64_t i = 0; i < n; i += s->n_tok) {
         int64_t nc = n - i < s->n_tok ? n - i : s->n_tok;
         forward_chunk(m, rc, kv, s, ids + i, nc, base);

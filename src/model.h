@@ -67,6 +67,8 @@ typedef struct {
 } kv_cache;
 
 int kv_init(kv_cache *kv, const model *m);
+/* Memory one more token of context takes (KV cache of every layer and its bookkeeping). */
+double kv_bytes_per_token(const model *m);
 void kv_free(kv_cache *kv);
 void kv_clear(kv_cache *kv);
 
@@ -81,7 +83,8 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok);
 void scratch_free(scratch *s);
 
 /* Evaluate n tokens after the cached ones. logits gets the last position's n_vocab floats, or
- * n rows if all_logits. On error (-1: bad argument, -2: out of memory) nothing has changed. */
+ * n rows if all_logits. On error (-1: bad argument, -2: the context cannot grow in memory)
+ * nothing has changed: the context is as before and the engine can go on or reset. */
 int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
                   const int32_t *ids, int64_t n, float *logits, int all_logits,
                   char *err, size_t errlen);

@@ -103,3 +103,28 @@ test('metadata lists every key and tensor of the file', () => {
 });
 
 test.after(() => engine.dispose());
+
+test('maxContext: past the cap is CONTEXT_FULL before anything is evaluated; reset and go on', async () => {
+  const e = await Engine.load(model('q4_0'), { maxContext: 100 });
+  try {
+    const info = e.info();
+    // 6 layers x 2 KV heads x 64 dims, K and V in f32; the token id; a cos/sin row of 64 floats
+    assert.equal(info.kvBytesPerToken, 2 * 6 * 2 * 64 * 4 + 4 + 64 * 4);
+    assert.equal(info.maxContext, 100);
+    assert.equal(info.contextFit, 100);
+    await assertNtkError(() => e.evaluate(prompt(101)), 'CONTEXT_FULL', /context full at 0 tokens: 101 more would pass the cap of 100/);
+    assert.equal(e.nCtx, 0);
+    const items = [];
+    await assertNtkError(async () => { for await (const t of e.generate(prompt(90), { maxTokens: 50, temperature: 0 })) items.push(t); },
+      'CONTEXT_FULL', /context full at 100 tokens/);
+    assert.equal(items.length, 11, 'tokens up to the cap were generated');
+    e.reset();
+    assert.equal((await collect(e.generate(prompt(20), { maxTokens: 3, temperature: 0 }))).length, 3);
+  } finally {
+    e.dispose();
+  }
+  const free = await Engine.load(model('q4_0'));
+  assert.ok(free.info().contextFit > 200_000, `contextFit ${free.info().contextFit}: the tiny model fits past 200K tokens in 4 GB`);
+  free.dispose();
+  await assertNtkError(Engine.load(model('q4_0'), { maxContext: 0 }), 'ARG', /maxContext/);
+});

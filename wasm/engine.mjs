@@ -11,7 +11,7 @@ import { Listeners } from './events.mjs';
 export { NtkError };
 
 const BUILDS = { simd: 'ntk', scalar: 'ntk-scalar' };
-const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED' };
+const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED', [-7]: 'CONTEXT_FULL' };
 const ROPE_MODES = ['consistent', 'cached', 'none'];
 const KV_TYPES = ['f32'];
 const DEFAULT_CHUNK = 1 << 20;
@@ -52,8 +52,8 @@ const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v 
 
 /** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
 export function checkLoadOptions(options = {}) {
-  checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
-  const { ropeMode, ropeFactor, trainedCtx, kvType = 'f32', threads = 1, build = 'simd', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
+  checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'maxContext', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
+  const { ropeMode, ropeFactor, trainedCtx, maxContext, kvType = 'f32', threads = 1, build = 'simd', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
   if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
     throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
   if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
@@ -61,10 +61,11 @@ export function checkLoadOptions(options = {}) {
   if (threads !== 1) throw argError(`threads must be 1 in this version (no threaded build yet), got ${threads}`);
   checkNumber('ropeFactor', ropeFactor, 1, 1e6);
   checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
+  checkNumber('maxContext', maxContext, 1, 2 ** 31 - 1, { integer: true });
   checkNumber('chunkSize', chunkSize, 1, 2 ** 30, { integer: true });
   if (onProgress !== undefined && typeof onProgress !== 'function') throw argError('onProgress must be a function');
   if (signal !== undefined && typeof signal?.aborted !== 'boolean') throw argError('signal must be an AbortSignal');
-  return { ropeMode, ropeFactor, trainedCtx, kvType, threads, build, chunkSize, onProgress, signal, cache: cache !== false };
+  return { ropeMode, ropeFactor, trainedCtx, maxContext, kvType, threads, build, chunkSize, onProgress, signal, cache: cache !== false };
 }
 
 const GENERATE_OPTIONS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'stop', 'signal'];
@@ -143,6 +144,7 @@ export class Engine {
         await engine.#stream(source, { ...opts, cache: opts.cache && (attempt === 0 || 'reload') });
         if (opts.ropeMode !== undefined || opts.ropeFactor !== undefined || opts.trainedCtx !== undefined)
           engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode), opts.ropeFactor ?? 0, opts.trainedCtx ?? 0));
+        if (opts.maxContext !== undefined) engine.#check(mod._ntk_set_max_context(handle, opts.maxContext));
         opts.onProgress?.({ ...engine.#progress, phase: 'ready' });
         return engine;
       } catch (err) {

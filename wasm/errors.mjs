@@ -2,7 +2,8 @@
 // chat.mjs (which engine.mjs imports) can both use it without importing each other.
 //
 // code is one of: ARG (a bad argument), FORMAT (a bad model file or chat template), UNSUPPORTED,
-// NOMEM, STATE, TRUNCATED, IO (a file or network read failed), RUNTIME.
+// NOMEM, STATE, TRUNCATED, IO (a file or network read failed), CONTEXT_FULL (the context cannot
+// grow: its cap or memory; nothing was lost, reset() and go on), RUNTIME.
 
 export class NtkError extends Error {
   /** options is Error's own ({ cause }). */

@@ -22,6 +22,8 @@ export type NtkErrorCode =
   | 'TRUNCATED'
   /** a file or network read failed (no such file, HTTP status, a stream that errored) */
   | 'IO'
+  /** the context cannot grow (its maxContext cap, or WebAssembly memory); nothing was lost: reset() and go on */
+  | 'CONTEXT_FULL'
   /** any other failure of the engine */
   | 'RUNTIME';
 
@@ -84,6 +86,8 @@ export interface LoadOptions {
   ropeFactor?: number;
   /** trained context length L0 (an integer >= 1); default the file's {arch}.context_length */
   trainedCtx?: number;
+  /** cap on the tokens in context (an integer >= 1); default none: memory is the limit. Passing it is a CONTEXT_FULL error before anything is evaluated */
+  maxContext?: number;
   /** type of the KV cache; only 'f32' in this version (the default) */
   kvType?: 'f32';
   /** threads; only 1 in this version (the default: there is no threaded build yet) */
@@ -250,6 +254,12 @@ export interface ModelInfo {
   eot: number;
   /** the file's tokenizer.ggml.add_bos_token (tokenize() puts BOS first unless told { bos: false }, whatever this says) */
   addBos: boolean;
+  /** bytes one more token of context takes (the KV cache of every layer and its bookkeeping) */
+  kvBytesPerToken: number;
+  /** the maxContext cap, 0 for none */
+  maxContext: number;
+  /** about how many tokens of context fit in WebAssembly memory (and the cap), as of this call */
+  contextFit: number;
 }
 
 /** A metadata array: its element type, its length, and its first maxArrayItems values. */
