@@ -30,6 +30,7 @@ const EXPECTED_FILES = [
   'wasm/engine.mjs',
   'wasm/errors.mjs',
   'wasm/events.mjs',
+  'wasm/evaluate.mjs',
   'wasm/gguf.mjs',
   'wasm/index.d.ts',
   'wasm/loader.mjs',

@@ -34,6 +34,17 @@ Usage:
   ntk-wasm info [MODEL] [--json] [--all]
       Architecture, shapes, tensor types, trained context, RoPE base and scaling in force;
       --all also lists every metadata key and every tensor (name, type, shape).
+  ntk-wasm perplexity [MODEL] (--tokens FILE.u16 | --file TEXT) --ctx N [--windows W] [--json]
+      Perplexity by tests/fixtures/kjv-tiny/EVAL.md: W windows (default 20) at
+      floor(linspace(0, tokens - N, W)), each BOS + N-1 tokens in one forward pass; the mean NLL
+      of the last 256 predicted tokens of each window, averaged. --tokens: uint16 little-endian
+      ids without BOS (as heldout_ids.u16); --file: a text file, tokenized without BOS.
+      --json: {"ctx","windows","nll","ppl"}.
+  ntk-wasm passkey [MODEL] --len N [--trials K] [--seed S] [--corpus PATH] [--json]
+      Passkey retrieval by EVAL.md: N tokens of held-out filler (corpus lines 23146 on, default
+      tests/fixtures/corpus/kjv.txt) hiding "The pass key is NNNNN. ...", then the question; a
+      trial is right when the 5 greedy tokens are the 5 digits. --trials default 20, --seed
+      default 1000 + N. --json: {"len","trials","correct","accuracy"}.
   ntk-wasm synth -o FILE --layers N --hidden D --heads H [--kv-heads K] --ffn F --ctx L0
                  [--type f32|f16|q8_0|q4_0] [--dynamic-factor A] [--theta T] [--seed S]
       Write an internlm2 GGUF with random weights (fixed seed) and the kjv-tiny vocabulary, for
@@ -69,7 +80,8 @@ const OPTIONS = {
   scalar: [null, 'bool'], help: ['h', 'bool'], all: [null, 'bool'], progress: [null, 'bool'],
   system: [null, 'string'], output: ['o', 'string'], layers: [null, 'int'], hidden: [null, 'int'],
   heads: [null, 'int'], 'kv-heads': [null, 'int'], ffn: [null, 'int'], ctx: [null, 'int'], type: [null, 'string'],
-  'dynamic-factor': [null, 'number'], theta: [null, 'number'],
+  'dynamic-factor': [null, 'number'], theta: [null, 'number'], tokens: [null, 'string'], file: [null, 'string'],
+  windows: [null, 'int'], len: [null, 'int'], trials: [null, 'int'], corpus: [null, 'string'],
 };
 const SHORT = Object.fromEntries(Object.entries(OPTIONS).filter(([, [s]]) => s).map(([l, [s]]) => [s, l]));
 const SAMPLING = ['n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'repeat-window', 'seed'];
@@ -79,6 +91,8 @@ const COMMANDS = {
   logits: ['prompt', 'prompt-tokens', 'at', 'top'],
   tokenize: ['json'],
   info: ['json', 'all'],
+  perplexity: ['tokens', 'file', 'ctx', 'windows', 'json'],
+  passkey: ['len', 'trials', 'seed', 'corpus', 'json'],
   synth: ['output', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
 };
 // options of every command that loads a model
@@ -141,12 +155,16 @@ function loadOptions(opts) {
   }));
 }
 
-// Option errors found by the engine's checks are usage errors here (exit 1).
+// Option errors found by the engine's checks are usage errors here (exit 1); check may be async.
 function usage(check) {
-  try {
-    return check();
-  } catch (e) {
+  const asUsage = (e) => {
     throw e instanceof NtkError && e.code === 'ARG' ? new UsageError(e.message) : e;
+  };
+  try {
+    const result = check();
+    return result instanceof Promise ? result.catch(asUsage) : result;
+  } catch (e) {
+    return asUsage(e);
   }
 }
 
@@ -332,6 +350,73 @@ async function cmdChat(opts) {
   engine.dispose();
 }
 
+
+function ropeSummary(engine) {
+  const r = engine.info().rope;
+  return r.mode === 'none' ? 'rope none' : `rope ${r.mode} factor ${r.factor}`;
+}
+
+async function cmdPerplexity(opts) {
+  if ((opts.tokens === undefined) === (opts.file === undefined))
+    throw new UsageError(opts.tokens === undefined ? 'perplexity needs the text: --tokens FILE.u16 or --file TEXT' : 'give --tokens or --file, not both');
+  if (opts.ctx === undefined) throw new UsageError('perplexity needs --ctx N, the window length in tokens');
+  if (opts.ctx < 2) throw new UsageError(`--ctx must be at least 2 (BOS and one token to predict), got ${opts.ctx}`);
+  const windows = opts.windows ?? 20;
+  if (windows < 1) throw new UsageError(`--windows must be at least 1, got ${windows}`);
+  const { perplexity, readU16 } = await import('./evaluate.mjs');
+  let ids, text;
+  try {
+    if (opts.tokens !== undefined) ids = readU16(opts.tokens);
+    else text = readFileSync(opts.file, 'utf8');
+  } catch (e) {
+    if (e instanceof NtkError) throw e;
+    throw new NtkError(`cannot read ${opts.tokens ?? opts.file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'IO');
+  }
+  const engine = await loadEngine(opts);
+  if (text !== undefined) ids = engine.tokenize(text, { bos: false });
+  const t0 = performance.now();
+  const show = process.stderr.isTTY;
+  const r = await usage(() => perplexity(engine, ids, {
+    ctx: opts.ctx, windows,
+    onWindow: show ? ({ index, nll }) => err(`\rwindow ${index + 1}/${windows} nll ${nll.toFixed(4)}\x1b[K`) : undefined,
+  }));
+  if (show) err('\r\x1b[K');
+  const secs = (performance.now() - t0) / 1000;
+  if (opts.json) out(JSON.stringify({ ctx: r.ctx, windows: r.windows, nll: r.nll, ppl: r.ppl }) + '\n');
+  else out(`ctx ${r.ctx}  windows ${r.windows}  ${ropeSummary(engine)}  nll ${r.nll.toFixed(4)}  ppl ${r.ppl.toFixed(2)}\n`);
+  err(`[${ids.length} tokens in the stream, ${(r.ctx * r.windows / secs).toFixed(0)} tok/s, ${secs.toFixed(1)} s]\n`);
+  engine.dispose();
+}
+
+async function cmdPasskey(opts) {
+  if (opts.len === undefined) throw new UsageError('passkey needs --len N, the prompt length in tokens');
+  const trials = opts.trials ?? 20;
+  if (trials < 1) throw new UsageError(`--trials must be at least 1, got ${trials}`);
+  if (opts.seed !== undefined && opts.seed < 0) throw new UsageError(`--seed must be >= 0, got ${opts.seed}`);
+  const { passkey, readHeldOut, DEFAULT_CORPUS } = await import('./evaluate.mjs');
+  let heldOut;
+  try {
+    heldOut = readHeldOut(opts.corpus ?? DEFAULT_CORPUS);
+  } catch (e) {
+    if (e instanceof NtkError) throw new UsageError(`--corpus: ${e.message}`);
+    throw new NtkError(`cannot read the corpus ${opts.corpus ?? DEFAULT_CORPUS}: ${e.code === 'ENOENT' ? 'no such file (give one with --corpus PATH)' : e.message}`, 'IO');
+  }
+  const engine = await loadEngine(opts);
+  const t0 = performance.now();
+  const show = process.stderr.isTTY;
+  let right = 0;
+  const r = await usage(() => passkey(engine, {
+    len: opts.len, trials, seed: opts.seed, heldOut,
+    onTrial: show ? ({ index, ok }) => err(`\rtrial ${index + 1}/${trials}: ${(right += ok)} right\x1b[K`) : undefined,
+  }));
+  if (show) err('\r\x1b[K');
+  const secs = (performance.now() - t0) / 1000;
+  if (opts.json) out(JSON.stringify({ len: r.len, trials: r.trials, correct: r.correct, accuracy: r.accuracy }) + '\n');
+  else out(`len ${r.len}  trials ${r.trials}  ${ropeSummary(engine)}  correct ${r.correct}/${r.trials}  accuracy ${r.accuracy.toFixed(3)}\n`);
+  err(`[seed ${opts.seed ?? 1000 + opts.len}, ${secs.toFixed(1)} s]\n`);
+  engine.dispose();
+}
+
 async function cmdSynth(opts) {
   if (!opts.output) throw new UsageError('synth needs -o FILE');
   for (const k of ['layers', 'hidden', 'heads', 'ffn', 'ctx']) if (opts[k] === undefined) throw new UsageError(`synth needs --${k}`);
@@ -372,7 +457,8 @@ async function main(argv) {
     if (opts.model !== undefined) throw new UsageError('give the model once (-m PATH or as the first argument)');
     opts.model = positional.shift();
   }
-  const run = { run: cmdRun, chat: cmdChat, logits: cmdLogits, tokenize: cmdTokenize, info: cmdInfo, synth: cmdSynth }[command];
+  const run = { run: cmdRun, chat: cmdChat, logits: cmdLogits, tokenize: cmdTokenize, info: cmdInfo, synth: cmdSynth,
+                perplexity: cmdPerplexity, passkey: cmdPasskey }[command];
   await run(opts, positional);
   return EXIT.ok;
 }
