@@ -93,7 +93,10 @@ test('every method answers as Engine does; logits bit for bit', async () => {
     assert.deepEqual(ids, main.tokenize(PROMPT));
     assert.deepEqual(await w.tokenize(PROMPT, { bos: false }), main.tokenize(PROMPT, { bos: false }));
     assert.equal(await w.detokenize(ids), main.detokenize(ids));
-    assert.deepEqual(await w.info(), main.info());
+    // contextFit is an estimate from the heap of each instance as of the call: its own check
+    const { contextFit: fitW, ...infoW } = await w.info(), { contextFit: fitMain, ...infoMain } = main.info();
+    assert.deepEqual(infoW, infoMain);
+    assert.ok(Math.abs(fitW - fitMain) < 0.01 * fitMain, `contextFit ${fitW} vs ${fitMain}`);
     assert.deepEqual(await w.metadata({ maxArrayItems: 2 }), main.metadata({ maxArrayItems: 2 }));
     assert.equal(await w.piece(1), main.piece(1));
     assert.equal(await w.isEndOfGeneration(4), true);
