@@ -15,7 +15,7 @@ SRC      = src/gguf.c src/quant.c src/kernels_scalar.c src/kernels_simd.c src/ma
            src/model.c src/tokenizer.c src/sampler.c src/api.c
 HDR      = $(wildcard src/*.h)
 EXPORTS  = ntk_new ntk_free ntk_error ntk_load_begin ntk_load_window ntk_load_window_size \
-           ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_set_max_context ntk_info_json ntk_n_vocab ntk_n_ctx \
+           ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_set_max_context ntk_set_kv_type ntk_info_json ntk_n_vocab ntk_n_ctx \
            ntk_rope_base ntk_tokenize ntk_detok_reset ntk_detok_push ntk_detok_flush ntk_is_eog \
            ntk_token_piece ntk_eval ntk_logits ntk_reset ntk_truncate ntk_metadata_json ntk_sampler_set ntk_sample malloc free
 comma    = ,

@@ -342,6 +342,16 @@ NTK_EXPORT int ntk_set_rope(ntk_engine *e, int mode, double factor, double train
     return NTK_OK;
 }
 
+NTK_EXPORT int ntk_set_kv_type(ntk_engine *e, int type) {
+    NEED_MODEL(e);
+    if (e->kv.n) return set_err(e, NTK_ERR_STATE, "the KV cache type can only change while the context is empty");
+    char err[160];
+    int rc = kv_set_type(&e->kv, &e->m, type, err, sizeof err);
+    if (rc) return set_err(e, rc == -2 ? NTK_ERR_ARG : NTK_ERR_UNSUPPORTED, "%s", err);
+    rope_resolve(e);
+    return NTK_OK;
+}
+
 NTK_EXPORT int ntk_set_max_context(ntk_engine *e, double n) {
     NEED_MODEL(e);
     if (!(n >= 0 && n <= INT32_MAX) || n != (double)(int64_t)n)
@@ -387,7 +397,7 @@ static int sb_json_str(strbuf *b, const char *s, size_t len) {
 /* About how many tokens of context fit: those held, and what the heap can still grow by, a
  * token's KV cache at a time (an estimate: growth also needs the copy of a doubling). */
 static int64_t context_fit(const ntk_engine *e) {
-    double room = (double)heap_room(), per = kv_bytes_per_token(&e->m);
+    double room = (double)heap_room(), per = kv_bytes_per_token(&e->m, e->kv.type);
     int64_t fit = e->kv.cap + (int64_t)((room > 1e15 ? 1e15 : room) / per);
     return e->max_ctx && e->max_ctx < fit ? e->max_ctx : fit;
 }
@@ -403,6 +413,10 @@ static const char *keep_json(ntk_engine *e, strbuf *b, int bad) {
     free(e->info);
     e->info = b->s;
     return e->info;
+}
+
+static const char *kv_type_name(int type) {
+    return type == NTK_KV_F16 ? "f16" : type == NTK_KV_Q8_0 ? "q8_0" : "f32";
 }
 
 NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
@@ -441,11 +455,11 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     bad = bad || sb_printf(&b, "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
                                "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"fileFactor\":%s},"
                                "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s,"
-                               "\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld}",
+                               "\"kvType\":\"%s\",\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld}",
                   e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
                   (long long)e->rope.trained_ctx, c->ntk_factor > 0 ? "true" : "false",
                   e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false",
-                  kv_bytes_per_token(&e->m), (long long)e->max_ctx, (long long)context_fit(e));
+                  kv_type_name(e->kv.type), kv_bytes_per_token(&e->m, e->kv.type), (long long)e->max_ctx, (long long)context_fit(e));
     return keep_json(e, &b, bad);
 }
 

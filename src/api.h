@@ -53,6 +53,10 @@ int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx);
 /* Cap the context at n tokens (0: no cap, only memory limits it); an evaluation that would pass
  * it is refused before anything is evaluated. */
 int ntk_set_max_context(ntk_engine *e, double n);
+/* Element type of the KV cache: 0 f32 (default), 1 f16, 2 q8_0 (head_dim a multiple of 32,
+ * else NTK_ERR_UNSUPPORTED). Only while the context is empty (else NTK_ERR_STATE); the cache
+ * is emptied and reallocated in the new type. */
+int ntk_set_kv_type(ntk_engine *e, int type);
 /* JSON object describing the model and the settings in force (owned by the engine). */
 const char *ntk_info_json(ntk_engine *e);
 

@@ -33,19 +33,34 @@ NTK_KERNEL_TWINS(void, axpy_f32, (float *y, float a, const float *x, int n))
 /* Rotate adjacent pairs (x[2i], x[2i+1]) of one head by the angle whose cos/sin are c[i], s[i]:
  * x'[2i] = x[2i]*c - x[2i+1]*s, x'[2i+1] = x[2i]*s + x[2i+1]*c; head_dim even. */
 NTK_KERNEL_TWINS(void, rope_rotate, (float *x, const float *c, const float *s, int head_dim))
-/* Attention of one query head over n_kv cached positions (causal masking is the caller's
- * choice of n_kv). k row j is at k + j*kv_stride (head_dim floats), likewise v.
- * If cos_tab is not NULL the keys are stored before RoPE and key j is rotated on the fly with
- * cos_tab/sin_tab + j*(head_dim/2) (the "consistent" dynamic NTK cache); if NULL the keys are
- * already rotated. scores: scratch of n_kv floats. out = softmax(scale * q.k_j) . v_j. */
-NTK_KERNEL_TWINS(void, attention_head,
-                 (float *out, const float *q, const float *k, const float *v, int n_kv,
-                  int kv_stride, int head_dim, const float *cos_tab, const float *sin_tab,
-                  float scale, float *scores))
+/* Element types of the KV cache (the values of ntk_set_kv_type). */
+enum { NTK_KV_F32 = 0, NTK_KV_F16 = 1, NTK_KV_Q8_0 = 2 };
 
-/* Shared by both attention twins (expf has no SIMD128 form): scores[j] = exp(scores[j] - max),
- * normalised to sum 1, in place. */
-void softmax_scores(float *scores, int n, float max);
+/* Keys scored per step of attention's streaming softmax: the scratch it needs is fixed however
+ * long the context grows. */
+#define NTK_ATTN_CHUNK 64
+/* Floats of scratch attention_head takes: a chunk of scores and one key or value row. */
+#define NTK_ATTN_SCRATCH(head_dim) (NTK_ATTN_CHUNK + (head_dim))
+
+/* Attention of one query head over n_kv cached positions (causal masking is the caller's
+ * choice of n_kv). k and v hold rows of kv_type (NTK_KV_*); row j starts kv_stride elements
+ * after row j-1 (for Q8_0 both kv_stride and head_dim are multiples of 32, so a row is whole
+ * blocks). If cos_tab is not NULL the keys are stored before RoPE and key j is rotated on the
+ * fly with cos_tab/sin_tab + j*(head_dim/2) (the "consistent" dynamic NTK cache); if NULL the
+ * keys are already rotated. out = softmax(scale * q.k_j) . v_j, the softmax a streaming one
+ * (running max and sum, NTK_ATTN_CHUNK scores at a time). scratch: NTK_ATTN_SCRATCH(head_dim)
+ * floats. F16 and Q8_0 rows are expanded to float exactly (as dequantize_row does) before use,
+ * so every type scores like the f32 cache of its dequantized rows. */
+NTK_KERNEL_TWINS(void, attention_head,
+                 (float *out, const float *q, const void *k, const void *v, int kv_type,
+                  int n_kv, int kv_stride, int head_dim, const float *cos_tab,
+                  const float *sin_tab, float scale, float *scratch))
+
+/* Shared by both attention twins (expf has no SIMD128 form): one chunk of the streaming
+ * softmax. Raises *max to cover scores[0..n), replaces each score by exp(score - *max), adds
+ * them to *sum (rescaled first) and returns the factor exp(old max - new max) by which the
+ * caller must scale the output it has accumulated so far. */
+float softmax_chunk(float *scores, int n, float *max, float *sum);
 
 #if defined(__wasm_simd128__)
 #define NTK_KERNEL(name) name##_simd

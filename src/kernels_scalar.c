@@ -86,38 +86,74 @@ static float dot_rotated(const float *q, const float *k, const float *c, const f
     return sum;
 }
 
-void softmax_scores(float *scores, int n, float max)
+float softmax_chunk(float *scores, int n, float *max, float *sum)
 {
-    /* subtracting the max keeps expf in range however large the scores are */
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) {
-        scores[j] = expf(scores[j] - max);
-        sum += scores[j];
-    }
-    const float inv = 1.0f / sum;
+    /* subtracting the running max keeps expf in range however large the scores are */
+    float m = *max;
     for (int j = 0; j < n; j++)
-        scores[j] *= inv;
+        m = fmaxf(m, scores[j]);
+    const float rescale = m > *max ? expf(*max - m) : 1.0f;
+    float s = *sum * rescale;
+    for (int j = 0; j < n; j++) {
+        scores[j] = expf(scores[j] - m);
+        s += scores[j];
+    }
+    *max = m;
+    *sum = s;
+    return rescale;
 }
 
-void attention_head_scalar(float *out, const float *q, const float *k, const float *v, int n_kv,
-                           int kv_stride, int head_dim, const float *cos_tab,
-                           const float *sin_tab, float scale, float *scores)
+/* Row j of a KV cache of the given type as floats: f32 rows in place, others expanded into
+ * tmp (head_dim floats). */
+static const float *kv_row(const void *base, int type, int j, int stride, int head_dim,
+                           float *tmp)
+{
+    if (type == NTK_KV_F16) {
+        const ggml_half *h = (const ggml_half *)base + (size_t)j * stride;
+        for (int i = 0; i < head_dim; i++)
+            tmp[i] = fp16_to_fp32(h[i]);
+        return tmp;
+    }
+    if (type == NTK_KV_Q8_0) {
+        const block_q8_0 *b = (const block_q8_0 *)base + (size_t)j * (stride / QK8_0);
+        for (int i = 0; i < head_dim / QK8_0; i++) {
+            const float d = fp16_to_fp32(b[i].d);
+            for (int e = 0; e < QK8_0; e++)
+                tmp[i * QK8_0 + e] = d * b[i].qs[e];
+        }
+        return tmp;
+    }
+    return (const float *)base + (size_t)j * stride;
+}
+
+void attention_head_scalar(float *out, const float *q, const void *k, const void *v, int kv_type,
+                           int n_kv, int kv_stride, int head_dim, const float *cos_tab,
+                           const float *sin_tab, float scale, float *scratch)
 {
     const size_t half = (size_t)head_dim / 2;
-    float max = -INFINITY;
-    for (int j = 0; j < n_kv; j++) {
-        const float *kj = k + (size_t)j * kv_stride;
-        const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half, sin_tab + j * half,
-                                                head_dim)
-                                  : dot_f32_scalar(q, kj, head_dim);
-        scores[j] = scale * dot;
-        max = fmaxf(max, scores[j]);
-    }
-
-    softmax_scores(scores, n_kv, max);
-
+    float *scores = scratch, *row = scratch + NTK_ATTN_CHUNK;
+    float max = -INFINITY, sum = 0.0f;
     for (int d = 0; d < head_dim; d++)
         out[d] = 0.0f;
-    for (int j = 0; j < n_kv; j++)
-        axpy_f32_scalar(out, scores[j], v + (size_t)j * kv_stride, head_dim);
+    for (int j0 = 0; j0 < n_kv; j0 += NTK_ATTN_CHUNK) {
+        const int n = n_kv - j0 < NTK_ATTN_CHUNK ? n_kv - j0 : NTK_ATTN_CHUNK;
+        for (int i = 0; i < n; i++) {
+            const int j = j0 + i;
+            const float *kj = kv_row(k, kv_type, j, kv_stride, head_dim, row);
+            const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half,
+                                                    sin_tab + j * half, head_dim)
+                                      : dot_f32_scalar(q, kj, head_dim);
+            scores[i] = scale * dot;
+        }
+        const float rescale = softmax_chunk(scores, n, &max, &sum);
+        if (rescale != 1.0f)
+            for (int d = 0; d < head_dim; d++)
+                out[d] *= rescale;
+        for (int i = 0; i < n; i++)
+            axpy_f32_scalar(out, scores[i], kv_row(v, kv_type, j0 + i, kv_stride, head_dim, row),
+                            head_dim);
+    }
+    const float inv = 1.0f / sum;
+    for (int d = 0; d < head_dim; d++)
+        out[d] *= inv;
 }

@@ -362,35 +362,65 @@ static float dot_rotated(const float *q, const float *k, const float *c, const f
     return sum;
 }
 
-void attention_head_simd(float *out, const float *q, const float *k, const float *v, int n_kv,
-                         int kv_stride, int head_dim, const float *cos_tab, const float *sin_tab,
-                         float scale, float *scores)
+/* Row j of a KV cache of the given type as floats, converted exactly as the scalar twin does:
+ * the half conversions are exact (the cheap one only where all eight halves are normal), and
+ * d * (float)q rounds once either way. */
+static const float *kv_row(const void *base, int type, int j, int stride, int head_dim,
+                           float *tmp)
 {
-    const size_t half = (size_t)head_dim / 2;
-    float max = -INFINITY;
-    for (int j = 0; j < n_kv; j++) {
-        const float *kj = k + (size_t)j * kv_stride;
-        const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half, sin_tab + j * half,
-                                                head_dim)
-                                  : dot_f32_simd(q, kj, head_dim);
-        scores[j] = scale * dot;
-        max = fmaxf(max, scores[j]);
+    if (type == NTK_KV_F16) {
+        const ggml_half *h = (const ggml_half *)base + (size_t)j * stride;
+        int i = 0;
+        for (; i + 8 <= head_dim; i += 8) {
+            const v128_t h8 = wasm_v128_load(h + i);
+            if (any_not_normal(half_exp_rank(h8))) {
+                wasm_v128_store(tmp + i, half_any_to_f32x4(half_lo(h8)));
+                wasm_v128_store(tmp + i + 4, half_any_to_f32x4(half_hi(h8)));
+            } else {
+                wasm_v128_store(tmp + i, half_normal_to_f32x4(half_lo(h8)));
+                wasm_v128_store(tmp + i + 4, half_normal_to_f32x4(half_hi(h8)));
+            }
+        }
+        for (; i < head_dim; i++)
+            tmp[i] = fp16_to_fp32(h[i]);
+        return tmp;
     }
+    if (type == NTK_KV_Q8_0) {
+        const block_q8_0 *b = (const block_q8_0 *)base + (size_t)j * (stride / QK8_0);
+        for (int i = 0; i < head_dim / QK8_0; i++) {
+            const v128_t d = wasm_f32x4_splat(fp16_to_fp32(b[i].d));
+            float *y = tmp + i * QK8_0;
+            for (int e = 0; e < QK8_0; e += 16) {
+                const v128_t q16 = wasm_v128_load(b[i].qs + e);
+                const v128_t lo = wasm_i16x8_extend_low_i8x16(q16);
+                const v128_t hi = wasm_i16x8_extend_high_i8x16(q16);
+                wasm_v128_store(y + e, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo))));
+                wasm_v128_store(y + e + 4, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo))));
+                wasm_v128_store(y + e + 8, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi))));
+                wasm_v128_store(y + e + 12, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi))));
+            }
+        }
+        return tmp;
+    }
+    return (const float *)base + (size_t)j * stride;
+}
 
-    softmax_scores(scores, n_kv, max);
-
-    /* Sixteen output columns stay in four registers while every value row streams past, so
-     * out is written once, and each column accumulates in the scalar twin's order (j = 0, 1..). */
+/* out += sum_i p[i] * v_i over n f32 rows. Sixteen output columns stay in four registers while
+ * the rows stream past, so out is read and written once per chunk rather than once per row. */
+static void accumulate_rows(float *out, const float *p, const float *v, int n, int stride,
+                            int head_dim)
+{
     int d = 0;
     for (; d + 16 <= head_dim; d += 16) {
-        v128_t o0 = wasm_f32x4_splat(0.0f), o1 = o0, o2 = o0, o3 = o0;
+        v128_t o0 = wasm_v128_load(out + d), o1 = wasm_v128_load(out + d + 4);
+        v128_t o2 = wasm_v128_load(out + d + 8), o3 = wasm_v128_load(out + d + 12);
         const float *vj = v + d;
-        for (int j = 0; j < n_kv; j++, vj += kv_stride) {
-            const v128_t p = wasm_f32x4_splat(scores[j]);
-            o0 = mul_add(o0, p, wasm_v128_load(vj));
-            o1 = mul_add(o1, p, wasm_v128_load(vj + 4));
-            o2 = mul_add(o2, p, wasm_v128_load(vj + 8));
-            o3 = mul_add(o3, p, wasm_v128_load(vj + 12));
+        for (int j = 0; j < n; j++, vj += stride) {
+            const v128_t pj = wasm_f32x4_splat(p[j]);
+            o0 = mul_add(o0, pj, wasm_v128_load(vj));
+            o1 = mul_add(o1, pj, wasm_v128_load(vj + 4));
+            o2 = mul_add(o2, pj, wasm_v128_load(vj + 8));
+            o3 = mul_add(o3, pj, wasm_v128_load(vj + 12));
         }
         wasm_v128_store(out + d, o0);
         wasm_v128_store(out + d + 4, o1);
@@ -398,18 +428,55 @@ void attention_head_simd(float *out, const float *q, const float *k, const float
         wasm_v128_store(out + d + 12, o3);
     }
     for (; d + 4 <= head_dim; d += 4) {
-        v128_t o = wasm_f32x4_splat(0.0f);
+        v128_t o = wasm_v128_load(out + d);
         const float *vj = v + d;
-        for (int j = 0; j < n_kv; j++, vj += kv_stride)
-            o = mul_add(o, wasm_f32x4_splat(scores[j]), wasm_v128_load(vj));
+        for (int j = 0; j < n; j++, vj += stride)
+            o = mul_add(o, wasm_f32x4_splat(p[j]), wasm_v128_load(vj));
         wasm_v128_store(out + d, o);
     }
     for (; d < head_dim; d++) {
-        float o = 0.0f;
-        for (int j = 0; j < n_kv; j++)
-            o += scores[j] * v[(size_t)j * kv_stride + d];
+        float o = out[d];
+        for (int j = 0; j < n; j++)
+            o += p[j] * v[(size_t)j * stride + d];
         out[d] = o;
     }
+}
+
+void attention_head_simd(float *out, const float *q, const void *k, const void *v, int kv_type,
+                         int n_kv, int kv_stride, int head_dim, const float *cos_tab,
+                         const float *sin_tab, float scale, float *scratch)
+{
+    const size_t half = (size_t)head_dim / 2;
+    float *scores = scratch, *row = scratch + NTK_ATTN_CHUNK;
+    float max = -INFINITY, sum = 0.0f;
+    for (int d = 0; d < head_dim; d++)
+        out[d] = 0.0f;
+    for (int j0 = 0; j0 < n_kv; j0 += NTK_ATTN_CHUNK) {
+        const int n = n_kv - j0 < NTK_ATTN_CHUNK ? n_kv - j0 : NTK_ATTN_CHUNK;
+        for (int i = 0; i < n; i++) {
+            const int j = j0 + i;
+            const float *kj = kv_row(k, kv_type, j, kv_stride, head_dim, row);
+            const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half,
+                                                    sin_tab + j * half, head_dim)
+                                      : dot_f32_simd(q, kj, head_dim);
+            scores[i] = scale * dot;
+        }
+        const float rescale = softmax_chunk(scores, n, &max, &sum);
+        if (rescale != 1.0f)
+            for (int d = 0; d < head_dim; d++)
+                out[d] *= rescale;
+        /* both ways add to each output column in the scalar twin's order (i = 0, 1..) */
+        if (kv_type == NTK_KV_F32)
+            accumulate_rows(out, scores, (const float *)v + (size_t)j0 * kv_stride, n, kv_stride,
+                            head_dim);
+        else
+            for (int i = 0; i < n; i++)
+                axpy_f32_simd(out, scores[i],
+                              kv_row(v, kv_type, j0 + i, kv_stride, head_dim, row), head_dim);
+    }
+    const float inv = 1.0f / sum;
+    for (int d = 0; d < head_dim; d++)
+        out[d] *= inv;
 }
 
 #endif

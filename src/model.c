@@ -199,6 +199,8 @@ int kv_init(kv_cache *kv, const model *m) {
     memset(kv, 0, sizeof *kv);
     kv->n_layers = m->c.n_layers;
     kv->kv_dim = m->c.n_kv_heads * m->c.head_dim;
+    kv->type = NTK_KV_F32;
+    kv->row_bytes = (size_t)kv->kv_dim * sizeof(float);
     kv->k = calloc((size_t)kv->n_layers, sizeof *kv->k);
     kv->v = calloc((size_t)kv->n_layers, sizeof *kv->v);
     return kv->k && kv->v ? 0 : -1;
@@ -221,9 +223,43 @@ void kv_clear(kv_cache *kv) {
     kv->base = 0;
 }
 
-double kv_bytes_per_token(const model *m) {
+static double kv_elem_bytes(int type) {
+    return type == NTK_KV_F16 ? sizeof(ggml_half) : type == NTK_KV_Q8_0 ? (double)sizeof(block_q8_0) / QK8_0 : sizeof(float);
+}
+
+int kv_set_type(kv_cache *kv, const model *m, int type, char *err, size_t errlen) {
+    if (type != NTK_KV_F32 && type != NTK_KV_F16 && type != NTK_KV_Q8_0) {
+        snprintf(err, errlen, "KV cache type must be f32, f16 or q8_0");
+        return -2;
+    }
+    /* attention reads one head's row segment at a time, so each must be whole Q8_0 blocks */
+    if (type == NTK_KV_Q8_0 && m->c.head_dim % QK8_0) {
+        snprintf(err, errlen, "a q8_0 KV cache needs a head dimension that is a multiple of %d; this model's is %d",
+                 QK8_0, m->c.head_dim);
+        return -1;
+    }
+    for (int l = 0; l < kv->n_layers; l++) {
+        free(kv->k[l]);
+        free(kv->v[l]);
+        kv->k[l] = kv->v[l] = NULL;
+    }
+    kv->type = type;
+    kv->row_bytes = (size_t)(kv->kv_dim * kv_elem_bytes(type));
+    kv->cap = 0;
+    kv_clear(kv);
+    return 0;
+}
+
+double kv_bytes_per_token(const model *m, int type) {
     /* K and V of every layer, the token id, and in consistent mode a cos/sin row */
-    return 2.0 * m->c.n_layers * m->c.n_kv_heads * m->c.head_dim * sizeof(float) + sizeof(int32_t) + m->c.head_dim * sizeof(float);
+    return 2.0 * m->c.n_layers * m->c.n_kv_heads * m->c.head_dim * kv_elem_bytes(type) + sizeof(int32_t) + m->c.head_dim * sizeof(float);
+}
+
+static int grow_bytes(uint8_t **p, size_t n) {
+    uint8_t *q = realloc(*p, n);
+    if (!q) return -1;
+    *p = q;
+    return 0;
 }
 
 static int grow_floats(float **p, size_t n) {
@@ -234,9 +270,8 @@ static int grow_floats(float **p, size_t n) {
 }
 
 static int kv_grow(kv_cache *kv, int64_t cap) {
-    size_t row = (size_t)kv->kv_dim;
     for (int l = 0; l < kv->n_layers; l++)
-        if (grow_floats(&kv->k[l], (size_t)cap * row) || grow_floats(&kv->v[l], (size_t)cap * row)) return -1;
+        if (grow_bytes(&kv->k[l], (size_t)cap * kv->row_bytes) || grow_bytes(&kv->v[l], (size_t)cap * kv->row_bytes)) return -1;
     int32_t *t = realloc(kv->tokens, (size_t)cap * sizeof *t);
     if (!t) return -1;
     kv->tokens = t;
@@ -292,7 +327,8 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok) {
     s->cos_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->sin_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->q8 = malloc(nt * wide / QK8_0 * sizeof(block_q8_0));
-    if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->q8) {
+    s->scores = malloc(NTK_ATTN_SCRATCH(c->head_dim) * sizeof(float));
+    if (!s->scores || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->q8) {
         scratch_free(s);
         return -1;
     }
@@ -312,6 +348,18 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
     for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
     float r = (float)(1.0 / sqrt(ss / n + eps));
     for (int i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+}
+
+/* One position's kv_dim floats into a cache row of the cache's type. */
+static void kv_store(const kv_cache *kv, uint8_t *row, const float *x) {
+    if (kv->type == NTK_KV_F16) {
+        ggml_half *h = (ggml_half *)row;
+        for (int i = 0; i < kv->kv_dim; i++) h[i] = fp32_to_fp16(x[i]);
+    } else if (kv->type == NTK_KV_Q8_0) {
+        quantize_row_q8_0(x, (block_q8_0 *)row, kv->kv_dim);
+    } else {
+        memcpy(row, x, kv->row_bytes);
+    }
 }
 
 /* One chunk of n tokens at positions p0.. with the call's base; the cache already has room. */
@@ -346,14 +394,17 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
             if (!consistent)
                 for (int h = 0; h < c->n_kv_heads; h++) rope_rotate(s->k + t * kvd + h * hd, qcos + t * half, qsin + t * half, hd);
         }
-        memcpy(kv->k[l] + p0 * kvd, s->k, (size_t)(n * kvd) * sizeof(float));
-        memcpy(kv->v[l] + p0 * kvd, s->v, (size_t)(n * kvd) * sizeof(float));
+        for (int64_t t = 0; t < n; t++) {
+            kv_store(kv, kv->k[l] + (p0 + t) * kv->row_bytes, s->k + t * kvd);
+            kv_store(kv, kv->v[l] + (p0 + t) * kv->row_bytes, s->v + t * kvd);
+        }
         for (int64_t t = 0; t < n; t++) {
             int n_kv = (int)(p0 + t + 1);  /* causal: keys up to and including this position */
             for (int h = 0; h < c->n_heads; h++) {
                 int g = h / group;
-                attention_head(s->att + t * dim + h * hd, s->q + t * dim + h * hd, kv->k[l] + g * hd, kv->v[l] + g * hd,
-                               n_kv, kvd, hd, consistent ? kv->cos_tab : NULL, consistent ? kv->sin_tab : NULL,
+                size_t off = (size_t)(g * hd * kv_elem_bytes(kv->type));
+                attention_head(s->att + t * dim + h * hd, s->q + t * dim + h * hd, kv->k[l] + off, kv->v[l] + off,
+                               kv->type, n_kv, kvd, hd, consistent ? kv->cos_tab : NULL, consistent ? kv->sin_tab : NULL,
                                scale, s->scores);
             }
         }
@@ -388,13 +439,11 @@ int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *
     int64_t L = kv->n + n;
     if (L > INT32_MAX) { snprintf(err, errlen, "context of %lld tokens is too long", (long long)L); return -1; }
     double base = rope_base(rc, L);
-    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_table_reserve(kv, base, L, c->head_dim)) ||
-        (L > s->scores_cap && grow_floats(&s->scores, (size_t)kv->cap))) {
+    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_table_reserve(kv, base, L, c->head_dim))) {
         snprintf(err, errlen, "context full at %lld tokens: memory cannot grow to hold %lld (%.1f KB of KV cache a token)",
-                 (long long)kv->n, (long long)L, kv_bytes_per_token(m) / 1024.0);
+                 (long long)kv->n, (long long)L, kv_bytes_per_token(m, kv->type) / 1024.0);
         return -2;
     }
-    if (L > s->scores_cap) s->scores_cap = kv->cap;
     for (int64_t i = 0; i < n; i += s->n_tok) {
         int64_t nc = n - i < s->n_tok ? n - i : s->n_tok;
         forward_chunk(m, rc, kv, s, ids + i, nc, base);

@@ -58,7 +58,9 @@ typedef struct {
     int64_t n;               /* tokens in context */
     int64_t cap;             /* positions allocated */
     int n_layers, kv_dim;
-    float **k, **v;          /* per layer: cap rows of kv_dim; k before RoPE when consistent */
+    int type;                /* NTK_KV_* element type of k and v */
+    size_t row_bytes;        /* one position of one layer's k (or v) */
+    uint8_t **k, **v;        /* per layer: cap rows of kv_dim; k before RoPE when consistent */
     int32_t *tokens;         /* the context's token ids */
     double base;             /* RoPE base of the last forward call */
     float *cos_tab, *sin_tab;/* consistent mode: positions [0, tab_n) at tab_base */
@@ -67,15 +69,17 @@ typedef struct {
 } kv_cache;
 
 int kv_init(kv_cache *kv, const model *m);
+/* Empty the cache and store it as type (NTK_KV_*) from now on. -1 with err set if the model's
+ * heads cannot be stored in that type, -2 for an unknown type; the cache is then unchanged. */
+int kv_set_type(kv_cache *kv, const model *m, int type, char *err, size_t errlen);
 /* Memory one more token of context takes (KV cache of every layer and its bookkeeping). */
-double kv_bytes_per_token(const model *m);
+double kv_bytes_per_token(const model *m, int type);
 void kv_free(kv_cache *kv);
 void kv_clear(kv_cache *kv);
 
 typedef struct {
     int64_t n_tok;           /* chunk size the buffers hold */
     float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab, *scores;
-    int64_t scores_cap;
     block_q8_0 *q8;
 } scratch;
 

@@ -13,7 +13,7 @@ export { NtkError };
 const BUILDS = { simd: 'ntk', scalar: 'ntk-scalar' };
 const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED', [-7]: 'CONTEXT_FULL' };
 const ROPE_MODES = ['consistent', 'cached', 'none'];
-const KV_TYPES = ['f32'];
+const KV_TYPES = ['f32', 'f16', 'q8_0'];
 const DEFAULT_CHUNK = 1 << 20;
 const TEXT_CAP = 256;
 const isNode = typeof process === 'object' && !!process.versions?.node;
@@ -57,7 +57,7 @@ export function checkLoadOptions(options = {}) {
   if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
     throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
   if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
-  if (!KV_TYPES.includes(kvType)) throw argError(`kvType must be one of ${KV_TYPES.join(', ')} in this version, got ${kvType}`);
+  if (!KV_TYPES.includes(kvType)) throw argError(`kvType must be one of ${KV_TYPES.join(', ')}, got ${kvType}`);
   if (threads !== 1) throw argError(`threads must be 1 in this version (no threaded build yet), got ${threads}`);
   checkNumber('ropeFactor', ropeFactor, 1, 1e6);
   checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
@@ -145,6 +145,7 @@ export class Engine {
         if (opts.ropeMode !== undefined || opts.ropeFactor !== undefined || opts.trainedCtx !== undefined)
           engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode), opts.ropeFactor ?? 0, opts.trainedCtx ?? 0));
         if (opts.maxContext !== undefined) engine.#check(mod._ntk_set_max_context(handle, opts.maxContext));
+        engine.#check(mod._ntk_set_kv_type(handle, KV_TYPES.indexOf(opts.kvType)));
         opts.onProgress?.({ ...engine.#progress, phase: 'ready' });
         return engine;
       } catch (err) {

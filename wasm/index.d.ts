@@ -88,8 +88,8 @@ export interface LoadOptions {
   trainedCtx?: number;
   /** cap on the tokens in context (an integer >= 1); default none: memory is the limit. Passing it is a CONTEXT_FULL error before anything is evaluated */
   maxContext?: number;
-  /** type of the KV cache; only 'f32' in this version (the default) */
-  kvType?: 'f32';
+  /** element type of the KV cache: 'f32' (the default), 'f16' or 'q8_0' (head dimension a multiple of 32, else an UNSUPPORTED error) */
+  kvType?: KvType;
   /** threads; only 1 in this version (the default: there is no threaded build yet) */
   threads?: 1;
   /** 'simd' (default, WebAssembly SIMD128) or 'scalar' (the same C without SIMD, for comparisons) */
@@ -107,12 +107,15 @@ export interface LoadOptions {
   cache?: boolean;
 }
 
+/** element type of the KV cache */
+export type KvType = 'f32' | 'f16' | 'q8_0';
+
 /** LoadOptions with the defaults filled in, as checkLoadOptions returns them. */
 export interface ResolvedLoadOptions {
   ropeMode: RopeMode | undefined;
   ropeFactor: number | undefined;
   trainedCtx: number | undefined;
-  kvType: 'f32';
+  kvType: KvType;
   threads: 1;
   build: 'simd' | 'scalar';
   chunkSize: number;
@@ -254,6 +257,8 @@ export interface ModelInfo {
   eot: number;
   /** the file's tokenizer.ggml.add_bos_token (tokenize() puts BOS first unless told { bos: false }, whatever this says) */
   addBos: boolean;
+  /** element type of the KV cache (the kvType load option) */
+  kvType: KvType;
   /** bytes one more token of context takes (the KV cache of every layer and its bookkeeping) */
   kvBytesPerToken: number;
   /** the maxContext cap, 0 for none */

@@ -527,18 +527,43 @@ static void test_scalar_elementwise(void)
     free(y), free(x), free(y0), free(c), free(s);
 }
 
-/* One attention problem: q, keys, values in a strided cache, optional RoPE tables. */
+/* One attention problem: q, keys, values in a strided cache of kv type `type`, optional RoPE
+ * tables. k and v always hold the float values the cache encodes (for f16 and q8_0 the
+ * dequantized rows), so the float64 reference and the f32 kernel see what the typed one sees. */
 typedef struct {
-    int n_kv, head_dim, kv_stride;
+    int n_kv, head_dim, kv_stride, type;
     float scale;
     float *q, *k, *v, *c, *s;
+    void *kt, *vt; /* the cache in its type; k and v themselves for f32 */
 } attn_case;
 
+static const char *const kv_names[] = { "f32", "f16", "q8_0" };
+
+/* Encode a float cache in type, then replace the floats by what the encoding decodes to. */
+static void *kv_encode(float *x, int n_rows, int stride, int type)
+{
+    const size_t n = (size_t)n_rows * stride;
+    if (type == NTK_KV_F16) {
+        ggml_half *h = xmalloc(n * sizeof *h);
+        for (size_t i = 0; i < n; i++)
+            x[i] = fp16_to_fp32(h[i] = fp32_to_fp16(x[i]));
+        return h;
+    }
+    if (type == NTK_KV_Q8_0) {
+        block_q8_0 *b = xmalloc(n / QK8_0 * sizeof *b);
+        quantize_row_q8_0(x, b, (int64_t)n);
+        dequantize_row(GGML_TYPE_Q8_0, b, x, (int64_t)n);
+        return b;
+    }
+    return x;
+}
+
 static void attn_make(attn_case *t, int n_kv, int head_dim, int kv_stride, float qrange,
-                      float scale)
+                      float scale, int type)
 {
     const size_t cache = (size_t)n_kv * kv_stride;
     t->n_kv = n_kv, t->head_dim = head_dim, t->kv_stride = kv_stride, t->scale = scale;
+    t->type = type;
     t->q = xmalloc(head_dim * sizeof *t->q);
     t->k = xmalloc(cache * sizeof *t->k);
     t->v = xmalloc(cache * sizeof *t->v);
@@ -547,14 +572,17 @@ static void attn_make(attn_case *t, int n_kv, int head_dim, int kv_stride, float
     fill(t->q, head_dim, -qrange, qrange);
     fill(t->k, (int)cache, -1.0f, 1.0f);
     fill(t->v, (int)cache, -2.0f, 2.0f);
+    t->kt = kv_encode(t->k, n_kv, kv_stride, type);
+    t->vt = kv_encode(t->v, n_kv, kv_stride, type);
     rope_tables(t->c, t->s, n_kv, irand(0, 1000), head_dim);
 }
 
 static void attn_free(attn_case *t)
 {
+    if (t->type != NTK_KV_F32)
+        free(t->kt), free(t->vt);
     free(t->q), free(t->k), free(t->v), free(t->c), free(t->s);
 }
-
 /* The error of out is at most the error of the scores (relative to the largest score's terms,
  * S) times max|v|, plus rounding of the weighted sum itself: tol * max|v| * (1 + S). */
 static double attn_scale(const attn_case *t)
@@ -602,72 +630,90 @@ static void attn_reference(const attn_case *t, int rotate, double *out)
     free(p);
 }
 
-typedef void attention_fn(float *out, const float *q, const float *k, const float *v, int n_kv,
-                          int kv_stride, int head_dim, const float *cos_tab,
-                          const float *sin_tab, float scale, float *scores);
+typedef void attention_fn(float *out, const float *q, const void *k, const void *v, int kv_type,
+                          int n_kv, int kv_stride, int head_dim, const float *cos_tab,
+                          const float *sin_tab, float scale, float *scratch);
 
-static void attn_run(const attn_case *t, attention_fn *fn, int rotate, float *out, float *scores)
+/* typed: read the cache in its type, else the f32 cache of its decoded values */
+static void attn_run(const attn_case *t, attention_fn *fn, int typed, int rotate, float *out,
+                     float *scratch)
 {
-    fn(out, t->q, t->k, t->v, t->n_kv, t->kv_stride, t->head_dim, rotate ? t->c : NULL,
-       rotate ? t->s : NULL, t->scale, scores);
+    fn(out, t->q, typed ? t->kt : t->k, typed ? t->vt : t->v, typed ? t->type : NTK_KV_F32,
+       t->n_kv, t->kv_stride, t->head_dim, rotate ? t->c : NULL, rotate ? t->s : NULL, t->scale,
+       scratch);
 }
 
-/* The grid of attention problems both test sections walk: n_kv, head_dim, cache layout, and
- * score ranges from flat to "exp would overflow without subtracting the max". */
-static const int attn_nkv[] = { 1, 2, 17, 300 };
+/* The grid of attention problems both test sections walk: n_kv (one streaming-softmax chunk,
+ * exactly one, one and a bit, many), head_dim, cache layout, and score ranges from flat to
+ * "exp would overflow without subtracting the max". */
+static const int attn_nkv[] = { 1, 2, 17, NTK_ATTN_CHUNK, NTK_ATTN_CHUNK + 1, 300 };
+#define N_ATTN_NKV ((int)(sizeof attn_nkv / sizeof *attn_nkv))
 static const int attn_hd[] = { 64, 128 };
 
-static void attn_case_at(attn_case *t, int i_nkv, int i_hd, int variant)
+static void attn_case_at(attn_case *t, int i_nkv, int i_hd, int variant, int type)
 {
     const int hd = attn_hd[i_hd];
-    const int stride = variant == 0 ? hd : hd * (1 + variant) + 8 * variant;
+    int stride = variant == 0 ? hd : hd * (1 + variant) + 8 * variant;
+    if (type == NTK_KV_Q8_0)
+        stride = (stride + QK8_0 - 1) / QK8_0 * QK8_0;
     const float qrange = variant == 2 ? 12.0f : 1.0f;
     const float scale = variant == 2 ? 1.0f : (variant ? 4.0f : 1.0f) / sqrtf((float)hd);
-    attn_make(t, attn_nkv[i_nkv], hd, stride, qrange, scale);
+    attn_make(t, attn_nkv[i_nkv], hd, stride, qrange, scale, type);
 }
 
 #define N_ATTN_VARIANTS 3
 
 static void test_scalar_attention(void)
 {
-    errstat s_plain = errstat_new("attention_head_scalar, pre-rotated keys, vs float64", 1e-5);
-    errstat s_rot = errstat_new("attention_head_scalar, keys rotated on the fly, vs float64",
-                                1e-5);
-    double ref[128];
-    float out[128], out2[128];
-    int inconsistent = 0, cases = 0;
-    for (int a = 0; a < 4; a++)
-        for (int h = 0; h < 2; h++)
-            for (int var = 0; var < N_ATTN_VARIANTS; var++) {
-                attn_case t;
-                attn_case_at(&t, a, h, var);
-                float *scores = xmalloc(t.n_kv * sizeof *scores);
-                const double sc = attn_scale(&t);
-                for (int rotate = 0; rotate < 2; rotate++) {
-                    attn_run(&t, attention_head_scalar, rotate, out, scores);
-                    attn_reference(&t, rotate, ref);
-                    double err = 0;
-                    for (int i = 0; i < t.head_dim; i++)
-                        err = fmax(err, isnan(out[i]) ? INFINITY : fabs(out[i] - ref[i]));
-                    errstat_add(rotate ? &s_rot : &s_plain, err, sc);
+    for (int ty = NTK_KV_F32; ty <= NTK_KV_Q8_0; ty++) {
+        char n_plain[96], n_rot[96];
+        snprintf(n_plain, sizeof n_plain, "attention_head_scalar %s, pre-rotated keys, vs float64",
+                 kv_names[ty]);
+        snprintf(n_rot, sizeof n_rot,
+                 "attention_head_scalar %s, keys rotated on the fly, vs float64", kv_names[ty]);
+        errstat s_plain = errstat_new(n_plain, 1e-5), s_rot = errstat_new(n_rot, 1e-5);
+        double ref[128];
+        float out[128], out2[128];
+        int inconsistent = 0, undecoded = 0, cases = 0;
+        for (int a = 0; a < N_ATTN_NKV; a++)
+            for (int h = 0; h < 2; h++)
+                for (int var = 0; var < N_ATTN_VARIANTS; var++) {
+                    attn_case t;
+                    attn_case_at(&t, a, h, var, ty);
+                    float *scratch = xmalloc(NTK_ATTN_SCRATCH(t.head_dim) * sizeof *scratch);
+                    const double sc = attn_scale(&t);
+                    for (int rotate = 0; rotate < 2; rotate++) {
+                        attn_run(&t, attention_head_scalar, 1, rotate, out, scratch);
+                        attn_reference(&t, rotate, ref);
+                        double err = 0;
+                        for (int i = 0; i < t.head_dim; i++)
+                            err = fmax(err, isnan(out[i]) ? INFINITY : fabs(out[i] - ref[i]));
+                        errstat_add(rotate ? &s_rot : &s_plain, err, sc);
+                        /* a typed cache decodes exactly, then takes the f32 path */
+                        attn_run(&t, attention_head_scalar, 0, rotate, out2, scratch);
+                        undecoded += !same_floats(out, out2, t.head_dim);
+                    }
+                    /* rotating on the fly must score exactly like rope_rotate then attention */
+                    for (int j = 0; j < t.n_kv; j++) {
+                        const size_t tab = (size_t)j * t.head_dim / 2;
+                        rope_rotate_scalar(t.k + (size_t)j * t.kv_stride, t.c + tab, t.s + tab,
+                                           t.head_dim);
+                    }
+                    attn_run(&t, attention_head_scalar, 0, 0, out2, scratch);
+                    inconsistent += !same_floats(out, out2, t.head_dim);
+                    cases++;
+                    free(scratch);
+                    attn_free(&t);
                 }
-                /* rotating on the fly must score exactly like rope_rotate then attention */
-                for (int j = 0; j < t.n_kv; j++) {
-                    const size_t tab = (size_t)j * t.head_dim / 2;
-                    rope_rotate_scalar(t.k + (size_t)j * t.kv_stride, t.c + tab, t.s + tab,
-                                       t.head_dim);
-                }
-                attn_run(&t, attention_head_scalar, 0, out2, scores);
-                inconsistent += !same_floats(out, out2, t.head_dim);
-                cases++;
-                free(scores);
-                attn_free(&t);
-            }
-    errstat_report(&s_plain);
-    errstat_report(&s_rot);
-    check(inconsistent == 0,
-          "attention_head_scalar: on-the-fly rotation bit-identical to rope_rotate_scalar first "
-          "(%d of %d cases differ)", inconsistent, cases);
+        errstat_report(&s_plain);
+        errstat_report(&s_rot);
+        check(undecoded == 0,
+              "attention_head_scalar %s: bit-identical to f32 on the decoded cache (%d of %d "
+              "runs differ)", kv_names[ty], undecoded, 2 * cases);
+        check(inconsistent == 0,
+              "attention_head_scalar %s: on-the-fly rotation bit-identical to rope_rotate_scalar "
+              "first (%d of %d cases differ)", kv_names[ty], inconsistent, cases);
+    }
 }
 
 /* ---------------------------------------------------------------- SIMD vs scalar */
@@ -799,42 +845,54 @@ static void test_simd_elementwise(void)
 
 static void test_simd_attention(void)
 {
-    errstat s_plain = errstat_new("attention_head_simd vs scalar, pre-rotated keys", 1e-5);
-    errstat s_rot = errstat_new("attention_head_simd vs scalar, keys rotated on the fly", 1e-5);
-    float out1[128], out2[128];
-    int inconsistent = 0, cases = 0;
-    for (int rep = 0; rep < 5; rep++)
-        for (int a = 0; a < 4; a++)
-            for (int h = 0; h < 2; h++)
-                for (int var = 0; var < N_ATTN_VARIANTS; var++) {
-                    attn_case t;
-                    attn_case_at(&t, a, h, var);
-                    float *scores = xmalloc(t.n_kv * sizeof *scores);
-                    const double sc = attn_scale(&t);
-                    for (int rotate = 0; rotate < 2; rotate++) {
-                        attn_run(&t, attention_head_simd, rotate, out1, scores);
-                        attn_run(&t, attention_head_scalar, rotate, out2, scores);
-                        double err = 0;
-                        for (int i = 0; i < t.head_dim; i++)
-                            err = fmax(err, isnan(out1[i]) ? INFINITY : fabs(out1[i] - out2[i]));
-                        errstat_add(rotate ? &s_rot : &s_plain, err, sc);
+    for (int ty = NTK_KV_F32; ty <= NTK_KV_Q8_0; ty++) {
+        char n_plain[96], n_rot[96];
+        snprintf(n_plain, sizeof n_plain, "attention_head_simd %s vs scalar, pre-rotated keys",
+                 kv_names[ty]);
+        snprintf(n_rot, sizeof n_rot, "attention_head_simd %s vs scalar, keys rotated on the fly",
+                 kv_names[ty]);
+        errstat s_plain = errstat_new(n_plain, 1e-5), s_rot = errstat_new(n_rot, 1e-5);
+        float out1[128], out2[128];
+        int inconsistent = 0, undecoded = 0, cases = 0;
+        for (int rep = 0; rep < 5; rep++)
+            for (int a = 0; a < N_ATTN_NKV; a++)
+                for (int h = 0; h < 2; h++)
+                    for (int var = 0; var < N_ATTN_VARIANTS; var++) {
+                        attn_case t;
+                        attn_case_at(&t, a, h, var, ty);
+                        float *scratch = xmalloc(NTK_ATTN_SCRATCH(t.head_dim) * sizeof *scratch);
+                        const double sc = attn_scale(&t);
+                        for (int rotate = 0; rotate < 2; rotate++) {
+                            attn_run(&t, attention_head_simd, 1, rotate, out1, scratch);
+                            attn_run(&t, attention_head_scalar, 1, rotate, out2, scratch);
+                            double err = 0;
+                            for (int i = 0; i < t.head_dim; i++)
+                                err = fmax(err, isnan(out1[i]) ? INFINITY : fabs(out1[i] - out2[i]));
+                            errstat_add(rotate ? &s_rot : &s_plain, err, sc);
+                            /* the SIMD decoders are exact too */
+                            attn_run(&t, attention_head_simd, 0, rotate, out2, scratch);
+                            undecoded += !same_floats(out1, out2, t.head_dim);
+                        }
+                        /* head_dim % 16 == 0: the rotating dot sums in dot_f32_simd's order */
+                        for (int j = 0; j < t.n_kv; j++)
+                            rope_rotate_simd(t.k + (size_t)j * t.kv_stride,
+                                             t.c + (size_t)j * t.head_dim / 2,
+                                             t.s + (size_t)j * t.head_dim / 2, t.head_dim);
+                        attn_run(&t, attention_head_simd, 0, 0, out2, scratch);
+                        inconsistent += !same_floats(out1, out2, t.head_dim);
+                        cases++;
+                        free(scratch);
+                        attn_free(&t);
                     }
-                    /* head_dim % 16 == 0: the rotating dot sums in dot_f32_simd's order */
-                    for (int j = 0; j < t.n_kv; j++)
-                        rope_rotate_simd(t.k + (size_t)j * t.kv_stride,
-                                         t.c + (size_t)j * t.head_dim / 2,
-                                         t.s + (size_t)j * t.head_dim / 2, t.head_dim);
-                    attn_run(&t, attention_head_simd, 0, out2, scores);
-                    inconsistent += !same_floats(out1, out2, t.head_dim);
-                    cases++;
-                    free(scores);
-                    attn_free(&t);
-                }
-    errstat_report(&s_plain);
-    errstat_report(&s_rot);
-    check(inconsistent == 0,
-          "attention_head_simd: on-the-fly rotation bit-identical to rope_rotate_simd first "
-          "(%d of %d cases differ)", inconsistent, cases);
+        errstat_report(&s_plain);
+        errstat_report(&s_rot);
+        check(undecoded == 0,
+              "attention_head_simd %s: bit-identical to f32 on the decoded cache (%d of %d runs "
+              "differ)", kv_names[ty], undecoded, 2 * cases);
+        check(inconsistent == 0,
+              "attention_head_simd %s: on-the-fly rotation bit-identical to rope_rotate_simd "
+              "first (%d of %d cases differ)", kv_names[ty], inconsistent, cases);
+    }
 }
 
 #endif

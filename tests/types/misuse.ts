@@ -8,8 +8,8 @@ const engine = await Engine.load('model.gguf');
 
 // @ts-expect-error ropeMode is 'consistent' | 'cached' | 'none'
 await Engine.load('model.gguf', { ropeMode: 'dynamic' });
-// @ts-expect-error kvType is only 'f32'
-checkLoadOptions({ kvType: 'q8_0' });
+// @ts-expect-error kvType is 'f32', 'f16' or 'q8_0'
+checkLoadOptions({ kvType: 'q4_0' });
 // @ts-expect-error threads is only 1
 checkLoadOptions({ threads: 4 });
 // @ts-expect-error build is 'simd' | 'scalar'
