@@ -175,22 +175,13 @@ export class Worst {
  * nameOffset, type, typeOffset, dims, offset}] }. The key/value records start at KV_START.
  */
 export { KV_START, kvRecord, VALUE, halfToF32 as halfToFloat };
+/** A deterministic PRNG for random chunk sizes. */
+export { mulberry32 as prng } from '../wasm/random.mjs';
 export function readGGUF(buf) {
   const h = parseHeader(buf);
   return { ...h, kv: Object.fromEntries(h.kv.map((r) => [r.key, r])) };
 }
 
-/** A deterministic PRNG (mulberry32) for random chunk sizes. */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Rewrite a GGUF with its tensors passed through `convert(tensor, bytes) -> { type, bytes }`

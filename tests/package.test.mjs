@@ -31,6 +31,7 @@ const EXPECTED_FILES = [
   'wasm/errors.mjs',
   'wasm/events.mjs',
   'wasm/evaluate.mjs',
+  'wasm/random.mjs',
   'wasm/gguf.mjs',
   'wasm/index.d.ts',
   'wasm/loader.mjs',

@@ -2,6 +2,7 @@
 // perplexity over fixed windows of a token stream, and passkey retrieval in held-out filler.
 // Used by the CLI (`ntk-wasm perplexity`, `ntk-wasm passkey`); importable from JS as well.
 import { readFileSync } from 'node:fs';
+import { mulberry32 } from './random.mjs';
 import { fileURLToPath } from 'node:url';
 import { NtkError } from './errors.mjs';
 
@@ -88,17 +89,6 @@ export function perplexity(engine, ids, { ctx, windows = 20, lastN = 256, bos, o
   return { ctx, windows, nll, ppl: Math.exp(nll), windowNll };
 }
 
-/** mulberry32: a small deterministic generator of floats in [0, 1). */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const argmax = (row) => {
   let best = 0;
@@ -138,7 +128,7 @@ export function passkey(engine, { len, trials = 20, seed, corpus = DEFAULT_CORPU
   const minLen = passkeyMinLength(engine);
   if (len < minLen) throw argError(`len ${len} is too short for the pass key: a prompt needs at least ${minLen} tokens`);
   const lines = heldOut ?? readHeldOut(corpus);
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const bos = engine.info().bos;
   const results = [];
   let correct = 0;

@@ -4,21 +4,12 @@
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseHeader, writeGGUF, kvRecord, f32ToHalf as toHalf, VALUE, TYPE } from './gguf.mjs';
+import { mulberry32 } from './random.mjs';
 
 const VOCAB_FROM = fileURLToPath(new URL('../models/kjv-tiny-q8_0.gguf', import.meta.url));
 const TYPES = { f32: TYPE.F32, f16: TYPE.F16, q8_0: TYPE.Q8_0, q4_0: TYPE.Q4_0 };
 const CHUNK_ROWS_BYTES = 1 << 20;
 
-// mulberry32: a fixed seed gives the same file
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // One row of floats in the file's type (ggml's reference quantizers for Q8_0 and Q4_0).
 function encodeRow(type, x) {
@@ -82,7 +73,7 @@ export async function synth(path, { layers, hidden, heads, kvHeads = heads, ffn,
   if (hidden % heads || heads % kvHeads || (hidden / heads) % 2 || hidden % 32 || ffn % 32)
     throw new Error('hidden must be a multiple of 32 and of heads, heads a multiple of kv-heads, ffn a multiple of 32');
   const vocab = await vocabRecords();
-  const nVocab = 4096, headDim = hidden / heads, kvDim = kvHeads * headDim, next = rng(seed);
+  const nVocab = 4096, headDim = hidden / heads, kvDim = kvHeads * headDim, next = mulberry32(seed);
   const A = 'internlm2';
   const kv = [
     kvRecord('general.architecture', VALUE.STRING, A),
