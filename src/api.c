@@ -47,6 +47,7 @@ struct ntk_engine {
     rope_config rope;
     int opt_mode;                   /* -1: model default */
     double opt_factor, opt_trained; /* 0: from the file / default */
+    int64_t opt_refresh;            /* 0: every token */
     int64_t max_ctx;                /* 0: no cap */
 
     float *logits;
@@ -279,6 +280,7 @@ static void rope_resolve(ntk_engine *e) {
     e->rope.trained_ctx = e->opt_trained > 0 ? (int64_t)e->opt_trained : c->ctx_train;
     e->rope.theta = c->rope_theta;
     e->rope.head_dim = c->head_dim;
+    e->rope.refresh = e->opt_refresh > 0 ? e->opt_refresh : 1;
     e->kv.base = c->rope_theta;
 }
 
@@ -327,16 +329,19 @@ NTK_EXPORT int ntk_load_end(ntk_engine *e) {
 #define NEED_MODEL(e) \
     if ((e)->state != LOADED) return set_err(e, NTK_ERR_STATE, "no model is loaded")
 
-NTK_EXPORT int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx) {
+NTK_EXPORT int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx, double refresh) {
     NEED_MODEL(e);
     if (mode < -1 || mode > 2) return set_err(e, NTK_ERR_ARG, "rope mode must be consistent, cached or none");
     if (factor != 0 && !(factor >= 1 && factor <= 1e6))
         return set_err(e, NTK_ERR_ARG, "rope factor must be at least 1, got %g", factor);
     if (trained_ctx != 0 && !(trained_ctx >= 1 && trained_ctx <= 1e12))
         return set_err(e, NTK_ERR_ARG, "trained context length must be positive, got %g", trained_ctx);
+    if (!(refresh >= 0 && refresh <= INT32_MAX) || refresh != (double)(int64_t)refresh)
+        return set_err(e, NTK_ERR_ARG, "the RoPE refresh step must be a whole number of tokens, got %g", refresh);
     e->opt_mode = mode;
     e->opt_factor = factor;
     e->opt_trained = trained_ctx;
+    e->opt_refresh = (int64_t)refresh;
     kv_clear(&e->kv);
     rope_resolve(e);
     return NTK_OK;
@@ -453,11 +458,11 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     const char *mode_src = e->opt_mode >= 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
     const char *factor_src = e->opt_factor > 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
     bad = bad || sb_printf(&b, "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
-                               "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"fileFactor\":%s},"
+                               "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"refresh\":%lld,\"fileFactor\":%s},"
                                "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s,"
                                "\"kvType\":\"%s\",\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld}",
                   e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
-                  (long long)e->rope.trained_ctx, c->ntk_factor > 0 ? "true" : "false",
+                  (long long)e->rope.trained_ctx, (long long)e->rope.refresh, c->ntk_factor > 0 ? "true" : "false",
                   e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false",
                   kv_type_name(e->kv.type), kv_bytes_per_token(&e->m, e->kv.type), (long long)e->max_ctx, (long long)context_fit(e));
     return keep_json(e, &b, bad);

@@ -8,7 +8,7 @@
  *                              bytes or fewer at p; ntk_load_commit(e, n); }  ntk_load_end(e);
  *   (a split model: ntk_load_end returns N > 0 while N parts are still to come; push the next
  *   part through the same window/commit loop and call ntk_load_end again)
- *   ntk_set_rope(e, mode, factor, trained_ctx);          (optional; -1 / 0 keep the default)
+ *   ntk_set_rope(e, mode, factor, trained_ctx, refresh); (optional; -1 / 0 keep the default)
  *   n = ntk_tokenize(e, text, len, add_bos, ids, cap);
  *   ntk_eval(e, ids, n, all_logits);  ntk_logits(e);  id = ntk_sample(e);  ...
  *   ntk_free(e);
@@ -48,8 +48,9 @@ int ntk_load_phase(const ntk_engine *e);
 int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
 
 /* mode: 0 consistent, 1 cached, 2 none, -1 the model's default; factor: >= 1, or 0 for the
- * file's / default; trained_ctx: > 0, or 0 for the file's. Resets the context. */
-int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx);
+ * file's / default; trained_ctx: > 0, or 0 for the file's; refresh: tokens between changes of
+ * the dynamic base (rope.h), >= 1, or 0 for every token. Resets the context. */
+int ntk_set_rope(ntk_engine *e, int mode, double factor, double trained_ctx, double refresh);
 /* Cap the context at n tokens (0: no cap, only memory limits it); an evaluation that would pass
  * it is refused before anything is evaluated. */
 int ntk_set_max_context(ntk_engine *e, double n);

@@ -39,28 +39,72 @@ enum { NTK_KV_F32 = 0, NTK_KV_F16 = 1, NTK_KV_Q8_0 = 2 };
 /* Keys scored per step of attention's streaming softmax: the scratch it needs is fixed however
  * long the context grows. */
 #define NTK_ATTN_CHUNK 64
-/* Floats of scratch attention_head takes: a chunk of scores and one key or value row. */
-#define NTK_ATTN_SCRATCH(head_dim) (NTK_ATTN_CHUNK + (head_dim))
 
-/* Attention of one query head over n_kv cached positions (causal masking is the caller's
- * choice of n_kv). k and v hold rows of kv_type (NTK_KV_*); row j starts kv_stride elements
- * after row j-1 (for Q8_0 both kv_stride and head_dim are multiples of 32, so a row is whole
- * blocks). If cos_tab is not NULL the keys are stored before RoPE and key j is rotated on the
- * fly with cos_tab/sin_tab + j*(head_dim/2) (the "consistent" dynamic NTK cache); if NULL the
- * keys are already rotated. out = softmax(scale * q.k_j) . v_j, the softmax a streaming one
- * (running max and sum, NTK_ATTN_CHUNK scores at a time). scratch: NTK_ATTN_SCRATCH(head_dim)
- * floats. F16 and Q8_0 rows are expanded to float exactly (as dequantize_row does) before use,
- * so every type scores like the f32 cache of its dequantized rows. */
-NTK_KERNEL_TWINS(void, attention_head,
-                 (float *out, const float *q, const void *k, const void *v, int kv_type,
-                  int n_kv, int kv_stride, int head_dim, const float *cos_tab,
-                  const float *sin_tab, float scale, float *scratch))
+/* One KV head of one layer's cache: row j of k and v starts j*stride elements after row 0 and
+ * holds head_dim elements of type (NTK_KV_*). For Q8_0, stride and head_dim are multiples of 32,
+ * so a row is whole blocks. */
+typedef struct {
+    const void *k, *v;
+    int type, stride, head_dim;
+} attn_kv;
 
-/* Shared by both attention twins (expf has no SIMD128 form): one chunk of the streaming
- * softmax. Raises *max to cover scores[0..n), replaces each score by exp(score - *max), adds
- * them to *sum (rescaled first) and returns the factor exp(old max - new max) by which the
- * caller must scale the output it has accumulated so far. */
-float softmax_chunk(float *scores, int n, float *max, float *sum);
+/* The consistent cache keeps keys before RoPE, and every call rotates all of them with its own
+ * base. Rotations compose, so q.R(j)k = R(-j0)q . R(j-j0)k: each chunk of keys starting at j0
+ * is turned by the same small angles j-j0 < NTK_ATTN_CHUNK, and the query once per chunk by
+ * -j0. The tables (head_dim/2 floats a row, in rope_rotate's form) are then tiny: no row per
+ * position, and refilled only when the base changes. */
+typedef struct {
+    const float *start_cos, *start_sin; /* row c: angle -(c * NTK_ATTN_CHUNK) */
+    const float *step_cos, *step_sin;   /* row i: angle i, i < NTK_ATTN_CHUNK */
+} attn_rope;
+
+/* Floats of scratch attention_tile takes for a tile of `rows` query rows: a chunk of keys and
+ * one of values as floats, a chunk of scores, a query, and each row's running max and sum. */
+#define NTK_ATTN_SCRATCH(head_dim, rows) \
+    (2 * NTK_ATTN_CHUNK * (head_dim) + NTK_ATTN_CHUNK + (head_dim) + 2 * (rows))
+
+/* Causal attention of a tile of queries that share one KV head: n_tok consecutive tokens, each
+ * with n_head query heads (a GQA group), head h of token t at q + t*q_stride + h*head_dim (out
+ * likewise). Token t sees keys [0, n_past + t + 1). rope NULL: keys are stored rotated, as are
+ * the queries; otherwise keys are stored before RoPE and rotated on the fly (attn_rope).
+ * out = softmax(scale * q.k_j) . v_j with a streaming softmax (running max and sum per row,
+ * NTK_ATTN_CHUNK keys at a time), so memory does not grow with the context. Each chunk of keys
+ * and values is expanded to float (F16/Q8_0 exactly as dequantize_row does) and rotated once
+ * for the whole tile. scratch: NTK_ATTN_SCRATCH(head_dim, n_tok * n_head) floats. */
+NTK_KERNEL_TWINS(void, attention_tile,
+                 (float *out, const float *q, int n_tok, int n_head, int q_stride,
+                  const attn_kv *kv, int n_past, const attn_rope *rope, float scale,
+                  float *scratch))
+
+/* The twins share the loop of attention_tile (chunks, causal limits, streaming softmax) and
+ * differ in these kernels only. */
+typedef struct {
+    /* Rows [j0, j0+n) of a cache as floats, row j0+i turned by the angle of (rot_cos, rot_sin)
+     * row i when rot_cos is not NULL: in place when f32 and not rotated, else written to buf
+     * (n rows of head_dim); *row_stride tells which. */
+    const float *(*rows)(const void *base, int type, int j0, int n, int stride, int head_dim,
+                         const float *rot_cos, const float *rot_sin, float *buf, int *row_stride);
+    /* rope_rotate */
+    void (*rotate)(float *x, const float *c, const float *s, int head_dim);
+    /* scores[i] = scale * q.k_i over n rows of k */
+    void (*scores)(float *scores, const float *q, const float *k, int n, int row_stride,
+                   int head_dim, float scale);
+    /* softmax_chunk */
+    float (*softmax)(float *scores, int n, float *max, float *sum);
+    /* out += sum_i p[i] * v_i over n rows of v, each column summed in index order */
+    void (*accumulate)(float *out, const float *p, const float *v, int n, int row_stride,
+                       int head_dim);
+} attn_ops;
+
+void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_tok, int n_head,
+                        int q_stride, const attn_kv *kv, int n_past, const attn_rope *rope,
+                        float scale, float *scratch);
+
+/* One chunk of attention's streaming softmax: raises *max to cover scores[0..n), replaces each
+ * score by exp(score - *max), adds them to *sum (rescaled first) and returns the factor
+ * exp(old max - new max) by which the caller must scale the output it has accumulated so far.
+ * The SIMD twin's exp is a polynomial within a few ulp of expf's. */
+NTK_KERNEL_TWINS(float, softmax_chunk, (float *scores, int n, float *max, float *sum))
 
 #if defined(__wasm_simd128__)
 #define NTK_KERNEL(name) name##_simd
@@ -77,6 +121,7 @@ float softmax_chunk(float *scores, int n, float *max, float *sum);
 #define dot_q4_0_q8_0  NTK_KERNEL(dot_q4_0_q8_0)
 #define axpy_f32       NTK_KERNEL(axpy_f32)
 #define rope_rotate    NTK_KERNEL(rope_rotate)
-#define attention_head NTK_KERNEL(attention_head)
+#define attention_tile NTK_KERNEL(attention_tile)
+#define softmax_chunk  NTK_KERNEL(softmax_chunk)
 
 #endif

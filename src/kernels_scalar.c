@@ -72,21 +72,7 @@ void rope_rotate_scalar(float *x, const float *c, const float *s, int head_dim)
     }
 }
 
-/* q . rope(k) without writing the rotated key anywhere: the rotation is rope_rotate_scalar's,
- * term by term, so a key rotated here scores exactly as one rotated in place. */
-static float dot_rotated(const float *q, const float *k, const float *c, const float *s,
-                         int head_dim)
-{
-    float sum = 0.0f;
-    for (int i = 0; i < head_dim / 2; i++) {
-        const float k0 = k[2 * i], k1 = k[2 * i + 1];
-        sum += q[2 * i] * (k0 * c[i] - k1 * s[i]);
-        sum += q[2 * i + 1] * (k0 * s[i] + k1 * c[i]);
-    }
-    return sum;
-}
-
-float softmax_chunk(float *scores, int n, float *max, float *sum)
+float softmax_chunk_scalar(float *scores, int n, float *max, float *sum)
 {
     /* subtracting the running max keeps expf in range however large the scores are */
     float m = *max;
@@ -103,57 +89,109 @@ float softmax_chunk(float *scores, int n, float *max, float *sum)
     return rescale;
 }
 
-/* Row j of a KV cache of the given type as floats: f32 rows in place, others expanded into
- * tmp (head_dim floats). */
-static const float *kv_row(const void *base, int type, int j, int stride, int head_dim,
-                           float *tmp)
+static const float *rows_scalar(const void *base, int type, int j0, int n, int stride,
+                               int head_dim, const float *rot_cos, const float *rot_sin,
+                               float *buf, int *row_stride)
 {
-    if (type == NTK_KV_F16) {
-        const ggml_half *h = (const ggml_half *)base + (size_t)j * stride;
-        for (int i = 0; i < head_dim; i++)
-            tmp[i] = fp16_to_fp32(h[i]);
-        return tmp;
+    if (type == NTK_KV_F32 && !rot_cos) {
+        *row_stride = stride;
+        return (const float *)base + (size_t)j0 * stride;
     }
-    if (type == NTK_KV_Q8_0) {
-        const block_q8_0 *b = (const block_q8_0 *)base + (size_t)j * (stride / QK8_0);
-        for (int i = 0; i < head_dim / QK8_0; i++) {
-            const float d = fp16_to_fp32(b[i].d);
-            for (int e = 0; e < QK8_0; e++)
-                tmp[i * QK8_0 + e] = d * b[i].qs[e];
+    *row_stride = head_dim;
+    for (int j = 0; j < n; j++) {
+        const size_t row = (size_t)(j0 + j) * stride;
+        float *y = buf + (size_t)j * head_dim;
+        if (type == NTK_KV_F16) {
+            const ggml_half *h = (const ggml_half *)base + row;
+            for (int i = 0; i < head_dim; i++)
+                y[i] = fp16_to_fp32(h[i]);
+        } else if (type == NTK_KV_Q8_0) {
+            const block_q8_0 *b = (const block_q8_0 *)base + row / QK8_0;
+            for (int i = 0; i < head_dim; i++)
+                y[i] = fp16_to_fp32(b[i / QK8_0].d) * b[i / QK8_0].qs[i % QK8_0];
+        } else {
+            for (int i = 0; i < head_dim; i++)
+                y[i] = ((const float *)base)[row + i];
         }
-        return tmp;
+        if (rot_cos)
+            rope_rotate_scalar(y, rot_cos + (size_t)j * (head_dim / 2),
+                               rot_sin + (size_t)j * (head_dim / 2), head_dim);
     }
-    return (const float *)base + (size_t)j * stride;
+    return buf;
 }
 
-void attention_head_scalar(float *out, const float *q, const void *k, const void *v, int kv_type,
-                           int n_kv, int kv_stride, int head_dim, const float *cos_tab,
-                           const float *sin_tab, float scale, float *scratch)
+static void scores_scalar(float *scores, const float *q, const float *k, int n, int row_stride,
+                          int head_dim, float scale)
 {
-    const size_t half = (size_t)head_dim / 2;
-    float *scores = scratch, *row = scratch + NTK_ATTN_CHUNK;
-    float max = -INFINITY, sum = 0.0f;
-    for (int d = 0; d < head_dim; d++)
-        out[d] = 0.0f;
+    for (int i = 0; i < n; i++)
+        scores[i] = scale * dot_f32_scalar(q, k + (size_t)i * row_stride, head_dim);
+}
+
+static void accumulate_scalar(float *out, const float *p, const float *v, int n, int row_stride,
+                              int head_dim)
+{
+    for (int i = 0; i < n; i++)
+        axpy_f32_scalar(out, p[i], v + (size_t)i * row_stride, head_dim);
+}
+
+void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_tok, int n_head,
+                        int q_stride, const attn_kv *kv, int n_past, const attn_rope *rope,
+                        float scale, float *scratch)
+{
+    const int hd = kv->head_dim, half = hd / 2, n_rows = n_tok * n_head, n_kv = n_past + n_tok;
+    float *kbuf = scratch, *vbuf = kbuf + NTK_ATTN_CHUNK * hd, *scores = vbuf + NTK_ATTN_CHUNK * hd;
+    float *qrot = scores + NTK_ATTN_CHUNK, *run_max = qrot + hd, *run_sum = run_max + n_rows;
+    for (int r = 0; r < n_rows; r++) {
+        run_max[r] = -INFINITY;
+        run_sum[r] = 0.0f;
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int d = 0; d < n_head * hd; d++)
+            out[(size_t)t * q_stride + d] = 0.0f;
     for (int j0 = 0; j0 < n_kv; j0 += NTK_ATTN_CHUNK) {
         const int n = n_kv - j0 < NTK_ATTN_CHUNK ? n_kv - j0 : NTK_ATTN_CHUNK;
-        for (int i = 0; i < n; i++) {
-            const int j = j0 + i;
-            const float *kj = kv_row(k, kv_type, j, kv_stride, head_dim, row);
-            const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half,
-                                                    sin_tab + j * half, head_dim)
-                                      : dot_f32_scalar(q, kj, head_dim);
-            scores[i] = scale * dot;
+        int ks, vs;
+        const float *keys = ops->rows(kv->k, kv->type, j0, n, kv->stride, hd,
+                                      rope ? rope->step_cos : NULL, rope ? rope->step_sin : NULL,
+                                      kbuf, &ks);
+        const float *vals = ops->rows(kv->v, kv->type, j0, n, kv->stride, hd, NULL, NULL, vbuf, &vs);
+        /* tokens before t = j0 - n_past see none of this chunk; rows of a token differ only in q */
+        for (int t = j0 > n_past ? j0 - n_past : 0; t < n_tok; t++) {
+            const int m = n_past + t + 1 - j0 < n ? n_past + t + 1 - j0 : n;
+            for (int h = 0; h < n_head; h++) {
+                const int r = t * n_head + h;
+                const float *qr = q + (size_t)t * q_stride + (size_t)h * hd;
+                float *o = out + (size_t)t * q_stride + (size_t)h * hd;
+                if (rope) {
+                    const size_t c = (size_t)(j0 / NTK_ATTN_CHUNK) * half;
+                    for (int d = 0; d < hd; d++)
+                        qrot[d] = qr[d];
+                    ops->rotate(qrot, rope->start_cos + c, rope->start_sin + c, hd);
+                    qr = qrot;
+                }
+                ops->scores(scores, qr, keys, m, ks, hd, scale);
+                const float rescale = ops->softmax(scores, m, &run_max[r], &run_sum[r]);
+                if (rescale != 1.0f)
+                    for (int d = 0; d < hd; d++)
+                        o[d] *= rescale;
+                ops->accumulate(o, scores, vals, m, vs, hd);
+            }
         }
-        const float rescale = softmax_chunk(scores, n, &max, &sum);
-        if (rescale != 1.0f)
-            for (int d = 0; d < head_dim; d++)
-                out[d] *= rescale;
-        for (int i = 0; i < n; i++)
-            axpy_f32_scalar(out, scores[i], kv_row(v, kv_type, j0 + i, kv_stride, head_dim, row),
-                            head_dim);
     }
-    const float inv = 1.0f / sum;
-    for (int d = 0; d < head_dim; d++)
-        out[d] *= inv;
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_head; h++) {
+            const float inv = 1.0f / run_sum[t * n_head + h];
+            float *o = out + (size_t)t * q_stride + (size_t)h * hd;
+            for (int d = 0; d < hd; d++)
+                o[d] *= inv;
+        }
+}
+
+void attention_tile_scalar(float *out, const float *q, int n_tok, int n_head, int q_stride,
+                           const attn_kv *kv, int n_past, const attn_rope *rope, float scale,
+                           float *scratch)
+{
+    static const attn_ops ops = { rows_scalar, rope_rotate_scalar, scores_scalar, softmax_chunk_scalar,
+                                  accumulate_scalar };
+    attention_tile_run(&ops, out, q, n_tok, n_head, q_stride, kv, n_past, rope, scale, scratch);
 }

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 #include <wasm_simd128.h>
 #include "kernels.h"
 
@@ -313,7 +314,8 @@ static inline void rotate4(v128_t *r_lo, v128_t *r_hi, v128_t x_lo, v128_t x_hi,
                            wasm_f32x4_mul(wasm_i32x4_shuffle(x_hi, x_hi, 1, 0, 3, 2), s_hi));
 }
 
-void rope_rotate_simd(float *x, const float *c, const float *s, int head_dim)
+/* y = x turned by (c, s); y may be x. */
+static void rotate_row(float *y, const float *x, const float *c, const float *s, int head_dim)
 {
     const int half = head_dim / 2;
     int i = 0;
@@ -321,45 +323,19 @@ void rope_rotate_simd(float *x, const float *c, const float *s, int head_dim)
         v128_t r_lo, r_hi;
         rotate4(&r_lo, &r_hi, wasm_v128_load(x + 2 * i), wasm_v128_load(x + 2 * i + 4), c + i,
                 s + i);
-        wasm_v128_store(x + 2 * i, r_lo);
-        wasm_v128_store(x + 2 * i + 4, r_hi);
+        wasm_v128_store(y + 2 * i, r_lo);
+        wasm_v128_store(y + 2 * i + 4, r_hi);
     }
     for (; i < half; i++) {
         const float x0 = x[2 * i], x1 = x[2 * i + 1];
-        x[2 * i] = x0 * c[i] - x1 * s[i];
-        x[2 * i + 1] = x0 * s[i] + x1 * c[i];
+        y[2 * i] = x0 * c[i] - x1 * s[i];
+        y[2 * i + 1] = x0 * s[i] + x1 * c[i];
     }
 }
 
-/* q . rope(k), rotating k in registers; eight pairs per step into four accumulators. */
-static float dot_rotated(const float *q, const float *k, const float *c, const float *s,
-                         int head_dim)
+void rope_rotate_simd(float *x, const float *c, const float *s, int head_dim)
 {
-    const int half = head_dim / 2;
-    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    v128_t r0, r1, r2, r3;
-    int i = 0;
-    for (; i + 8 <= half; i += 8) {
-        const float *kk = k + 2 * i, *qq = q + 2 * i;
-        rotate4(&r0, &r1, wasm_v128_load(kk), wasm_v128_load(kk + 4), c + i, s + i);
-        rotate4(&r2, &r3, wasm_v128_load(kk + 8), wasm_v128_load(kk + 12), c + i + 4, s + i + 4);
-        acc0 = mul_add(acc0, wasm_v128_load(qq), r0);
-        acc1 = mul_add(acc1, wasm_v128_load(qq + 4), r1);
-        acc2 = mul_add(acc2, wasm_v128_load(qq + 8), r2);
-        acc3 = mul_add(acc3, wasm_v128_load(qq + 12), r3);
-    }
-    for (; i + 4 <= half; i += 4) {
-        rotate4(&r0, &r1, wasm_v128_load(k + 2 * i), wasm_v128_load(k + 2 * i + 4), c + i, s + i);
-        acc0 = mul_add(acc0, wasm_v128_load(q + 2 * i), r0);
-        acc1 = mul_add(acc1, wasm_v128_load(q + 2 * i + 4), r1);
-    }
-    float sum = hsum4_f32x4(acc0, acc1, acc2, acc3);
-    for (; i < half; i++) {
-        const float k0 = k[2 * i], k1 = k[2 * i + 1];
-        sum += q[2 * i] * (k0 * c[i] - k1 * s[i]);
-        sum += q[2 * i + 1] * (k0 * s[i] + k1 * c[i]);
-    }
-    return sum;
+    rotate_row(x, x, c, s, head_dim);
 }
 
 /* Row j of a KV cache of the given type as floats, converted exactly as the scalar twin does:
@@ -442,41 +418,119 @@ static void accumulate_rows(float *out, const float *p, const float *v, int n, i
     }
 }
 
-void attention_head_simd(float *out, const float *q, const void *k, const void *v, int kv_type,
-                         int n_kv, int kv_stride, int head_dim, const float *cos_tab,
-                         const float *sin_tab, float scale, float *scratch)
+static const float *rows_simd(const void *base, int type, int j0, int n, int stride,
+                             int head_dim, const float *rot_cos, const float *rot_sin, float *buf,
+                             int *row_stride)
 {
-    const size_t half = (size_t)head_dim / 2;
-    float *scores = scratch, *row = scratch + NTK_ATTN_CHUNK;
-    float max = -INFINITY, sum = 0.0f;
-    for (int d = 0; d < head_dim; d++)
-        out[d] = 0.0f;
-    for (int j0 = 0; j0 < n_kv; j0 += NTK_ATTN_CHUNK) {
-        const int n = n_kv - j0 < NTK_ATTN_CHUNK ? n_kv - j0 : NTK_ATTN_CHUNK;
-        for (int i = 0; i < n; i++) {
-            const int j = j0 + i;
-            const float *kj = kv_row(k, kv_type, j, kv_stride, head_dim, row);
-            const float dot = cos_tab ? dot_rotated(q, kj, cos_tab + j * half,
-                                                    sin_tab + j * half, head_dim)
-                                      : dot_f32_simd(q, kj, head_dim);
-            scores[i] = scale * dot;
-        }
-        const float rescale = softmax_chunk(scores, n, &max, &sum);
-        if (rescale != 1.0f)
-            for (int d = 0; d < head_dim; d++)
-                out[d] *= rescale;
-        /* both ways add to each output column in the scalar twin's order (i = 0, 1..) */
-        if (kv_type == NTK_KV_F32)
-            accumulate_rows(out, scores, (const float *)v + (size_t)j0 * kv_stride, n, kv_stride,
-                            head_dim);
-        else
-            for (int i = 0; i < n; i++)
-                axpy_f32_simd(out, scores[i],
-                              kv_row(v, kv_type, j0 + i, kv_stride, head_dim, row), head_dim);
+    if (type == NTK_KV_F32 && !rot_cos) {
+        *row_stride = stride;
+        return (const float *)base + (size_t)j0 * stride;
     }
-    const float inv = 1.0f / sum;
-    for (int d = 0; d < head_dim; d++)
-        out[d] *= inv;
+    *row_stride = head_dim;
+    const size_t half = (size_t)head_dim / 2;
+    for (int j = 0; j < n; j++) {
+        float *y = buf + (size_t)j * head_dim;
+        const float *x = kv_row(base, type, j0 + j, stride, head_dim, y);
+        if (rot_cos)
+            rotate_row(y, x, rot_cos + j * half, rot_sin + j * half, head_dim);
+    }
+    return buf;
+}
+
+/* Four keys per step share each load of q, and their four sums are reduced together. */
+static void scores_simd(float *scores, const float *q, const float *k, int n, int row_stride,
+                        int head_dim, float scale)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float *k0 = k + (size_t)i * row_stride, *k1 = k0 + row_stride;
+        const float *k2 = k1 + row_stride, *k3 = k2 + row_stride;
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        int d = 0;
+        for (; d + 4 <= head_dim; d += 4) {
+            const v128_t qd = wasm_v128_load(q + d);
+            a0 = mul_add(a0, qd, wasm_v128_load(k0 + d));
+            a1 = mul_add(a1, qd, wasm_v128_load(k1 + d));
+            a2 = mul_add(a2, qd, wasm_v128_load(k2 + d));
+            a3 = mul_add(a3, qd, wasm_v128_load(k3 + d));
+        }
+        /* transpose-add: lane j of the result is the sum of a_j's lanes */
+        const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
+                                          wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+        const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5),
+                                          wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+        v128_t sum = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
+                                    wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+        for (; d < head_dim; d++)
+            sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_splat(q[d]),
+                                                     wasm_f32x4_make(k0[d], k1[d], k2[d], k3[d])));
+        wasm_v128_store(scores + i, wasm_f32x4_mul(sum, wasm_f32x4_splat(scale)));
+    }
+    for (; i < n; i++)
+        scores[i] = scale * dot_f32_simd(q, k + (size_t)i * row_stride, head_dim);
+}
+
+/* exp(x) for x <= 0 (a score minus the running max): 2^n * e^r with n = round(x/ln 2) and
+ * |r| <= ln2/2, e^r by Cephes' degree-7 polynomial (1 + r + r^2 * p(r)), ln 2 split in two so
+ * r is exact. x below -87.3 is clamped there (e^x < 2^-126 adds nothing next to the max's 1),
+ * which keeps 2^n a normal float. NaN stays NaN. */
+static inline v128_t exp_neg_f32x4(v128_t x)
+{
+    x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.33654f));
+    const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+    v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+    p = mul_add(wasm_f32x4_splat(1.3981999507e-3f), p, r);
+    p = mul_add(wasm_f32x4_splat(8.3334519073e-3f), p, r);
+    p = mul_add(wasm_f32x4_splat(4.1665795894e-2f), p, r);
+    p = mul_add(wasm_f32x4_splat(1.6666665459e-1f), p, r);
+    p = mul_add(wasm_f32x4_splat(5.0000001201e-1f), p, r);
+    p = mul_add(wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)), p, wasm_f32x4_mul(r, r));
+    const v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return wasm_f32x4_mul(p, pow2n);
+}
+
+float softmax_chunk_simd(float *scores, int n, float *max, float *sum)
+{
+    float m = *max;
+    int j = 0;
+    if (n >= 4) {
+        v128_t m4 = wasm_f32x4_splat(m);
+        for (; j + 4 <= n; j += 4)
+            m4 = wasm_f32x4_max(m4, wasm_v128_load(scores + j));
+        m4 = wasm_f32x4_max(m4, wasm_i32x4_shuffle(m4, m4, 2, 3, 0, 1));
+        m4 = wasm_f32x4_max(m4, wasm_i32x4_shuffle(m4, m4, 1, 0, 3, 2));
+        m = wasm_f32x4_extract_lane(m4, 0);
+    }
+    for (; j < n; j++)
+        m = fmaxf(m, scores[j]);
+    const float rescale = m > *max ? expf(*max - m) : 1.0f;
+    const v128_t m4 = wasm_f32x4_splat(m);
+    v128_t s4 = wasm_f32x4_splat(0.0f);
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const v128_t e = exp_neg_f32x4(wasm_f32x4_sub(wasm_v128_load(scores + j), m4));
+        wasm_v128_store(scores + j, e);
+        s4 = wasm_f32x4_add(s4, e);
+    }
+    float s = *sum * rescale + hsum_f32x4(s4);
+    for (; j < n; j++) {
+        scores[j] = expf(scores[j] - m);
+        s += scores[j];
+    }
+    *max = m;
+    *sum = s;
+    return rescale;
+}
+
+void attention_tile_simd(float *out, const float *q, int n_tok, int n_head, int q_stride,
+                         const attn_kv *kv, int n_past, const attn_rope *rope, float scale,
+                         float *scratch)
+{
+    static const attn_ops ops = { rows_simd, rope_rotate_simd, scores_simd, softmax_chunk_simd,
+                                  accumulate_rows };
+    attention_tile_run(&ops, out, q, n_tok, n_head, q_stride, kv, n_past, rope, scale, scratch);
 }
 
 #endif

@@ -212,14 +212,16 @@ void kv_free(kv_cache *kv) {
     free(kv->k);
     free(kv->v);
     free(kv->tokens);
-    free(kv->cos_tab);
-    free(kv->sin_tab);
+    free(kv->rot.start_cos);
+    free(kv->rot.start_sin);
+    free(kv->rot.step_cos);
+    free(kv->rot.step_sin);
     memset(kv, 0, sizeof *kv);
 }
 
 void kv_clear(kv_cache *kv) {
     kv->n = 0;
-    kv->tab_n = 0;
+    kv->rot.base = 0;
     kv->base = 0;
 }
 
@@ -251,8 +253,9 @@ int kv_set_type(kv_cache *kv, const model *m, int type, char *err, size_t errlen
 }
 
 double kv_bytes_per_token(const model *m, int type) {
-    /* K and V of every layer, the token id, and in consistent mode a cos/sin row */
-    return 2.0 * m->c.n_layers * m->c.n_kv_heads * m->c.head_dim * kv_elem_bytes(type) + sizeof(int32_t) + m->c.head_dim * sizeof(float);
+    /* K and V of every layer, the token id, and in consistent mode a cos/sin row a chunk */
+    return 2.0 * m->c.n_layers * m->c.n_kv_heads * m->c.head_dim * kv_elem_bytes(type) + sizeof(int32_t) +
+           (double)m->c.head_dim * sizeof(float) / NTK_ATTN_CHUNK;
 }
 
 static int grow_bytes(uint8_t **p, size_t n) {
@@ -290,21 +293,29 @@ static int kv_reserve(kv_cache *kv, int64_t need) {
     return kv_grow(kv, cap) && kv_grow(kv, (need + 255) / 256 * 256) ? -1 : 0;
 }
 
-/* Consistent mode: cos/sin of every position [0, L) at base. When the base is unchanged only
- * the new positions are filled; when it moved, all of them (the price of consistency). */
-static int rope_table_reserve(kv_cache *kv, double base, int64_t L, int head_dim) {
-    int64_t half = head_dim / 2;
-    if (L > kv->tab_cap) {
-        int64_t cap = kv->tab_cap ? kv->tab_cap : 256;
-        while (cap < L) cap *= 2;
-        if (grow_floats(&kv->cos_tab, (size_t)(cap * half)) || grow_floats(&kv->sin_tab, (size_t)(cap * half))) return -1;
-        kv->tab_cap = cap;
+/* Consistent mode: the attn_rope tables for a context of L tokens at base. A new base refills
+ * them (the step rows and one row per chunk: a few thousand sin/cos even at 200K tokens); the
+ * same base only appends chunk starts. */
+static int rope_tables_reserve(attn_tables *t, double base, int64_t L, int head_dim) {
+    const int64_t half = head_dim / 2, chunks = (L + NTK_ATTN_CHUNK - 1) / NTK_ATTN_CHUNK;
+    if (!t->step_cos) {
+        if (grow_floats(&t->step_cos, (size_t)(NTK_ATTN_CHUNK * half)) || grow_floats(&t->step_sin, (size_t)(NTK_ATTN_CHUNK * half))) return -1;
     }
-    if (base != kv->tab_base) kv->tab_n = 0;
-    if (kv->tab_n < L)
-        rope_fill(base, head_dim, kv->tab_n, L - kv->tab_n, kv->cos_tab + kv->tab_n * half, kv->sin_tab + kv->tab_n * half);
-    kv->tab_base = base;
-    kv->tab_n = L;
+    if (chunks > t->cap) {
+        int64_t cap = t->cap ? t->cap : 16;
+        while (cap < chunks) cap *= 2;
+        if (grow_floats(&t->start_cos, (size_t)(cap * half)) || grow_floats(&t->start_sin, (size_t)(cap * half))) return -1;
+        t->cap = cap;
+    }
+    if (base != t->base) {
+        rope_fill(base, head_dim, 0, 1, NTK_ATTN_CHUNK, t->step_cos, t->step_sin);
+        t->n_start = 0;
+        t->base = base;
+    }
+    if (t->n_start < chunks)
+        rope_fill(base, head_dim, -t->n_start * NTK_ATTN_CHUNK, -NTK_ATTN_CHUNK, chunks - t->n_start,
+                  t->start_cos + t->n_start * half, t->start_sin + t->n_start * half);
+    t->n_start = chunks;
     return 0;
 }
 
@@ -327,8 +338,8 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok) {
     s->cos_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->sin_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->q8 = malloc(nt * wide / QK8_0 * sizeof(block_q8_0));
-    s->scores = malloc(NTK_ATTN_SCRATCH(c->head_dim) * sizeof(float));
-    if (!s->scores || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->q8) {
+    s->attn = malloc(NTK_ATTN_SCRATCH(c->head_dim, nt * (size_t)(c->n_heads / c->n_kv_heads)) * sizeof(float));
+    if (!s->attn || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->q8) {
         scratch_free(s);
         return -1;
     }
@@ -337,7 +348,7 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok) {
 
 void scratch_free(scratch *s) {
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att);
-    free(s->h1); free(s->h3); free(s->cos_tab); free(s->sin_tab); free(s->scores); free(s->q8);
+    free(s->h1); free(s->h3); free(s->cos_tab); free(s->sin_tab); free(s->attn); free(s->q8);
     memset(s, 0, sizeof *s);
 }
 
@@ -372,15 +383,11 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
     const int consistent = rc->mode == ROPE_CONSISTENT;
     const float scale = 1.0f / sqrtf((float)hd);
 
+    const attn_rope rot = { kv->rot.start_cos, kv->rot.start_sin, kv->rot.step_cos, kv->rot.step_sin };
+    const size_t kv_head_bytes = (size_t)(hd * kv_elem_bytes(kv->type));
+
     for (int64_t t = 0; t < n; t++) weight_row(&m->tok_embd, ids[t], s->x + t * dim);
-    /* rotation of this chunk's positions: rows of the whole-context table when consistent */
-    const float *qcos = s->cos_tab, *qsin = s->sin_tab;
-    if (consistent) {
-        qcos = kv->cos_tab + p0 * half;
-        qsin = kv->sin_tab + p0 * half;
-    } else {
-        rope_fill(base, hd, p0, n, s->cos_tab, s->sin_tab);
-    }
+    rope_fill(base, hd, p0, 1, n, s->cos_tab, s->sin_tab);
 
     for (int l = 0; l < c->n_layers; l++) {
         const layer_weights *L = &m->layers[l];
@@ -390,23 +397,18 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
         matmul(&L->wk, s->xn, n, s->k, s->q8);
         matmul(&L->wv, s->xn, n, s->v, s->q8);
         for (int64_t t = 0; t < n; t++) {
-            for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, qcos + t * half, qsin + t * half, hd);
+            for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
             if (!consistent)
-                for (int h = 0; h < c->n_kv_heads; h++) rope_rotate(s->k + t * kvd + h * hd, qcos + t * half, qsin + t * half, hd);
+                for (int h = 0; h < c->n_kv_heads; h++) rope_rotate(s->k + t * kvd + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
         }
         for (int64_t t = 0; t < n; t++) {
             kv_store(kv, kv->k[l] + (p0 + t) * kv->row_bytes, s->k + t * kvd);
             kv_store(kv, kv->v[l] + (p0 + t) * kv->row_bytes, s->v + t * kvd);
         }
-        for (int64_t t = 0; t < n; t++) {
-            int n_kv = (int)(p0 + t + 1);  /* causal: keys up to and including this position */
-            for (int h = 0; h < c->n_heads; h++) {
-                int g = h / group;
-                size_t off = (size_t)(g * hd * kv_elem_bytes(kv->type));
-                attention_head(s->att + t * dim + h * hd, s->q + t * dim + h * hd, kv->k[l] + off, kv->v[l] + off,
-                               kv->type, n_kv, kvd, hd, consistent ? kv->cos_tab : NULL, consistent ? kv->sin_tab : NULL,
-                               scale, s->scores);
-            }
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            const attn_kv kvh = { kv->k[l] + g * kv_head_bytes, kv->v[l] + g * kv_head_bytes, kv->type, kvd, hd };
+            attention_tile(s->att + g * group * hd, s->q + g * group * hd, (int)n, group, dim, &kvh, (int)p0,
+                           consistent ? &rot : NULL, scale, s->attn);
         }
         matmul(&L->wo, s->att, n, s->xn, s->q8);
         for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
@@ -439,7 +441,7 @@ int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *
     int64_t L = kv->n + n;
     if (L > INT32_MAX) { snprintf(err, errlen, "context of %lld tokens is too long", (long long)L); return -1; }
     double base = rope_base(rc, L);
-    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_table_reserve(kv, base, L, c->head_dim))) {
+    if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_tables_reserve(&kv->rot, base, L, c->head_dim))) {
         snprintf(err, errlen, "context full at %lld tokens: memory cannot grow to hold %lld (%.1f KB of KV cache a token)",
                  (long long)kv->n, (long long)L, kv_bytes_per_token(m, kv->type) / 1024.0);
         return -2;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "kernels.h"
 #include "matmul.h"
 #include "rope.h"
 
@@ -54,6 +55,14 @@ typedef struct {
 int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *err, size_t errlen);
 void model_free(model *m);
 
+/* The rotations attention_tile needs for the consistent cache (attn_rope), for chunk starts
+ * [0, n_start) at base. */
+typedef struct {
+    float *start_cos, *start_sin, *step_cos, *step_sin;
+    int64_t n_start, cap;
+    double base;
+} attn_tables;
+
 typedef struct {
     int64_t n;               /* tokens in context */
     int64_t cap;             /* positions allocated */
@@ -63,9 +72,7 @@ typedef struct {
     uint8_t **k, **v;        /* per layer: cap rows of kv_dim; k before RoPE when consistent */
     int32_t *tokens;         /* the context's token ids */
     double base;             /* RoPE base of the last forward call */
-    float *cos_tab, *sin_tab;/* consistent mode: positions [0, tab_n) at tab_base */
-    int64_t tab_n, tab_cap;
-    double tab_base;
+    attn_tables rot;         /* consistent mode: tables of attn_rope at rot.base */
 } kv_cache;
 
 int kv_init(kv_cache *kv, const model *m);
@@ -79,7 +86,7 @@ void kv_clear(kv_cache *kv);
 
 typedef struct {
     int64_t n_tok;           /* chunk size the buffers hold */
-    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab, *scores;
+    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab, *attn;
     block_q8_0 *q8;
 } scratch;
 

@@ -152,6 +152,13 @@ int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
     }
 }
 
+/* roundf (halves away from zero), which WebAssembly has no instruction for and calls libm;
+ * truncf is one instruction, and x - truncf(x) is exact. NaN and inf come back as NaN / inf. */
+static inline float round_half_away(float x) {
+    const float t = truncf(x);
+    return fabsf(x - t) >= 0.5f ? t + copysignf(1.0f, x) : t;
+}
+
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k)
 {
     for (int64_t i = 0; i < k / QK8_0; i++, x += QK8_0) {
@@ -167,7 +174,7 @@ void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k)
             /* |q| <= 127 for finite x and a normal d. A file's weights can make activations inf
              * or NaN, and a subnormal d makes id inf: converting those to int8 is undefined, so
              * they saturate (NaN to 0) */
-            const float q = roundf(x[j] * id);
+            const float q = round_half_away(x[j] * id);
             y[i].qs[j] = q >= -127.0f && q <= 127.0f ? (int8_t)q : q > 0.0f ? 127 : q < 0.0f ? -127 : 0;
         }
     }

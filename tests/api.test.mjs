@@ -19,7 +19,7 @@ test('scale events: one per change of the base, each the dynamic NTK base of its
   off();
   // up to 512 the base stays theta (as after reset: no event); from 513 on every token moves it.
   // base(513) = 10040.325 in the fixtures' README
-  assert.deepEqual({ ...events[0], base: Math.round(events[0].base * 1000) / 1000 }, { nCtx: 513, base: 10040.325, factor: 2, mode: 'consistent', trainedCtx: 512 });
+  assert.deepEqual({ ...events[0], base: Math.round(events[0].base * 1000) / 1000 }, { nCtx: 513, base: 10040.325, factor: 2, mode: 'consistent', trainedCtx: 512, refresh: 1 });
   const dynamic = events.filter((e) => e.nCtx > 512);
   assert.equal(dynamic.length, 500 + 19 - 512, 'an event for every context length past 512, none before');
   for (const e of events) {
@@ -34,6 +34,43 @@ test('scale events: one per change of the base, each the dynamic NTK base of its
   engine.on('scale', (e) => after.push(e));
   engine.reset();
   assert.deepEqual(after.map((e) => e.base), [10000]);
+});
+
+test('ropeRefresh: the base moves every N tokens, to the base of L0 + the next multiple of N', async () => {
+  const N = 64;
+  const coarse = await Engine.load(model('q8_0'), { ropeRefresh: N });
+  try {
+    assert.equal(coarse.info().rope.refresh, N);
+    const events = [];
+    coarse.on('scale', (e) => events.push(e));
+    const ids = prompt(700);
+    coarse.evaluate(ids.slice(0, 500));
+    for (let i = 500; i < 700; i++) coarse.evaluate([ids[i]]);
+    // contexts 513..576 share base(576), 577..640 base(640), 641..700 base(704)
+    assert.deepEqual(events.map((e) => e.nCtx), [500, 513, 577, 641]);
+    for (const e of events.slice(1)) {
+      const rounded = 512 + Math.ceil((e.nCtx - 512) / N) * N;
+      assert.ok(Math.abs(e.base - ropeBase(rounded)) <= 1e-9 * e.base, `base at ${e.nCtx}: ${e.base} vs base(${rounded})`);
+      assert.equal(e.refresh, N);
+    }
+    // Contexts 513..576 all take base(576), so 576 tokens fed as 513 + 63 single tokens give
+    // the logits of one 576-token call; moving the base every token, they do not.
+    const split = async (e) => {
+      e.reset();
+      e.evaluate(ids.slice(0, 513));
+      let last;
+      for (let i = 513; i < 576; i++) last = e.evaluate([ids[i]]);
+      e.reset();
+      return { last, whole: e.evaluate(ids.slice(0, 576)) };
+    };
+    const c = await split(coarse), f = await split(engine);
+    assert.deepEqual(c.last, c.whole, 'refresh 64: same logits however the tokens were split');
+    assert.notDeepEqual(f.last, f.whole, 'refresh 1: the base moved between the calls');
+  } finally {
+    coarse.dispose();
+  }
+  for (const ropeRefresh of [0, 1.5, -64])
+    await assertNtkError(Engine.load(model('q4_0'), { ropeRefresh }), 'ARG', /ropeRefresh/);
 });
 
 test('stop strings end the text before them, even across token boundaries', async () => {
@@ -108,8 +145,8 @@ test('maxContext: past the cap is CONTEXT_FULL before anything is evaluated; res
   const e = await Engine.load(model('q4_0'), { maxContext: 100 });
   try {
     const info = e.info();
-    // 6 layers x 2 KV heads x 64 dims, K and V in f32; the token id; a cos/sin row of 64 floats
-    assert.equal(info.kvBytesPerToken, 2 * 6 * 2 * 64 * 4 + 4 + 64 * 4);
+    // 6 layers x 2 KV heads x 64 dims, K and V in f32; the token id; a cos/sin row of 64 floats a 64-token chunk
+    assert.equal(info.kvBytesPerToken, 2 * 6 * 2 * 64 * 4 + 4 + (64 * 4) / 64);
     assert.equal(info.maxContext, 100);
     assert.equal(info.contextFit, 100);
     await assertNtkError(() => e.evaluate(prompt(101)), 'CONTEXT_FULL', /context full at 0 tokens: 101 more would pass the cap of 100/);

@@ -57,9 +57,11 @@ test('llama-labelled q8_0: plain RoPE by default, equal to the internlm2 q8_0 fi
   assert.equal(info.rope.fileFactor, false);
   assert.ok(info.tensorTypes.Q8_0 > 0);
 
-  // ≤ 512 tokens every RoPE setting is the same: the logits equal the internlm2 file's
+  // ≤ 512 tokens no base moves: the logits equal the internlm2 file's with keys stored rotated
+  // (consistent mode rotates them in the attention pass, a different float path that Q8_0
+  // activation rounding amplifies to ~0.1)
   const l512 = await lastLogits('llama-q8_0', 512);
-  const q512 = await lastLogits('q8_0', 512);
+  const q512 = await lastLogits('q8_0', 512, { ropeMode: 'cached' });
   const s512 = diffStats(l512.logits, q512.logits);
   const bitwise512 = l512.logits.every((v, i) => Object.is(v, q512.logits[i]));
   t.diagnostic(`L=512: llama vs internlm2 q8_0 max|Δ| ${s512.maxAbs} (${bitwise512 ? 'bit-identical' : 'not bit-identical'})`);

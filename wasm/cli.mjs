@@ -60,6 +60,10 @@ Options of every command:
                              with, as transformers), none (plain RoPE; default for llama)
   --rope-factor F            dynamic NTK factor >= 1 (default: the file's, else 2.0)
   --trained-ctx N            trained context length L0 (default: the file's context_length)
+  --rope-refresh N           move the dynamic base every N tokens rather than every token
+                             (past L0 the length is rounded up to L0 + a multiple of N)
+  --kv-type T                KV cache elements: f32 (default), f16 or q8_0
+  --max-context N            refuse to hold more than N tokens (default: memory is the limit)
   --scalar                   run the build without SIMD (for comparisons)
   -h, --help                 this text
 
@@ -76,7 +80,8 @@ const OPTIONS = {
   'n-predict': ['n', 'int'], temp: [null, 'number'], 'top-k': [null, 'int'], 'top-p': [null, 'number'],
   'min-p': [null, 'number'], 'repeat-penalty': [null, 'number'], 'repeat-window': [null, 'int'],
   seed: [null, 'int'], 'rope-mode': [null, 'string'], 'rope-factor': [null, 'number'],
-  'trained-ctx': [null, 'int'], at: [null, 'string'], top: [null, 'int'], json: [null, 'bool'],
+  'trained-ctx': [null, 'int'], 'rope-refresh': [null, 'int'], 'kv-type': [null, 'string'],
+  'max-context': [null, 'int'], at: [null, 'string'], top: [null, 'int'], json: [null, 'bool'],
   scalar: [null, 'bool'], help: ['h', 'bool'], all: [null, 'bool'], progress: [null, 'bool'],
   system: [null, 'string'], output: ['o', 'string'], layers: [null, 'int'], hidden: [null, 'int'],
   heads: [null, 'int'], 'kv-heads': [null, 'int'], ffn: [null, 'int'], ctx: [null, 'int'], type: [null, 'string'],
@@ -96,7 +101,7 @@ const COMMANDS = {
   synth: ['output', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
 };
 // options of every command that loads a model
-const COMMON = ['model', 'rope-mode', 'rope-factor', 'trained-ctx', 'scalar', 'progress', 'help'];
+const COMMON = ['model', 'rope-mode', 'rope-factor', 'trained-ctx', 'rope-refresh', 'kv-type', 'max-context', 'scalar', 'progress', 'help'];
 
 function parseArgs(argv) {
   const opts = {}, positional = [];
@@ -151,6 +156,7 @@ function readPromptTokens(path) {
 function loadOptions(opts) {
   return usage(() => checkLoadOptions({
     ropeMode: opts['rope-mode'], ropeFactor: opts['rope-factor'], trainedCtx: opts['trained-ctx'],
+    ropeRefresh: opts['rope-refresh'], kvType: opts['kv-type'], maxContext: opts['max-context'],
     build: opts.scalar ? 'scalar' : 'simd',
   }));
 }

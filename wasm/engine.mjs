@@ -52,8 +52,8 @@ const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v 
 
 /** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
 export function checkLoadOptions(options = {}) {
-  checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'maxContext', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
-  const { ropeMode, ropeFactor, trainedCtx, maxContext, kvType = 'f32', threads = 1, build = 'simd', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
+  checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'ropeRefresh', 'maxContext', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
+  const { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType = 'f32', threads = 1, build = 'simd', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
   if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
     throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
   if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
@@ -61,11 +61,12 @@ export function checkLoadOptions(options = {}) {
   if (threads !== 1) throw argError(`threads must be 1 in this version (no threaded build yet), got ${threads}`);
   checkNumber('ropeFactor', ropeFactor, 1, 1e6);
   checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
+  checkNumber('ropeRefresh', ropeRefresh, 1, 2 ** 31 - 1, { integer: true });
   checkNumber('maxContext', maxContext, 1, 2 ** 31 - 1, { integer: true });
   checkNumber('chunkSize', chunkSize, 1, 2 ** 30, { integer: true });
   if (onProgress !== undefined && typeof onProgress !== 'function') throw argError('onProgress must be a function');
   if (signal !== undefined && typeof signal?.aborted !== 'boolean') throw argError('signal must be an AbortSignal');
-  return { ropeMode, ropeFactor, trainedCtx, maxContext, kvType, threads, build, chunkSize, onProgress, signal, cache: cache !== false };
+  return { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType, threads, build, chunkSize, onProgress, signal, cache: cache !== false };
 }
 
 const GENERATE_OPTIONS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'stop', 'signal'];
@@ -129,7 +130,7 @@ export class Engine {
   /**
    * Load a GGUF model. source: a path (Node), URL, Response, ReadableStream, Blob/File, bytes,
    * an async iterable of bytes, or an array of these (the parts of a split model).
-   * options: { ropeMode, ropeFactor, trainedCtx, kvType, threads, build, chunkSize, onProgress,
+   * options: { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType, threads, build, chunkSize, onProgress,
    *            signal, cache }
    */
   static async load(source, options = {}) {
@@ -142,8 +143,9 @@ export class Engine {
       const engine = new Engine(mod, handle);
       try {
         await engine.#stream(source, { ...opts, cache: opts.cache && (attempt === 0 || 'reload') });
-        if (opts.ropeMode !== undefined || opts.ropeFactor !== undefined || opts.trainedCtx !== undefined)
-          engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode), opts.ropeFactor ?? 0, opts.trainedCtx ?? 0));
+        if ([opts.ropeMode, opts.ropeFactor, opts.trainedCtx, opts.ropeRefresh].some((v) => v !== undefined))
+          engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode),
+            opts.ropeFactor ?? 0, opts.trainedCtx ?? 0, opts.ropeRefresh ?? 0));
         if (opts.maxContext !== undefined) engine.#check(mod._ntk_set_max_context(handle, opts.maxContext));
         engine.#check(mod._ntk_set_kv_type(handle, KV_TYPES.indexOf(opts.kvType)));
         opts.onProgress?.({ ...engine.#progress, phase: 'ready' });
@@ -212,7 +214,7 @@ export class Engine {
     if (!this.#e) throw new NtkError('engine has been disposed', 'STATE');
   }
 
-  /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx }. Returns an unsubscribe function. */
+  /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx, refresh }. Returns an unsubscribe function. */
   on(event, fn) { return this.#listeners.on(event, fn); }
   off(event, fn) { this.#listeners.off(event, fn); }
 
@@ -222,7 +224,7 @@ export class Engine {
     if (this.#lastScale === base) return;
     this.#lastScale = base;
     const { rope } = this.info();
-    const event = { nCtx: this.nCtx, base, factor: rope.factor, mode: rope.mode, trainedCtx: rope.trainedCtx };
+    const event = { nCtx: this.nCtx, base, factor: rope.factor, mode: rope.mode, trainedCtx: rope.trainedCtx, refresh: rope.refresh };
     this.#listeners.emit('scale', event);
   }
 

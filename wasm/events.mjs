@@ -1,5 +1,5 @@
 // events.mjs — the listeners of an engine's events, shared by Engine and WorkerEngine. There is
-// one event, 'scale' ({ nCtx, base, factor, mode, trainedCtx }); a throwing listener does not
+// one event, 'scale' ({ nCtx, base, factor, mode, trainedCtx, refresh }); a throwing listener does not
 // stop the others or the engine.
 import { NtkError } from './errors.mjs';
 

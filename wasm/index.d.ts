@@ -86,6 +86,12 @@ export interface LoadOptions {
   ropeFactor?: number;
   /** trained context length L0 (an integer >= 1); default the file's {arch}.context_length */
   trainedCtx?: number;
+  /**
+   * tokens between moves of the dynamic base (an integer >= 1; default 1, every token): past L0
+   * the length is rounded up to L0 + a multiple of it, so the base (and with it the 'scale'
+   * events) changes every ropeRefresh tokens: a coarser step scales a little ahead
+   */
+  ropeRefresh?: number;
   /** cap on the tokens in context (an integer >= 1); default none: memory is the limit. Passing it is a CONTEXT_FULL error before anything is evaluated */
   maxContext?: number;
   /** element type of the KV cache: 'f32' (the default), 'f16' or 'q8_0' (head dimension a multiple of 32, else an UNSUPPORTED error) */
@@ -115,6 +121,8 @@ export interface ResolvedLoadOptions {
   ropeMode: RopeMode | undefined;
   ropeFactor: number | undefined;
   trainedCtx: number | undefined;
+  ropeRefresh: number | undefined;
+  maxContext: number | undefined;
   kvType: KvType;
   threads: 1;
   build: 'simd' | 'scalar';
@@ -193,6 +201,8 @@ export interface ScaleEvent {
   mode: RopeMode;
   /** the trained context length L0 */
   trainedCtx: number;
+  /** tokens between moves of the base (LoadOptions.ropeRefresh) */
+  refresh: number;
 }
 
 /** The events of Engine.on. */
@@ -246,6 +256,8 @@ export interface ModelInfo {
     factorSource: SettingSource;
     /** trained context length L0 */
     trainedCtx: number;
+    /** tokens between moves of the dynamic base (LoadOptions.ropeRefresh) */
+    refresh: number;
     /** whether the file has {arch}.rope.dynamic_ntk.factor */
     fileFactor: boolean;
   };

@@ -330,7 +330,7 @@ export class WorkerEngine {
 
   // ---- the Engine API ----
 
-  /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx }. Returns an unsubscribe function. */
+  /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx, refresh }. Returns an unsubscribe function. */
   on(event, fn) { return this.#listeners.on(event, fn); }
   off(event, fn) { this.#listeners.off(event, fn); }
 

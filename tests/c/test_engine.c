@@ -119,7 +119,8 @@ static void test_errors(void) {
     bad[1] = -1;
     CHECK(ntk_eval(e, bad, 3, 0) == NTK_ERR_ARG, "negative id");
     CHECK(ntk_eval(e, ids, 0, 0) == NTK_ERR_ARG, "zero tokens");
-    CHECK(ntk_set_rope(e, 7, 0, 0) == NTK_ERR_ARG && ntk_set_rope(e, 0, 0.5, 0) == NTK_ERR_ARG, "bad rope options");
+    CHECK(ntk_set_rope(e, 7, 0, 0, 0) == NTK_ERR_ARG && ntk_set_rope(e, 0, 0.5, 0, 0) == NTK_ERR_ARG &&
+              ntk_set_rope(e, 0, 0, 0, -1) == NTK_ERR_ARG && ntk_set_rope(e, 0, 0, 0, 2.5) == NTK_ERR_ARG, "bad rope options");
     CHECK(ntk_sampler_set(e, -1, 0, 1, 0, 1, 64, 0) == NTK_ERR_ARG, "negative temperature");
     CHECK(ntk_load_begin(e) == NTK_ERR_STATE, "second load into a loaded engine");
     ntk_reset(e);

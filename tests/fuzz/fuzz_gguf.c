@@ -296,7 +296,7 @@ static void fuzz_engine(uint8_t mode, const span *parts, int n_parts, span text_
         }
         ntk_detok_flush(e, piece, sizeof piece);
         int all_logits = (mode >> 5) & 1;
-        if (ntk_set_rope(e, (mode >> 6) - 1, 0, 0) != NTK_OK) abort();
+        if (ntk_set_rope(e, (mode >> 6) - 1, 0, 0, 0) != NTK_OK) abort();
         if (may_eval && ntk_eval(e, pair, 2, all_logits) == NTK_OK) {
             touch(ntk_logits(e), (all_logits ? 2 : 1) * (size_t)vocab * sizeof(float));
             sink ^= (uint8_t)ntk_sample(e);
