@@ -17,6 +17,7 @@
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 #include <emscripten/heap.h>
+#include <malloc.h>
 #define NTK_EXPORT EMSCRIPTEN_KEEPALIVE
 #else
 #define NTK_EXPORT
@@ -146,11 +147,13 @@ static int gguf_status_to_ntk(gguf_status st) {
     }
 }
 
-/* Bytes the heap can still grow by, so a model that cannot fit is refused from its tensor table
- * instead of failing an allocation (or a memory.grow) halfway through the download. */
+/* Bytes malloc can still hand out: what the heap can grow by plus what is free inside it (a KV
+ * cache that failed to grow gives its memory back there), so a model that cannot fit is refused
+ * from its tensor table instead of failing halfway through the download, and contextFit stays
+ * true after a failed growth. */
 static uint64_t heap_room(void) {
 #ifdef __EMSCRIPTEN__
-    return (uint64_t)emscripten_get_heap_max() - (uint64_t)emscripten_get_heap_size();
+    return (uint64_t)emscripten_get_heap_max() - (uint64_t)emscripten_get_heap_size() + (uint64_t)mallinfo().fordblks;
 #else
     return UINT64_MAX;
 #endif

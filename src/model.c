@@ -272,12 +272,24 @@ static int grow_floats(float **p, size_t n) {
     return 0;
 }
 
-static int kv_grow(kv_cache *kv, int64_t cap) {
+/* Every buffer of the cache resized to cap positions; 0, or -1 when memory ran out. */
+static int kv_resize(kv_cache *kv, int64_t cap) {
+    int bad = 0;
     for (int l = 0; l < kv->n_layers; l++)
-        if (grow_bytes(&kv->k[l], (size_t)cap * kv->row_bytes) || grow_bytes(&kv->v[l], (size_t)cap * kv->row_bytes)) return -1;
-    int32_t *t = realloc(kv->tokens, (size_t)cap * sizeof *t);
+        bad = bad || grow_bytes(&kv->k[l], (size_t)cap * kv->row_bytes) || grow_bytes(&kv->v[l], (size_t)cap * kv->row_bytes);
+    int32_t *t = bad ? NULL : realloc(kv->tokens, (size_t)cap * sizeof *t);
     if (!t) return -1;
     kv->tokens = t;
+    return 0;
+}
+
+/* A failed growth shrinks the buffers it had already grown back to the old capacity (realloc
+ * keeps contents, and shrinking does not fail), so the memory it took is free again. */
+static int kv_grow(kv_cache *kv, int64_t cap) {
+    if (kv_resize(kv, cap)) {
+        kv_resize(kv, kv->cap ? kv->cap : 1);
+        return -1;
+    }
     kv->cap = cap;
     return 0;
 }
@@ -285,7 +297,7 @@ static int kv_grow(kv_cache *kv, int64_t cap) {
 /* Make room for `need` positions. Capacity doubles, so a session copies the cache O(log n)
  * times; when doubling does not fit, exactly what is needed is tried, so the last tokens that
  * fit in memory are not refused for the doubling's sake. A failed step keeps the cache's
- * contents (realloc keeps the old block; layers already grown are merely larger). */
+ * contents and gives back what it took. */
 static int kv_reserve(kv_cache *kv, int64_t need) {
     if (need <= kv->cap) return 0;
     int64_t cap = kv->cap ? kv->cap : 256;

@@ -165,3 +165,27 @@ test('maxContext: past the cap is CONTEXT_FULL before anything is evaluated; res
   free.dispose();
   await assertNtkError(Engine.load(model('q4_0'), { maxContext: 0 }), 'ARG', /maxContext/);
 });
+
+test('memory: a context WebAssembly memory cannot hold is CONTEXT_FULL; nothing is lost, the memory comes back', async () => {
+  const e = await Engine.load(model('q4_0'));
+  try {
+    const ids = prompt(120);
+    e.evaluate(ids.slice(0, 100));
+    const fit = e.info().contextFit;
+    // one call asking for more positions than 4 GB can hold: the KV cache's growth fails for real
+    const huge = new Array(fit + 50_000).fill(100);
+    assert.throws(() => e.evaluate(huge), (err) => err.code === 'CONTEXT_FULL' &&
+      new RegExp(`context full at 100 tokens: memory cannot grow to hold ${100 + huge.length}`).test(err.message));
+    assert.equal(e.nCtx, 100);
+    // the failed growth gave its memory back: the same room is left
+    assert.ok(Math.abs(e.info().contextFit - fit) <= fit * 0.01, `contextFit ${fit} before, ${e.info().contextFit} after`);
+    // and the context goes on exactly as if the failed call had not happened
+    const after = e.evaluate(ids.slice(100));
+    const fresh = await Engine.load(model('q4_0'));
+    const want = fresh.evaluate(ids);
+    fresh.dispose();
+    assert.deepEqual(after, want);
+  } finally {
+    e.dispose();
+  }
+});
