@@ -404,9 +404,12 @@ static int sb_json_str(strbuf *b, const char *s, size_t len) {
 
 /* About how many tokens of context fit: those held, and what the heap can still grow by, a
  * token's KV cache at a time (an estimate: growth also needs the copy of a doubling). */
-static int64_t context_fit(const ntk_engine *e) {
-    double room = (double)heap_room(), per = kv_bytes_per_token(&e->m, e->kv.type);
-    int64_t fit = e->kv.cap + (int64_t)((room > 1e15 ? 1e15 : room) / per);
+/* Tokens that fit with a KV cache of type: the heap's room plus the cache there is now (which a
+ * change of type would free), over the bytes a token takes; 0 if the model cannot use type. */
+static int64_t context_fit(const ntk_engine *e, int type) {
+    if (type == NTK_KV_Q8_0 && e->m.c.head_dim % QK8_0) return 0;
+    double room = (double)heap_room() + (double)e->kv.cap * kv_bytes_per_token(&e->m, e->kv.type);
+    int64_t fit = (int64_t)((room > 1e15 ? 1e15 : room) / kv_bytes_per_token(&e->m, type));
     return e->max_ctx && e->max_ctx < fit ? e->max_ctx : fit;
 }
 
@@ -463,11 +466,13 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     bad = bad || sb_printf(&b, "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
                                "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"refresh\":%lld,\"fileFactor\":%s},"
                                "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s,"
-                               "\"kvType\":\"%s\",\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld}",
+                               "\"kvType\":\"%s\",\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld,"
+                               "\"contextFitByKvType\":{\"f32\":%lld,\"f16\":%lld,\"q8_0\":%lld}}",
                   e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
                   (long long)e->rope.trained_ctx, (long long)e->rope.refresh, c->ntk_factor > 0 ? "true" : "false",
                   e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false",
-                  kv_type_name(e->kv.type), kv_bytes_per_token(&e->m, e->kv.type), (long long)e->max_ctx, (long long)context_fit(e));
+                  kv_type_name(e->kv.type), kv_bytes_per_token(&e->m, e->kv.type), (long long)e->max_ctx, (long long)context_fit(e, e->kv.type),
+                  (long long)context_fit(e, NTK_KV_F32), (long long)context_fit(e, NTK_KV_F16), (long long)context_fit(e, NTK_KV_Q8_0));
     return keep_json(e, &b, bad);
 }
 

@@ -161,7 +161,13 @@ test('maxContext: past the cap is CONTEXT_FULL before anything is evaluated; res
     e.dispose();
   }
   const free = await Engine.load(model('q4_0'));
-  assert.ok(free.info().contextFit > 200_000, `contextFit ${free.info().contextFit}: the tiny model fits past 200K tokens in 4 GB`);
+  const fits = free.info();
+  assert.ok(fits.contextFit > 200_000, `contextFit ${fits.contextFit}: the tiny model fits past 200K tokens in 4 GB`);
+  // what another KV type would buy: the same memory over its bytes per token (6152, 3080, 1820)
+  assert.equal(fits.contextFitByKvType.f32, fits.contextFit);
+  const perToken = { f32: 6152, f16: 3080, q8_0: 2 * 6 * 128 * 34 / 32 + 8 };
+  for (const t of ['f16', 'q8_0'])
+    assert.ok(Math.abs(fits.contextFitByKvType[t] * perToken[t] - fits.contextFit * perToken.f32) <= perToken[t] * 2, `${t}: ${fits.contextFitByKvType[t]}`);
   free.dispose();
   await assertNtkError(Engine.load(model('q4_0'), { maxContext: 0 }), 'ARG', /maxContext/);
 });

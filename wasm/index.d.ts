@@ -277,6 +277,8 @@ export interface ModelInfo {
   maxContext: number;
   /** about how many tokens of context fit in WebAssembly memory (and the cap), as of this call */
   contextFit: number;
+  /** contextFit with each KV cache type (what kvType would buy); 0 for a type the model cannot use */
+  contextFitByKvType: Record<KvType, number>;
 }
 
 /** A metadata array: its element type, its length, and its first maxArrayItems values. */
