@@ -1,0 +1,146 @@
+// The demo page (web/) in a real browser, driven as a person would: through its controls.
+// It opens with the bundled model; greedy text equals Node's Engine on the same prompt; a
+// truncated file shows an error and the page loads the good model after it; a slow load can be
+// cancelled; the RoPE base chart gets points past the trained length (512 tokens); every control
+// has a label and the page fits a 375 px screen. Screenshots of each state land in
+// test-artifacts/web-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Engine, collect, reference, ROOT } from './helpers.mjs';
+import { startServer } from '../scripts/serve.mjs';
+import { launch, artifact, SKIP } from './browser/chromium.mjs';
+
+const MODEL = path.join(ROOT, 'models/kjv-tiny-q8_0.gguf');
+const SLOW = '/test/slow.gguf';
+const PROMPT = reference().prompts[1].first_line;
+const GREEDY = { temperature: 0, seed: 1, maxTokens: 20 };
+const TRAINED = 512;
+
+let server, browser, page, tmp;
+let expected; // Node's Engine on PROMPT
+
+const shot = async (name, options) => page.screenshot({ path: await artifact(`web-${name}.png`), fullPage: true, ...options });
+const text = (sel) => page.locator(sel).textContent();
+const waitStatus = (re, timeout = 30_000) =>
+  page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status').textContent), re.source, { timeout });
+const idle = () => page.waitForFunction(() => document.body.dataset.state === 'idle' && !document.querySelector('.streaming'), null, { timeout: 60_000 });
+
+async function setField(id, value) {
+  await page.locator(`#${id}`).fill(String(value));
+}
+
+/** Generate in completion mode from the prompt box, sending with the keyboard; returns the streamed text. */
+async function generate(prompt) {
+  await page.selectOption('#format', 'completion');
+  for (const [id, v] of [['temperature', GREEDY.temperature], ['seed', GREEDY.seed], ['max-tokens', GREEDY.maxTokens]]) await setField(id, v);
+  await page.locator('#prompt').fill(prompt);
+  await page.locator('#prompt').press('Control+Enter');
+  await page.waitForSelector('.turn.assistant');
+  await idle();
+  return text('.turn.assistant');
+}
+
+before(async () => {
+  if (SKIP) return;
+  const engine = await Engine.load(MODEL);
+  try {
+    expected = (await collect(engine.generate(PROMPT, GREEDY))).map((x) => x.text).join('');
+  } finally {
+    engine.dispose();
+  }
+  tmp = await mkdtemp(path.join(tmpdir(), 'ntk-web-'));
+  const bytes = readFileSync(MODEL);
+  await writeFile(path.join(tmp, 'truncated.gguf'), bytes.subarray(0, 3_000_000));
+  // about 8 s for the whole file: long enough to see progress and cancel
+  server = await startServer({ routes: { [SLOW]: { bytes, bytesPerSecond: 1_000_000 } } });
+  browser = await launch({ viewport: { width: 1280, height: 900 } });
+  page = browser.page;
+  await page.goto(server.url('/web/'));
+  await waitStatus(/^Ready/);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test('opens with the bundled model and generates the text Node gives', { skip: SKIP, timeout: 60_000 }, async () => {
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP: the page is cross-origin isolated');
+  assert.equal(await page.evaluate(() => document.body.dataset.model), 'ready');
+  assert.match(await text('#model-name'), /kjv-tiny.*loaded in/);
+  assert.equal(await text('#trained'), String(TRAINED));
+  await shot('ready');
+  assert.equal(await generate(PROMPT), expected);
+  assert.match(await text('#prefill'), /tok\/s/);
+  assert.match(await text('#decode'), /tok\/s · 19 tokens/);
+  assert.match(await text('#memory'), /MB/);
+  assert.equal(Number(await text('#n-ctx')) > 20, true);
+  await shot('generated');
+});
+
+test('a truncated file shows the error; the good model loads after it', { skip: SKIP, timeout: 60_000 }, async () => {
+  await page.setInputFiles('#file', path.join(tmp, 'truncated.gguf'));
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text('#error'), /TRUNCATED/);
+  assert.match(await text('#error'), /ended early/);
+  await idle();
+  await shot('error');
+  await page.click('#error-close');
+  await page.click('#load-bundled');
+  await waitStatus(/^Ready/);
+  assert.equal(await page.locator('#error').isHidden(), true);
+  assert.equal(await generate(PROMPT), expected);
+});
+
+test('a slow load shows its progress and can be cancelled; the page loads after it', { skip: SKIP, timeout: 60_000 }, async () => {
+  await setField('url', server.url(SLOW));
+  await page.click('#url-form button[type=submit]');
+  await page.waitForFunction(() => /MB \/ [\d.]+ MB · [\d.]+ MB\/s · tensors/.test(document.getElementById('progress-text').textContent), null, { timeout: 20_000 });
+  await shot('loading');
+  await page.click('#cancel-load');
+  await waitStatus(/cancelled/);
+  assert.equal(await page.locator('#progress-box').isHidden(), true);
+  assert.equal(await page.evaluate(() => document.body.dataset.model), 'ready', 'the previous model stays');
+  await page.click('#load-bundled');
+  await waitStatus(/^Ready/);
+});
+
+test('the passkey document past the trained length puts points on the RoPE base chart', { skip: SKIP, timeout: 120_000 }, async () => {
+  await page.click('input[name=mode][value=document]');
+  await page.locator('#passkey-len').evaluate((el) => {
+    el.value = '704';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await page.click('#passkey-make');
+  await page.waitForFunction(() => /tokens with the question/.test(document.getElementById('doc-count').textContent), null, { timeout: 30_000 });
+  const count = Number((await text('#doc-count')).match(/^(\d+) tokens/)[1]);
+  assert.ok(count > TRAINED && Math.abs(count - 704) < 40, `document of ${count} tokens`);
+  assert.equal(await page.locator('#temperature').inputValue(), '0', 'the preset samples greedily');
+  await page.click('#ask');
+  await page.waitForSelector('#answer .answer-text');
+  await idle();
+  const chart = await page.locator('#chart').evaluate((el) => ({ points: Number(el.dataset.points), maxCtx: Number(el.dataset.maxCtx), dots: el.querySelectorAll('circle').length }));
+  assert.ok(chart.points > 0 && chart.dots === chart.points, `chart: ${JSON.stringify(chart)}`);
+  assert.ok(chart.maxCtx > TRAINED, `chart: ${JSON.stringify(chart)}`);
+  const base = Number(await text('#base'));
+  assert.ok(base > 10000, `the displayed base ${base}`);
+  assert.match(await text('#answer'), /(Found|Missed) the pass key \d{5} at \d+ tokens with RoPE consistent/);
+  await shot('passkey');
+});
+
+test('every control has a label; the page fits a 375 px screen', { skip: SKIP, timeout: 30_000 }, async () => {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+    .map((e) => e.id || e.outerHTML.slice(0, 60)));
+  assert.deepEqual(unlabelled, []);
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.click('input[name=mode][value=chat]');
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no horizontal scrolling at 375 px');
+  await shot('narrow');
+  assert.deepEqual(browser.errors, [], 'errors on the page');
+});
