@@ -1,8 +1,9 @@
 // The demo page (web/) in a real browser, driven as a person would: through its controls.
 // It opens with the bundled model; greedy text equals Node's Engine on the same prompt; a
 // truncated file shows an error and the page loads the good model after it; a slow load can be
-// cancelled; the RoPE base chart gets points past the trained length (512 tokens); every control
-// has a label and the page fits a 375 px screen. Screenshots of each state land in
+// cancelled; the RoPE base chart gets points past the trained length (512 tokens); a dropped text
+// becomes the document; the passkey question is compared across RoPE modes; every control has a
+// label and the page fits a 375 px screen. Screenshots of each state land in
 // test-artifacts/web-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,15 +111,33 @@ test('a slow load shows its progress and can be cancelled; the page loads after 
   await waitStatus(/^Ready/);
 });
 
-test('the passkey document past the trained length puts points on the RoPE base chart', { skip: SKIP, timeout: 120_000 }, async () => {
-  await page.click('input[name=mode][value=document]');
-  await page.locator('#passkey-len').evaluate((el) => {
-    el.value = '704';
-    el.dispatchEvent(new Event('input', { bubbles: true }));
+test('a dropped text file becomes the document', { skip: SKIP, timeout: 30_000 }, async () => {
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['In the beginning God created the heaven and the earth.'], 'genesis.txt', { type: 'text/plain' }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
   });
+  await page.waitForFunction(() => /tokens with the question/.test(document.getElementById('doc-count').textContent), null, { timeout: 10_000 });
+  assert.equal(await page.locator('#document-pane').isVisible(), true, 'the Long document mode is shown');
+  assert.equal(await page.locator('#document').inputValue(), 'In the beginning God created the heaven and the earth.');
+  assert.match(await text('#doc-count'), /within the trained length/);
+});
+
+/** A passkey document of about len tokens; returns its token count (question included). */
+async function passkeyDocument(len) {
+  await page.click('input[name=mode][value=document]');
+  await page.locator('#passkey-len').evaluate((el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, len);
+  await page.locator('#doc-count').evaluate((el) => (el.textContent = ''));
   await page.click('#passkey-make');
   await page.waitForFunction(() => /tokens with the question/.test(document.getElementById('doc-count').textContent), null, { timeout: 30_000 });
-  const count = Number((await text('#doc-count')).match(/^(\d+) tokens/)[1]);
+  return Number((await text('#doc-count')).match(/^(\d+) tokens/)[1]);
+}
+
+test('the passkey document past the trained length puts points on the RoPE base chart', { skip: SKIP, timeout: 120_000 }, async () => {
+  const count = await passkeyDocument(704);
   assert.ok(count > TRAINED && Math.abs(count - 704) < 40, `document of ${count} tokens`);
   assert.equal(await page.locator('#temperature').inputValue(), '0', 'the preset samples greedily');
   await page.click('#ask');
@@ -133,6 +152,25 @@ test('the passkey document past the trained length puts points on the RoPE base 
   await shot('passkey');
 });
 
+test('Compare RoPE modes asks the same question with none, cached and consistent', { skip: SKIP, timeout: 240_000 }, async () => {
+  const count = await passkeyDocument(2048);
+  assert.ok(Math.abs(count - 2048) < 60, `document of ${count} tokens`);
+  await page.click('#compare');
+  await page.waitForSelector('table.compare');
+  assert.match(await text('table.compare caption'), /the pass key is \d{5}/);
+  await idle();
+  const rows = await page.locator('table.compare tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]), ['none', 'cached', 'consistent'], JSON.stringify(rows));
+  for (const r of rows) assert.match(r[3], /^[✓✗]$/, JSON.stringify(r));
+  // plain RoPE keeps theta; dynamic NTK has grown it (base(2048+) ≈ 7.3e4 for factor 2, L0 512, d 64)
+  assert.match(rows[0][1], /^10000 \(\d+ tokens\)$/);
+  for (const r of rows.slice(1)) assert.ok(Number(r[1].split(' ')[0]) > 7e4, JSON.stringify(r));
+  assert.equal(await page.locator('#rope-mode').inputValue(), 'consistent', 'the last mode stays loaded');
+  assert.match(await text('#rope-desc'), /^consistent, factor 2 \(option\/file\)/);
+  assert.ok(Number(await page.locator('#chart').getAttribute('data-max-ctx')) > 2000);
+  await shot('compare');
+});
+
 test('every control has a label; the page fits a 375 px screen', { skip: SKIP, timeout: 30_000 }, async () => {
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
     .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim())))
@@ -141,6 +179,8 @@ test('every control has a label; the page fits a 375 px screen', { skip: SKIP, t
   await page.setViewportSize({ width: 375, height: 812 });
   await page.click('input[name=mode][value=chat]');
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no horizontal scrolling at 375 px');
-  await shot('narrow');
+  await page.evaluate(() => scrollTo(0, 0));
+  await shot('narrow', { fullPage: false });
+  await shot('narrow-full');
   assert.deepEqual(browser.errors, [], 'errors on the page');
 });

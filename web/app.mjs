@@ -2,8 +2,8 @@
 // freezes), loaded from the bundled model, a URL or a file; chat or completion with streaming
 // tokens; the Long document mode with the passkey preset; the live context panel.
 //
-// body[data-state] is 'loading', 'generating', 'preparing' or 'idle', and body[data-model] says whether a model
-// is ready: the controls follow it, and so can a test.
+// body[data-state] is 'loading', 'generating', 'preparing', 'comparing' or 'idle', and
+// body[data-model] says whether a model is ready: the controls follow them, and so can a test.
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
 import { BaseChart } from './chart.mjs';
 import { samplingOptions, setSampling, loadOptions, threadCount } from './settings.mjs';
@@ -19,18 +19,19 @@ let info = null;        // its info()
 let source = null;      // what it was loaded from: reloaded when the RoPE settings change
 let loading = null;     // the AbortController of the load in progress
 let generation = null;  // the AbortController of the generation in progress
-let preparing = false;  // a passkey document is being made
+let task = null;        // 'preparing' (a passkey document) or 'comparing' (RoPE modes), if one runs
+let comparing = null;   // the AbortController of a comparison
 let messages = [];      // the conversation, in chat format
 
 // ---- page state ----
 
 // The controls follow what is going on; called whenever that changes.
 function refresh() {
-  const state = loading ? 'loading' : generation ? 'generating' : preparing ? 'preparing' : 'idle';
+  const state = loading ? 'loading' : generation ? 'generating' : task ?? 'idle';
   document.body.dataset.state = state;
   document.body.dataset.model = engine ? 'ready' : 'none';
   const busy = state !== 'idle';
-  for (const id of ['send', 'ask', 'clear', 'passkey-make']) $(id).disabled = busy || !engine;
+  for (const id of ['send', 'ask', 'compare', 'clear', 'passkey-make']) $(id).disabled = busy || !engine;
   for (const id of ['stop', 'stop-doc']) $(id).disabled = state !== 'generating';
   for (const id of ['rope-mode', 'rope-factor']) $(id).disabled = busy;
 }
@@ -58,7 +59,10 @@ function showProgress({ loaded, total, phase }, t0) {
   $('progress-text').textContent = `${megabytes(loaded)}${total ? ` / ${megabytes(total)}` : ''} · ${speed} · ${phase}`;
 }
 
-/** Load a model (a URL string or a File); the current one stays until the new one is ready. */
+/**
+ * Load a model (a URL string or a File); the current one stays until the new one is ready.
+ * Returns whether the new one is loaded.
+ */
 async function load(src, label) {
   loading?.abort();
   generation?.abort();
@@ -78,9 +82,11 @@ async function load(src, label) {
     source = { src, label };
     await old?.dispose();
     await ready(label, performance.now() - t0);
+    return true;
   } catch (e) {
     if (e?.name === 'AbortError') status(`Loading ${label} cancelled.${engine ? ' The previous model is still loaded.' : ''}`);
     else showError(e);
+    return false;
   } finally {
     if (loading === ctl) {
       loading = null;
@@ -115,7 +121,7 @@ async function ready(label, ms) {
   status(`Ready: ${label}.`);
 }
 
-$('load-bundled').addEventListener('click', () => load(BUNDLED, 'the bundled tiny model (kjv-tiny, Q8_0)'));
+$('load-bundled').addEventListener('click', () => load(BUNDLED, 'kjv-tiny-q8_0.gguf (bundled)'));
 $('url-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const url = $('url').value.trim();
@@ -136,6 +142,7 @@ function showContext() {
   if (!engine) return;
   const n = engine.nCtx, trained = info.rope.trainedCtx;
   $('n-ctx').textContent = n;
+  chart.setContext(n);
   $('ctx-bar').style.width = `${Math.min(100, (n / (2 * trained)) * 100)}%`;
   $('ctx-bar').classList.toggle('past', n > trained);
   $('kv').textContent = `${bytes(n * info.kvBytesPerToken)} (${info.kvType})`;
@@ -229,7 +236,11 @@ $('clear').addEventListener('click', async () => {
   status('Context cleared.');
 });
 
-for (const id of ['stop', 'stop-doc']) $(id).addEventListener('click', () => generation?.abort());
+for (const id of ['stop', 'stop-doc'])
+  $(id).addEventListener('click', () => {
+    comparing?.abort();
+    generation?.abort();
+  });
 
 // ---- Long document ----
 
@@ -268,10 +279,10 @@ for (const id of ['document', 'question'])
 $('passkey-len').addEventListener('input', () => ($('passkey-len-out').value = $('passkey-len').value));
 
 $('passkey-make').addEventListener('click', async () => {
-  preparing = true;
+  task = 'preparing';
   refresh();
   try {
-    const { text, key } = await passkeyDocument(engine, Number($('passkey-len').value));
+    const { text, key } = await passkeyDocument(engine, Number($('passkey-len').value), { reach: info.rope.trainedCtx });
     $('document').value = text;
     $('document').dataset.key = key;
     $('question').value = QUESTION;
@@ -283,27 +294,72 @@ $('passkey-make').addEventListener('click', async () => {
   } catch (e) {
     showError(e);
   } finally {
-    preparing = false;
+    task = null;
     refresh();
   }
 });
 
+/**
+ * Ask the document's question from an empty context, the answer streaming into `out`. Returns
+ * { text, key, found }: text null if it failed; found whether the answer starts with the
+ * preset's pass key (undefined for a document of one's own).
+ */
+async function ask(out) {
+  const key = $('document').dataset.key;
+  const chat = $('format').value === 'chat';
+  const prompt = documentPrompt();
+  await engine.reset();
+  const text = await stream((opts) => (chat ? engine.chat([{ role: 'user', content: prompt }], opts) : engine.generate(prompt, opts)), out);
+  return { text, key, found: key && text !== null ? text.trim().startsWith(key) : undefined };
+}
+
+function verdict(el, { key, found }) {
+  if (found === undefined) return;
+  el.className = found ? 'ok' : 'bad';
+  el.textContent = `${found ? '✓ Found' : '✗ Missed'} the pass key ${key} at ${engine.nCtx} tokens with RoPE ${info.rope.mode}.`;
+}
+
 $('doc-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   if (!engine || generation || !$('document').value.trim()) return;
+  const out = Object.assign(document.createElement('p'), { className: 'answer-text' });
+  const line = document.createElement('p');
+  $('answer').replaceChildren(out, line);
+  verdict(line, await ask(out));
+});
+
+// The same question under each RoPE mode, the model reloaded for each (the mode is a load
+// option). Dynamic NTK last, so the chart ends showing its base.
+$('compare').addEventListener('click', async () => {
+  if (!source || !$('document').value.trim()) return;
+  const ctl = (comparing = new AbortController());
+  task = 'comparing';
+  const table = document.createElement('table');
+  table.className = 'compare';
   const key = $('document').dataset.key;
-  const chat = $('format').value === 'chat';
-  await engine.reset();
-  const out = document.createElement('p');
-  out.className = 'answer-text';
-  const verdict = document.createElement('p');
-  $('answer').replaceChildren(out, verdict);
-  const prompt = documentPrompt();
-  const text = await stream((opts) => (chat ? engine.chat([{ role: 'user', content: prompt }], opts) : engine.generate(prompt, opts)), out);
-  if (key && text !== null) {
-    const ok = text.trim().startsWith(key);
-    verdict.className = ok ? 'ok' : 'bad';
-    verdict.textContent = `${ok ? '✓ Found' : '✗ Missed'} the pass key ${key} at ${engine.nCtx} tokens with RoPE ${info.rope.mode}.`;
+  table.createCaption().textContent = `The same question with each RoPE mode${key ? ` (the pass key is ${key})` : ''}`;
+  const head = table.createTHead().insertRow();
+  for (const h of ['RoPE', 'base at the end', 'answer', '']) head.append(Object.assign(document.createElement('th'), { textContent: h, scope: 'col' }));
+  const body = table.createTBody();
+  $('answer').replaceChildren(table);
+  try {
+    for (const mode of ['none', 'cached', 'consistent']) {
+      $('rope-mode').value = mode;
+      if (ctl.signal.aborted || !(await load(source.src, source.label)) || ctl.signal.aborted) break;
+      const row = body.insertRow();
+      row.insertCell().textContent = mode;
+      const base = row.insertCell();
+      const out = row.insertCell();
+      const mark = row.insertCell();
+      const result = await ask(out);
+      base.textContent = `${baseText(engine.base)} (${engine.nCtx} tokens)`;
+      if (result.text === null) break;
+      if (result.found !== undefined) [mark.textContent, mark.className] = result.found ? ['✓', 'ok'] : ['✗', 'bad'];
+    }
+  } finally {
+    comparing = null;
+    task = null;
+    refresh();
   }
 });
 

@@ -1,6 +1,6 @@
 // chart.mjs — the effective RoPE base against tokens in context, as an SVG: the engine's scale
 // events as dots, the dynamic NTK formula for the model's settings as a faint line behind them,
-// and the trained length as a dashed mark. The y axis is logarithmic: past the trained length
+// the trained length as a dashed mark and the tokens now in context as a solid one. The y axis is logarithmic: past the trained length
 // the base grows by orders of magnitude. The SVG carries data-points (dots drawn) and
 // data-max-ctx (the longest context seen) for tests and for anyone reading the DOM.
 const NS = 'http://www.w3.org/2000/svg';
@@ -25,6 +25,7 @@ export class BaseChart {
   #svg;
   #points = new Map(); // nCtx → base
   #rope = null;        // { theta, factor, trainedCtx, headDim, mode }
+  #now = 0;            // tokens in context
   #frame = 0;
 
   constructor(svg) {
@@ -36,6 +37,13 @@ export class BaseChart {
   setModel(rope) {
     this.#rope = rope;
     this.#points.clear();
+    this.#schedule();
+  }
+
+  /** Tokens in context now. */
+  setContext(nCtx) {
+    if (nCtx === this.#now) return;
+    this.#now = nCtx;
     this.#schedule();
   }
 
@@ -62,7 +70,7 @@ export class BaseChart {
       svg.append(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'axis' }, 'load a model'));
       return;
     }
-    const xMax = Math.max(rope.trainedCtx * 2, (xs.at(-1) ?? 0) * 1.1);
+    const xMax = Math.max(rope.trainedCtx * 2, Math.max(xs.at(-1) ?? 0, this.#now) * 1.1);
     const yMin = rope.theta;
     const yMax = Math.max(ntkBase(xMax, { ...rope, mode: 'consistent' }), ...this.#points.values(), yMin * 10);
     const x = (n) => LEFT + (n / xMax) * (W - LEFT - RIGHT);
@@ -80,6 +88,13 @@ export class BaseChart {
     const tx = x(rope.trainedCtx);
     svg.append(el('line', { x1: tx, x2: tx, y1: TOP, y2: H - BOTTOM, class: 'trained' }));
     svg.append(el('text', { x: tx + 3, y: TOP + 9, class: 'axis' }, `trained ${compact(rope.trainedCtx)}`));
+
+    if (this.#now > 0) {
+      const nx = x(this.#now);
+      svg.append(el('line', { x1: nx, x2: nx, y1: TOP + 12, y2: H - BOTTOM, class: 'now' }));
+      const left = nx - LEFT > 50; // the label goes where there is room for it
+      svg.append(el('text', { x: left ? nx - 3 : nx + 3, y: TOP + 21, 'text-anchor': left ? 'end' : 'start', class: 'axis' }, `now ${this.#now}`));
+    }
 
     const steps = 64, formula = [];
     for (let i = 0; i <= steps; i++) {
