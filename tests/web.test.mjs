@@ -84,6 +84,24 @@ test('opens with the bundled model and generates the text Node gives', { skip: S
   await shot('generated');
 });
 
+test('chat format: the template renders in the worker, a second turn continues the context', { skip: SKIP, timeout: 60_000 }, async () => {
+  await page.selectOption('#format', 'chat');
+  await setField('max-tokens', 8);
+  for (const [i, message] of ['Who made the heaven and the earth?', 'And the sea?'].entries()) {
+    await page.locator('#prompt').fill(message);
+    await page.click('#send');
+    await page.waitForFunction((n) => document.querySelectorAll('.turn.assistant').length === n, i + 1);
+    await idle();
+  }
+  assert.deepEqual(await page.locator('.turn').evaluateAll((ts) => ts.map((t) => t.dataset.role)), ['user', 'assistant', 'user', 'assistant']);
+  assert.equal(await page.locator('#error').isHidden(), true, await text('#error'));
+  assert.ok(Number(await text('#n-ctx')) > 30, 'the context holds both turns');
+  await shot('chat');
+  await page.click('#clear');
+  await waitStatus(/cleared/);
+  assert.equal(await text('#n-ctx'), '0');
+});
+
 test('a truncated file shows the error; the good model loads after it', { skip: SKIP, timeout: 60_000 }, async () => {
   await page.setInputFiles('#file', path.join(tmp, 'truncated.gguf'));
   await page.waitForSelector('#error:not([hidden])');

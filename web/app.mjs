@@ -106,10 +106,12 @@ async function ready(label, ms) {
   // apart (llama.cpp's converter copies it into base models too, as in kjv-tiny): the name does.
   const chatModel = meta['tokenizer.chat_template'] && /chat|instruct/i.test(`${meta['general.name']} ${meta['general.finetune']}`);
   $('format').value = chatModel ? 'chat' : 'completion';
+  showFormat();
   for (const e of document.querySelectorAll('.trained')) e.textContent = rope.trainedCtx;
   $('trained').textContent = rope.trainedCtx;
   $('rope-desc').textContent = `${rope.mode}${rope.mode === 'none' ? '' : `, factor ${rope.factor}`} (${rope.modeSource === rope.factorSource ? rope.modeSource : `${rope.modeSource}/${rope.factorSource}`})`;
-  $('engine-desc').textContent = `${info.simd ? 'SIMD128' : 'scalar'} · ${threadCount()} thread${threadCount() > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
+  const threads = threadCount();
+  $('engine-desc').textContent = `${info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
   chart.setModel({ theta: rope.theta, factor: rope.factor, trainedCtx: rope.trainedCtx, headDim: info.headDim, mode: rope.mode });
   engine.on('scale', (e) => {
     chart.add(e);
@@ -135,6 +137,13 @@ $('file').addEventListener('change', () => {
 $('cancel-load').addEventListener('click', () => loading?.abort());
 for (const id of ['rope-mode', 'rope-factor'])
   $(id).addEventListener('change', () => source && load(source.src, source.label));
+
+// The worker died (it ran out of memory mid-call, say): its engine answers nothing any more.
+function lost() {
+  engine = null;
+  source = null;
+  $('model-name').textContent = 'No model loaded: the engine stopped.';
+}
 
 // ---- the live panel ----
 
@@ -181,6 +190,7 @@ async function stream(run, out) {
     return text;
   } catch (e) {
     showError(e);
+    if (e?.code === 'RUNTIME') lost();
     return null;
   } finally {
     out.classList.remove('streaming');
@@ -229,12 +239,22 @@ $('prompt').addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) $('chat-form').requestSubmit();
 });
 
-$('clear').addEventListener('click', async () => {
+function showFormat() {
+  const chat = $('format').value === 'chat';
+  $('send').textContent = chat ? 'Send' : 'Generate';
+  $('prompt').placeholder = chat ? 'Ask something' : 'And it came to pass';
+}
+
+async function clearContext(why) {
   clearConversation();
   await engine?.reset();
   showContext();
-  status('Context cleared.');
-});
+  status(why);
+}
+
+$('clear').addEventListener('click', () => clearContext('Context cleared.'));
+// a completion's transcript is not a conversation to continue, nor the other way round
+$('format').addEventListener('change', () => showFormat() || clearContext(`Context cleared: ${$('format').selectedOptions[0].text} from here.`));
 
 for (const id of ['stop', 'stop-doc'])
   $(id).addEventListener('click', () => {
