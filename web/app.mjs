@@ -254,7 +254,10 @@ async function clearContext(why) {
 
 $('clear').addEventListener('click', () => clearContext('Context cleared.'));
 // a completion's transcript is not a conversation to continue, nor the other way round
-$('format').addEventListener('change', () => showFormat() || clearContext(`Context cleared: ${$('format').selectedOptions[0].text} from here.`));
+$('format').addEventListener('change', () => {
+  showFormat();
+  clearContext(`Context cleared: ${$('format').selectedOptions[0].text} from here.`);
+});
 
 for (const id of ['stop', 'stop-doc'])
   $(id).addEventListener('click', () => {
