@@ -84,6 +84,7 @@ async function load(src, label) {
     await ready(label, performance.now() - t0);
     return true;
   } catch (e) {
+    if (loading !== ctl) return false; // another load took its place: that one speaks now
     if (e?.name === 'AbortError') status(`Loading ${label} cancelled.${engine ? ' The previous model is still loaded.' : ''}`);
     else showError(e);
     return false;
@@ -171,6 +172,7 @@ async function stream(run, out) {
   status('Generating…');
   out.classList.add('streaming');
   const before = engine.nCtx, t0 = performance.now();
+  const box = out.closest('.transcript');
   let text = '', first = null, tFirst = 0, count = 0;
   try {
     for await (const item of run({ ...samplingOptions(), signal: ctl.signal })) {
@@ -178,6 +180,7 @@ async function stream(run, out) {
       count++;
       text += item.text;
       out.textContent = text;
+      if (box) box.scrollTop = box.scrollHeight; // the transcript follows the text as it grows
       showContext();
     }
     const tEnd = performance.now();
@@ -232,7 +235,6 @@ $('chat-form').addEventListener('submit', async (ev) => {
   const text = await stream((opts) => (chat ? engine.chat(pending, opts) : engine.generate(prompt, opts)), out);
   out.removeAttribute('aria-busy');
   if (chat && text !== null) messages = [...pending, { role: 'assistant', content: text }];
-  out.scrollIntoView({ block: 'nearest' });
 });
 
 $('prompt').addEventListener('keydown', (ev) => {
@@ -269,10 +271,9 @@ for (const id of ['stop', 'stop-doc'])
 
 for (const radio of document.querySelectorAll('input[name="mode"]'))
   radio.addEventListener('change', () => {
-    const doc = radio.value === 'document' && radio.checked;
     if (!radio.checked) return;
-    $('chat-pane').hidden = doc;
-    $('document-pane').hidden = !doc;
+    $('chat-pane').hidden = radio.value !== 'chat';
+    $('document-pane').hidden = radio.value !== 'document';
   });
 
 function showMode(mode) {
@@ -312,7 +313,7 @@ $('passkey-make').addEventListener('click', async () => {
     $('answer').replaceChildren();
     // retrieval is judged on the greedy answer, as EVAL.md does
     setSampling({ temperature: 0, maxTokens: 6 });
-    status('A pass key is hidden in the document; sampling set to greedy, 6 tokens. Ask, then change the RoPE mode and ask again.');
+    status('A pass key is hidden in the document; sampling set to greedy, 6 tokens. Ask, or compare the RoPE modes.');
     await countDocument();
   } catch (e) {
     showError(e);
@@ -375,8 +376,8 @@ $('compare').addEventListener('click', async () => {
       const out = row.insertCell();
       const mark = row.insertCell();
       const result = await ask(out);
-      base.textContent = `${baseText(engine.base)} (${engine.nCtx} tokens)`;
       if (result.text === null) break;
+      base.textContent = `${baseText(engine.base)} (${engine.nCtx} tokens)`;
       if (result.found !== undefined) [mark.textContent, mark.className] = result.found ? ['✓', 'ok'] : ['✗', 'bad'];
     }
   } finally {

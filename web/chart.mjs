@@ -1,8 +1,9 @@
 // chart.mjs — the effective RoPE base against tokens in context, as an SVG: the engine's scale
 // events as dots, the dynamic NTK formula for the model's settings as a faint line behind them,
-// the trained length as a dashed mark and the tokens now in context as a solid one. The y axis is logarithmic: past the trained length
-// the base grows by orders of magnitude. The SVG carries data-points (dots drawn) and
-// data-max-ctx (the longest context seen) for tests and for anyone reading the DOM.
+// the trained length as a dashed mark and the tokens now in context as a solid one. The y axis is
+// logarithmic: past the trained length the base grows by orders of magnitude. The SVG carries
+// data-points (dots drawn) and data-max-ctx (the longest context seen) for tests and for anyone
+// reading the DOM.
 const NS = 'http://www.w3.org/2000/svg';
 const W = 320, H = 160, LEFT = 46, RIGHT = 8, TOP = 8, BOTTOM = 22;
 
