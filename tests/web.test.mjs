@@ -1,5 +1,6 @@
 // The demo page (web/) in a real browser, driven as a person would: through its controls.
-// It opens with the bundled model; greedy text equals Node's Engine on the same prompt; a
+// It opens with the bundled model; greedy text equals Node's Engine on the same prompt; chat
+// turns render the template in the worker; Stop ends a generation; a
 // truncated file shows an error and the page loads the good model after it; a slow load can be
 // cancelled; the RoPE base chart gets points past the trained length (512 tokens); a dropped text
 // becomes the document; the passkey question is compared across RoPE modes; every control has a
@@ -100,6 +101,20 @@ test('chat format: the template renders in the worker, a second turn continues t
   await page.click('#clear');
   await waitStatus(/cleared/);
   assert.equal(await text('#n-ctx'), '0');
+});
+
+test('Stop ends a long generation; the page goes on', { skip: SKIP, timeout: 60_000 }, async () => {
+  await page.selectOption('#format', 'completion');
+  await setField('max-tokens', 5000);
+  await page.locator('#prompt').fill(PROMPT);
+  await page.click('#send');
+  await page.waitForFunction(() => document.querySelector('.turn.assistant.streaming')?.textContent.length > 20);
+  assert.equal(await page.locator('#send').isDisabled(), true, 'one generation at a time');
+  await page.click('#stop');
+  await idle();
+  const [, tokens] = (await text('#status')).match(/^Stopped: (\d+) tokens/) ?? [];
+  assert.ok(Number(tokens) > 0 && Number(tokens) < 5000, await text('#status'));
+  assert.equal(await page.locator('#send').isEnabled(), true);
 });
 
 test('a truncated file shows the error; the good model loads after it', { skip: SKIP, timeout: 60_000 }, async () => {
