@@ -76,6 +76,12 @@ test('opens with the bundled model and generates the text Node gives', { skip: S
   assert.equal(await page.evaluate(() => document.body.dataset.model), 'ready');
   assert.match(await text('#model-name'), /kjv-tiny.*loaded in/);
   assert.equal(await text('#trained'), String(TRAINED));
+  // more threads only where the engine accepts them: none of its builds does yet
+  assert.deepEqual(await page.evaluate(async () => {
+    const { threadCount } = await import('/web/settings.mjs');
+    return [threadCount(true, 8), threadCount(false, 8), threadCount(true, 1)];
+  }), [1, 1, 1]);
+  assert.match(await text('#engine-desc'), /SIMD128 · 1 thread · isolated/);
   await shot('ready');
   assert.equal(await generate(PROMPT), expected);
   assert.match(await text('#prefill'), /tok\/s/);
