@@ -4,7 +4,7 @@
 // truncated file shows an error and the page loads the good model after it; a slow load can be
 // cancelled; the RoPE base chart gets points past the trained length (512 tokens); a dropped text
 // becomes the document; the passkey question is compared across RoPE modes; every control has a
-// label and the page fits a 375 px screen. Screenshots of each state land in
+// label and is reached with Tab, and the page fits a 375 px screen. Screenshots of each state land in
 // test-artifacts/web-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,14 +109,14 @@ test('chat format: the template renders in the worker, a second turn continues t
   assert.equal(await text('#n-ctx'), '0');
 });
 
-test('Stop ends a long generation; the page goes on', { skip: SKIP, timeout: 60_000 }, async () => {
+test('Stop (Esc) ends a long generation; the page goes on', { skip: SKIP, timeout: 60_000 }, async () => {
   await page.selectOption('#format', 'completion');
   await setField('max-tokens', 5000);
   await page.locator('#prompt').fill(PROMPT);
   await page.click('#send');
   await page.waitForFunction(() => document.querySelector('.turn.assistant.streaming')?.textContent.length > 20);
   assert.equal(await page.locator('#send').isDisabled(), true, 'one generation at a time');
-  await page.click('#stop');
+  await page.keyboard.press('Escape');
   await idle();
   const [, tokens] = (await text('#status')).match(/^Stopped: (\d+) tokens/) ?? [];
   assert.ok(Number(tokens) > 0 && Number(tokens) < 5000, await text('#status'));
@@ -210,7 +210,16 @@ test('Compare RoPE modes asks the same question with none, cached and consistent
   await shot('compare');
 });
 
-test('every control has a label; the page fits a 375 px screen', { skip: SKIP, timeout: 30_000 }, async () => {
+test('every control has a label and Tab reaches it; the page fits a 375 px screen', { skip: SKIP, timeout: 30_000 }, async () => {
+  await page.click('input[name=mode][value=chat]');
+  await page.evaluate(() => document.activeElement?.blur());
+  const reached = new Set();
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    reached.add(await page.evaluate(() => document.activeElement?.id || document.activeElement?.getAttribute('name')));
+  }
+  for (const id of ['load-bundled', 'file', 'url', 'mode', 'format', 'prompt', 'send', 'clear', 'temperature', 'max-tokens'])
+    assert.ok(reached.has(id), `Tab does not reach #${id}: ${[...reached].join(' ')}`);
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
     .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim())))
     .map((e) => e.id || e.outerHTML.slice(0, 60)));

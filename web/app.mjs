@@ -261,11 +261,12 @@ $('format').addEventListener('change', () => {
   clearContext(`Context cleared: ${$('format').selectedOptions[0].text} from here.`);
 });
 
-for (const id of ['stop', 'stop-doc'])
-  $(id).addEventListener('click', () => {
-    comparing?.abort();
-    generation?.abort();
-  });
+function stop() {
+  comparing?.abort();
+  generation?.abort();
+}
+for (const id of ['stop', 'stop-doc']) $(id).addEventListener('click', stop);
+document.addEventListener('keydown', (ev) => ev.key === 'Escape' && generation && stop());
 
 // ---- Long document ----
 
