@@ -1,10 +1,10 @@
 // The demo page (web/) in a real browser, driven as a person would: through its controls.
 // It opens with the bundled model; greedy text equals Node's Engine on the same prompt; chat
-// turns render the template in the worker; Stop ends a generation; a
-// truncated file shows an error and the page loads the good model after it; a slow load can be
-// cancelled; the RoPE base chart gets points past the trained length (512 tokens); a dropped text
-// becomes the document; the passkey question is compared across RoPE modes; every control has a
-// label and is reached with Tab, and the page fits a 375 px screen. Screenshots of each state land in
+// turns render the template in the worker; Stop (Esc) ends a generation; a truncated file shows
+// an error and the page loads the good model after it; a slow load can be cancelled; the RoPE
+// base chart gets points past the trained length (512 tokens); a dropped text becomes the
+// document; the passkey question is compared across RoPE modes; every control has a label and is
+// reached with Tab, and the page fits a 375 px screen. Screenshots of each state land in
 // test-artifacts/web-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
