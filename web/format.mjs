@@ -7,7 +7,7 @@ export const megabytes = (n) => `${(n / MB).toFixed(n < 10 * MB ? 1 : 0)} MB`;
 export function bytes(n) {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
   if (n >= MB) return megabytes(n);
-  return `${Math.round(n / 1e3)} kB`;
+  return n >= 1e3 ? `${Math.round(n / 1e3)} kB` : `${n} B`;
 }
 
 export const perSecond = (count, ms) => (ms > 0 ? (count * 1000) / ms : 0);
