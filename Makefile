@@ -3,6 +3,7 @@
 #   make            wasm/build/ntk.js (SIMD128) and wasm/build/ntk-scalar.js (same code, no SIMD)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
 #   make bench      prefill/decode speed, SIMD vs scalar, load memory
+#   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
 # Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
 # Node from Debian; npm ci).
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.
@@ -26,7 +27,7 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
            -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all setup demo test test-c test-js bench clean
+.PHONY: all setup demo serve test test-c test-js bench clean
 all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs wasm/build/package.json
 
 # Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
@@ -39,6 +40,10 @@ setup:
 
 demo: all
 	node wasm/cli.mjs run -p "$(or $(PROMPT),And it came to pass)" -n 64 --seed 1
+
+# COOP/COEP headers make the page cross-origin isolated, as a threaded build will need.
+serve: all
+	node scripts/serve.mjs
 
 # Emscripten's output is CommonJS; the package around it is ESM.
 %/package.json:

@@ -1,33 +1,23 @@
-// The engine in a real browser: Debian's Chromium, headless, driven by playwright-core, on a page
-// served from the repository by tests/browser/server.mjs (COOP/COEP, no-store, a request log).
+// The engine in a real browser: Debian's Chromium, headless, driven by playwright-core (see
+// browser/chromium.mjs), on a page served from the repository by scripts/serve.mjs (COOP/COEP,
+// no-store, a request log).
 // WorkerEngine and Engine on the page give the text Node's Engine gives; the Cache API serves a
 // second load with no request, cache: false and a corrupt entry go back to the server; a truncated
 // file rejects with TRUNCATED. A screenshot of the page lands in test-artifacts/browser.png.
-//
-// Chromium comes from Debian (scripts/setup.sh installs it); CHROMIUM overrides its path and
-// NTK_SKIP_BROWSER=1 skips this suite on a machine without one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Engine, model, reference, collect, ROOT } from './helpers.mjs';
-import { startServer } from './browser/server.mjs';
+import { Engine, reference, collect, ROOT } from './helpers.mjs';
+import { startServer } from '../scripts/serve.mjs';
+import { launch, artifact, SKIP } from './browser/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SKIP = process.env.NTK_SKIP_BROWSER === '1' ? 'NTK_SKIP_BROWSER=1' : false;
 const MODEL = '/models/kjv-tiny-q8_0.gguf';
 const TRUNCATED = '/test/kjv-tiny-q8_0-truncated.gguf';
 const PROMPT = reference().prompts[1].first_line;
 const MESSAGES = [{ role: 'user', content: 'Who made the heaven and the earth?' }];
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
-let server, context, page, profile;
-const pageErrors = [];
+let server, browser, page, pageErrors;
 const expected = {}; // from Node's Engine
 const size = readFileSync(path.join(ROOT, MODEL)).length;
 
@@ -48,7 +38,6 @@ async function workersLeft() {
 
 before(async () => {
   if (SKIP) return;
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: scripts/setup.sh installs Debian's (apt-get install chromium)`);
   const engine = await Engine.load(path.join(ROOT, MODEL));
   try {
     const items = await collect(engine.generate(PROMPT, { maxTokens: 20, temperature: 0 }));
@@ -60,20 +49,15 @@ before(async () => {
     engine.dispose();
   }
   server = await startServer({ root: ROOT, routes: { [TRUNCATED]: readFileSync(path.join(ROOT, MODEL)).subarray(0, 3_000_000) } });
-  profile = await mkdtemp(path.join(tmpdir(), 'ntk-chromium-'));
-  const { chromium } = await import('playwright-core');
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1000, height: 700 } });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => pageErrors.push(String(e?.stack ?? e)));
-  page.on('console', (m) => m.type() === 'error' && pageErrors.push(`console: ${m.text()}`));
+  browser = await launch();
+  ({ page, errors: pageErrors } = browser);
   await page.goto(server.url('/tests/browser/index.html'));
   await page.waitForFunction(() => window.ntkReady === true, null, { timeout: 15_000 });
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
+  await browser?.close();
   await server?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 test('(a) WorkerEngine on the page loads the model by URL and gives the text Node gives', { skip: SKIP, timeout: 30_000 }, async () => {
@@ -160,7 +144,6 @@ test('(d) a truncated file by URL rejects with TRUNCATED on the page; the next l
 test('the page ran without errors; screenshot in test-artifacts/browser.png', { skip: SKIP, timeout: 15_000 }, async () => {
   const expectedErrors = pageErrors.filter((e) => !/status of 404/.test(e)); // the 404 of test (d)
   await page.evaluate(([ok, line]) => window.ntkTest.done(ok, line), [expectedErrors.length === 0, `done: ${server.log.length} requests, ${hits()} for the model`]);
-  await mkdir(path.join(ROOT, 'test-artifacts'), { recursive: true });
-  await page.screenshot({ path: path.join(ROOT, 'test-artifacts/browser.png'), fullPage: true });
+  await page.screenshot({ path: await artifact('browser.png'), fullPage: true });
   assert.deepEqual(expectedErrors, []);
 });

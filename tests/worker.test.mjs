@@ -77,6 +77,8 @@ test('greedy text of a fixture prompt equals Engine on the main thread, item for
     assert.deepEqual(strip(items), strip(expected.greedy));
     assert.ok(textOf(items).length > 0, 'no text');
     assert.equal(w.nCtx, main.tokenize(PROMPT).length + 20, 'nCtx after the generation');
+    // WebAssembly memory comes in 64 KiB pages and holds at least the model's tensors
+    assert.ok(w.memoryBytes % 65536 === 0 && w.memoryBytes > (await w.info()).tensorBytes, `memoryBytes ${w.memoryBytes}`);
     // a second generation after reset is the same again (the worker holds no stale state)
     await w.reset();
     assert.equal(w.nCtx, 0);

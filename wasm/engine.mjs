@@ -252,6 +252,8 @@ export class Engine {
   get nCtx() { this.#alive(); return this.#tokens.length; }
   get base() { this.#alive(); return this.#m._ntk_rope_base(this.#e); }
   get nVocab() { this.#alive(); return this.#m._ntk_n_vocab(this.#e); }
+  /** Bytes of this engine's WebAssembly memory: the model, the KV cache and scratch, as grown so far (it never shrinks). */
+  get memoryBytes() { this.#alive(); return this.#m.HEAPU8.buffer.byteLength; }
 
   tokenize(text, { bos = true } = {}) {
     this.#alive();

@@ -357,6 +357,8 @@ export class Engine {
   readonly base: number;
   /** Vocabulary size. */
   readonly nVocab: number;
+  /** Bytes of this engine's WebAssembly memory: the model, the KV cache and scratch, as grown so far (it never shrinks). */
+  readonly memoryBytes: number;
 
   /** Token ids of a text; bos (default true) puts the BOS token first. User-defined tokens written as text (InternLM2's '<|im_start|>') become those tokens; control tokens ('<s>') do not. */
   tokenize(text: string, options?: { bos?: boolean }): number[];

@@ -12,9 +12,9 @@ export type * from './index.js';
 
 /**
  * An Engine in its own worker. Every Engine method is here and returns a promise (generate and
- * chat return async iterators, as Engine's do); on/off and the nCtx, base and nVocab getters are
- * synchronous, current once the call that changed them has settled. Errors keep their NtkError
- * code. After dispose() (or if the worker dies) every call rejects with an NtkError ('STATE' or
+ * chat return async iterators, as Engine's do); on/off and the nCtx, base, nVocab and memoryBytes
+ * getters are synchronous, current once the call that changed them has settled. Errors keep their
+ * NtkError code. After dispose() (or if the worker dies) every call rejects with an NtkError ('STATE' or
  * 'RUNTIME').
  *
  * Sources cross to the worker: an ArrayBuffer, or a view spanning its whole buffer, is
@@ -41,6 +41,8 @@ export class WorkerEngine {
   readonly base: number;
   /** Vocabulary size. */
   readonly nVocab: number;
+  /** Bytes of the worker engine's WebAssembly memory, as of the last settled call. */
+  readonly memoryBytes: number;
 
   /** As Engine.info. */
   info(): Promise<ModelInfo>;

@@ -6,8 +6,9 @@
 //   await engine.dispose();   // ends the worker
 //
 // Every Engine method is here and returns a promise (generate and chat return async iterators, as
-// Engine's do); on/off are as Engine's. nCtx, base and nVocab are plain getters: the worker sends
-// them with every answer, so they are current once the call that changed them has settled.
+// Engine's do); on/off are as Engine's. nCtx, base, nVocab and memoryBytes are plain getters: the
+// worker sends them with every answer, so they are current once the call that changed them has
+// settled.
 // NtkErrors cross with their code; an AbortSignal in the options aborts in the worker.
 //
 // Sources: as Engine.load, with these differences in transit: bytes (ArrayBuffer, or a view that
@@ -337,6 +338,7 @@ export class WorkerEngine {
   get nCtx() { this.#alive(); return this.#state.nCtx; }
   get base() { this.#alive(); return this.#state.base; }
   get nVocab() { this.#alive(); return this.#state.nVocab; }
+  get memoryBytes() { this.#alive(); return this.#state.memoryBytes; }
 
   /** Model shapes, types, and the RoPE scaling in force. */
   info() { return this.#call('info'); }

@@ -20,7 +20,7 @@
 //      { id, item, state } ... then { id, done: true, state }        for generate and chat
 //      { id, progress }                                               for load with progress
 //      { event: 'scale', data, state }                                Engine's 'scale' events
-// state is { nCtx, base, nVocab } after the step (null before a model is loaded).
+// state is { nCtx, base, nVocab, memoryBytes } after the step (null before a model is loaded).
 //
 // Requests that touch the context or the detokenizer (load, evaluate, generate, chat, reset,
 // detokenize) run one after another, a generate/chat holding its turn until it ends; the
@@ -47,7 +47,7 @@ const controllers = new Map(); // id → AbortController of a load, generate or 
 const streams = new Map();     // id → the state of a generate or chat
 let turn = Promise.resolve();   // the queue of requests that touch the context
 
-const state = () => engine && { nCtx: engine.nCtx, base: engine.base, nVocab: engine.nVocab };
+const state = () => engine && { nCtx: engine.nCtx, base: engine.base, nVocab: engine.nVocab, memoryBytes: engine.memoryBytes };
 
 function serializeError(e) {
   return { message: String(e?.message ?? e), code: e?.code, name: e?.name ?? 'Error' };

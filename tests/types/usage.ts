@@ -81,7 +81,7 @@ const text: string = engine.detokenize(tokens) + engine.detokenize(new Int32Arra
 const eog: boolean = engine.isEndOfGeneration(info.eos);
 const logits: Float32Array = engine.evaluate(tokens);
 const all: Float32Array = engine.evaluate(new Int32Array([1, 2]), { allLogits: true });
-const counts: number = engine.nCtx + engine.base + engine.nVocab + logits.length + all.length;
+const counts: number = engine.nCtx + engine.base + engine.nVocab + engine.memoryBytes + logits.length + all.length;
 
 const generateOptions: GenerateOptions = {
   maxTokens: 16, temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1,
@@ -134,7 +134,7 @@ const wtext: string = await worker.detokenize(wtokens);
 const wpiece: string = await worker.piece(1);
 const weog: boolean = await worker.isEndOfGeneration(2);
 const wlogits: Float32Array = await worker.evaluate(wtokens, { allLogits: false });
-const wstate: number = worker.nCtx + worker.base + worker.nVocab;
+const wstate: number = worker.nCtx + worker.base + worker.nVocab + worker.memoryBytes;
 const off = worker.on('scale', (e) => console.log(e.base, e.mode));
 off();
 for await (const item of worker.generate('And', { maxTokens: 4, temperature: 0 })) {

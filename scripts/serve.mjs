@@ -1,16 +1,21 @@
-// server.mjs — a tiny static server for the browser tests: the repository root, read-only, on
-// 127.0.0.1 at an ephemeral port. It sends the MIME types a browser insists on (.mjs as JavaScript,
-// .wasm as application/wasm), COOP/COEP so the page is cross-origin isolated, no-store so that a
-// second load can only be served by the page's Cache API, never by the HTTP cache; it keeps a log
-// of every request so a test can count what reached it. Extra routes serve fixed bytes (a
-// truncated model, say) at a path that no file has.
+#!/usr/bin/env node
+// serve.mjs — a tiny static server for the demo page (`make serve`, `npm run demo:web`) and the
+// browser tests: the repository root, read-only, on 127.0.0.1. It sends the MIME types a browser
+// insists on (.mjs as JavaScript, .wasm as application/wasm), COOP/COEP so the page is
+// cross-origin isolated (which a threaded WebAssembly build needs for SharedArrayBuffer),
+// no-store so that a second load can only be served by the page's Cache API, never by the HTTP
+// cache; it keeps a log of every request so a test can count what reached it. Extra routes serve
+// fixed bytes (a truncated model, say) at a path that no file has, at full speed or throttled
+// ({ bytes, bytesPerSecond }: a load slow enough to cancel).
 //
-//   const server = await startServer({ root, routes: { '/test/cut.gguf': bytes } });
-//   server.url('/tests/browser/index.html'); server.count('/models/x.gguf'); await server.close();
+//   node scripts/serve.mjs            # http://127.0.0.1:8080/ (PORT=... to change it)
+//   const server = await startServer({ root, port: 0, routes: { '/test/cut.gguf': bytes } });
+//   server.url('/web/'); server.count('/models/x.gguf'); await server.close();
 import http from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -22,6 +27,7 @@ const MIME = {
   '.gguf': 'application/octet-stream',
   '.css': 'text/css; charset=utf-8',
   '.png': 'image/png',
+  '.svg': 'image/svg+xml',
   '.txt': 'text/plain; charset=utf-8',
   '.md': 'text/plain; charset=utf-8',
 };
@@ -34,7 +40,26 @@ const HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-export async function startServer({ root, routes = {} } = {}) {
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const THROTTLE_TICK_MS = 50;
+
+// Writes bytes at about bytesPerSecond, a piece every tick, until done or the client leaves.
+function sendThrottled(res, bytes, bytesPerSecond) {
+  const piece = Math.max(1, Math.round((bytesPerSecond * THROTTLE_TICK_MS) / 1000));
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed || sent >= bytes.length) {
+      clearInterval(timer);
+      if (!res.destroyed) res.end();
+      return;
+    }
+    res.write(bytes.subarray(sent, sent + piece));
+    sent += piece;
+  }, THROTTLE_TICK_MS);
+  res.on('close', () => clearInterval(timer));
+}
+
+export async function startServer({ root = ROOT, port = 0, routes = {} } = {}) {
   root = path.resolve(root);
   const log = [];
 
@@ -50,16 +75,23 @@ export async function startServer({ root, routes = {} } = {}) {
       else res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { allow: 'GET, HEAD' }, 'read-only\n');
+    if (pathname === '/') return send(302, { location: '/web/' });
     let decoded;
     try {
       decoded = decodeURIComponent(pathname);
     } catch {
       return send(400, {}, 'bad path\n');
     }
+    if (decoded.endsWith('/')) decoded += 'index.html';
     const type = MIME[path.extname(decoded).toLowerCase()] ?? 'application/octet-stream';
     if (Object.hasOwn(routes, decoded)) {
-      const bytes = routes[decoded];
-      return send(200, { 'content-type': type, 'content-length': bytes.length }, bytes);
+      const route = routes[decoded];
+      const bytes = ArrayBuffer.isView(route) ? route : route.bytes;
+      if (ArrayBuffer.isView(route) || req.method === 'HEAD')
+        return send(200, { 'content-type': type, 'content-length': bytes.length }, bytes);
+      entry.status = 200;
+      res.writeHead(200, { ...HEADERS, 'content-type': type, 'content-length': bytes.length });
+      return sendThrottled(res, bytes, route.bytesPerSecond);
     }
     // no way out of the root, and nothing hidden (.git) served
     const file = path.resolve(root, '.' + decoded);
@@ -71,6 +103,7 @@ export async function startServer({ root, routes = {} } = {}) {
     } catch {
       return send(404, {}, 'not found\n');
     }
+    if (st.isDirectory()) return send(302, { location: pathname + '/' });
     if (!st.isFile()) return send(404, {}, 'not found\n');
     send(200, { 'content-type': type, 'content-length': st.size }, req.method === 'HEAD' ? undefined : createReadStream(file));
   }
@@ -83,7 +116,7 @@ export async function startServer({ root, routes = {} } = {}) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(port, '127.0.0.1', resolve);
   });
   const origin = `http://127.0.0.1:${server.address().port}`;
   return {
@@ -97,4 +130,15 @@ export async function startServer({ root, routes = {} } = {}) {
       server.closeAllConnections();
     }),
   };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const port = Number(process.env.PORT ?? 8080);
+  try {
+    const server = await startServer({ port });
+    console.log(`ntk-wasm demo page: ${server.url('/web/')}   (Ctrl-C stops the server)`);
+  } catch (e) {
+    console.error(`serve: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use (PORT=... picks another)' : e.message}`);
+    process.exit(1);
+  }
 }
