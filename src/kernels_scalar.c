@@ -57,11 +57,11 @@ float dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x, int n)
     return sum;
 }
 
-/* One Q4_K or Q5_K super-block from its quants. Sub-block sums times their 6-bit scales stay
- * exact in int32 (8 * 63 * 32 * 31 * 127 < 2^31); a sub-block's min meets the sum of its
- * activations, which Q8_K carries in bsums. */
-static float k4_block(ggml_half d, ggml_half dmin, const uint8_t scales[12], const int *q,
-                      const block_q8_K *x)
+/* One Q4_K (qh NULL) or Q5_K super-block. Sub-block sums times their 6-bit scales stay exact
+ * in int32 (8 * 63 * 32 * 31 * 127 < 2^31); a sub-block's min meets the sum of its activations,
+ * which Q8_K carries in bsums. */
+static float k4_block(ggml_half d, ggml_half dmin, const uint8_t scales[12], const uint8_t *qs,
+                      const uint8_t *qh, const block_q8_K *x)
 {
     uint8_t sc[8], mn[8];
     unpack_q4_K_scales(scales, sc, mn);
@@ -69,7 +69,7 @@ static float k4_block(ggml_half d, ggml_half dmin, const uint8_t scales[12], con
     for (int j = 0; j < 8; j++) {
         int32_t s = 0;
         for (int e = 32 * j; e < 32 * j + 32; e++)
-            s += q[e] * x->qs[e];
+            s += k4_quant(qs, qh, e) * x->qs[e];
         isum += sc[j] * s;
         msum += mn[j] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
     }
@@ -79,24 +79,16 @@ static float k4_block(ggml_half d, ggml_half dmin, const uint8_t scales[12], con
 float dot_q4_K_q8_K_scalar(const block_q4_K *w, const block_q8_K *x, int n)
 {
     float sum = 0.0f;
-    int q[QK_K];
-    for (int b = 0; b < n / QK_K; b++) {
-        for (int e = 0; e < QK_K; e++)
-            q[e] = q4_K_quant(&w[b], e);
-        sum += k4_block(w[b].d, w[b].dmin, w[b].scales, q, &x[b]);
-    }
+    for (int b = 0; b < n / QK_K; b++)
+        sum += k4_block(w[b].d, w[b].dmin, w[b].scales, w[b].qs, NULL, &x[b]);
     return sum;
 }
 
 float dot_q5_K_q8_K_scalar(const block_q5_K *w, const block_q8_K *x, int n)
 {
     float sum = 0.0f;
-    int q[QK_K];
-    for (int b = 0; b < n / QK_K; b++) {
-        for (int e = 0; e < QK_K; e++)
-            q[e] = q5_K_quant(&w[b], e);
-        sum += k4_block(w[b].d, w[b].dmin, w[b].scales, q, &x[b]);
-    }
+    for (int b = 0; b < n / QK_K; b++)
+        sum += k4_block(w[b].d, w[b].dmin, w[b].scales, w[b].qs, w[b].qh, &x[b]);
     return sum;
 }
 

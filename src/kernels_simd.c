@@ -319,26 +319,31 @@ static inline v128_t q4_K_scales(const uint8_t packed[12])
     return wasm_v128_or(low, wasm_v128_and(wasm_u16x8_shr(top, 2), wasm_i8x16_splat(0x30)));
 }
 
-/* Sub-blocks 2k and 2k+1 of a Q4_K or Q5_K block: 32 bytes of nibbles, with (Q5_K) the fifth
- * bits as bits 0 and 1 of each byte of hb0, hb1 (qh shifted right by 2k), times 64 activations,
- * scaled by s_lo and s_hi. Four products per int16 lane: <= 4 * 31 * 127. */
+/* Sub-blocks 2k and 2k+1 of a Q4_K or Q5_K (qh not NULL) block: 32 bytes of nibbles and the
+ * fifth bits 2k, 2k+1 of qh[0..31], times 64 activations, scaled by s_lo and s_hi. Four products
+ * per int16 lane: <= 4 * 31 * 127. qh is reloaded for each pair: kept in registers across the
+ * pairs, it pushed the loop's vectors out to the stack. */
 static inline __attribute__((always_inline)) v128_t k4_pair(v128_t acc, const uint8_t *qs,
-                                                            int q5, v128_t hb0, v128_t hb1,
+                                                            const uint8_t *qh, int k,
                                                             const int8_t *xq, v128_t s_lo,
                                                             v128_t s_hi)
 {
     const v128_t m4 = wasm_i8x16_splat(15);
-    const v128_t q0 = wasm_v128_load(qs), q1 = wasm_v128_load(qs + 16);
+    const v128_t q0 = wasm_v128_load(qs + 32 * k), q1 = wasm_v128_load(qs + 32 * k + 16);
     v128_t lo0 = wasm_v128_and(q0, m4), lo1 = wasm_v128_and(q1, m4);
     v128_t hi0 = wasm_v128_and(wasm_u16x8_shr(q0, 4), m4);
     v128_t hi1 = wasm_v128_and(wasm_u16x8_shr(q1, 4), m4);
-    if (q5) {
+    if (qh) {
+        /* bit 2k to bit 4 (value 16) for the low nibbles, bit 2k+1 for the high ones */
+        const v128_t h0 = wasm_u16x8_shr(wasm_v128_load(qh), 2 * k);
+        const v128_t h1 = wasm_u16x8_shr(wasm_v128_load(qh + 16), 2 * k);
         const v128_t b4 = wasm_i8x16_splat(16);
-        lo0 = wasm_v128_or(lo0, wasm_v128_and(wasm_i16x8_shl(hb0, 4), b4));
-        lo1 = wasm_v128_or(lo1, wasm_v128_and(wasm_i16x8_shl(hb1, 4), b4));
-        hi0 = wasm_v128_or(hi0, wasm_v128_and(wasm_i16x8_shl(hb0, 3), b4));
-        hi1 = wasm_v128_or(hi1, wasm_v128_and(wasm_i16x8_shl(hb1, 3), b4));
+        lo0 = wasm_v128_or(lo0, wasm_v128_and(wasm_i16x8_shl(h0, 4), b4));
+        lo1 = wasm_v128_or(lo1, wasm_v128_and(wasm_i16x8_shl(h1, 4), b4));
+        hi0 = wasm_v128_or(hi0, wasm_v128_and(wasm_i16x8_shl(h0, 3), b4));
+        hi1 = wasm_v128_or(hi1, wasm_v128_and(wasm_i16x8_shl(h1, 3), b4));
     }
+    xq += 64 * k;
     const v128_t p_lo = wasm_i16x8_add(mul_pairs_i8x16(lo0, wasm_v128_load(xq)),
                                        mul_pairs_i8x16(lo1, wasm_v128_load(xq + 16)));
     const v128_t p_hi = wasm_i16x8_add(mul_pairs_i8x16(hi0, wasm_v128_load(xq + 32)),
@@ -359,17 +364,11 @@ static inline __attribute__((always_inline)) float k4_block(ggml_half d, ggml_ha
     const v128_t msum = wasm_i32x4_add(
         wasm_i32x4_dot_i16x8(wasm_v128_load(x->bsums), wasm_i16x8_shuffle(mn, mn, 0, 0, 1, 1, 2, 2, 3, 3)),
         wasm_i32x4_dot_i16x8(wasm_v128_load(x->bsums + 8), wasm_i16x8_shuffle(mn, mn, 4, 4, 5, 5, 6, 6, 7, 7)));
-    const int q5 = qh != NULL;
-    const v128_t h0 = q5 ? wasm_v128_load(qh) : wasm_i8x16_splat(0);
-    const v128_t h1 = q5 ? wasm_v128_load(qh + 16) : wasm_i8x16_splat(0);
     v128_t acc = wasm_i32x4_splat(0);
-    acc = k4_pair(acc, qs, q5, h0, h1, x->qs, SPLAT_I16(sc, 0), SPLAT_I16(sc, 1));
-    acc = k4_pair(acc, qs + 32, q5, wasm_u16x8_shr(h0, 2), wasm_u16x8_shr(h1, 2), x->qs + 64,
-                  SPLAT_I16(sc, 2), SPLAT_I16(sc, 3));
-    acc = k4_pair(acc, qs + 64, q5, wasm_u16x8_shr(h0, 4), wasm_u16x8_shr(h1, 4), x->qs + 128,
-                  SPLAT_I16(sc, 4), SPLAT_I16(sc, 5));
-    acc = k4_pair(acc, qs + 96, q5, wasm_u16x8_shr(h0, 6), wasm_u16x8_shr(h1, 6), x->qs + 192,
-                  SPLAT_I16(sc, 6), SPLAT_I16(sc, 7));
+    acc = k4_pair(acc, qs, qh, 0, x->qs, SPLAT_I16(sc, 0), SPLAT_I16(sc, 1));
+    acc = k4_pair(acc, qs, qh, 1, x->qs, SPLAT_I16(sc, 2), SPLAT_I16(sc, 3));
+    acc = k4_pair(acc, qs, qh, 2, x->qs, SPLAT_I16(sc, 4), SPLAT_I16(sc, 5));
+    acc = k4_pair(acc, qs, qh, 3, x->qs, SPLAT_I16(sc, 6), SPLAT_I16(sc, 7));
     return fp16_to_fp32(d) * x->d * (float)hsum_i32x4(acc) -
            fp16_to_fp32(dmin) * x->d * (float)hsum_i32x4(msum);
 }

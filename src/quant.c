@@ -121,36 +121,16 @@ void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8])
     }
 }
 
-int q4_K_quant(const block_q4_K *b, int e)
-{
-    const int j = e / 32; /* sub-block */
-    return (b->qs[32 * (j / 2) + e % 32] >> 4 * (j % 2)) & 15;
-}
-
-int q5_K_quant(const block_q5_K *b, int e)
-{
-    const int j = e / 32;
-    const int low = (b->qs[32 * (j / 2) + e % 32] >> 4 * (j % 2)) & 15;
-    return low | ((b->qh[e % 32] >> j) & 1) << 4;
-}
-
-int q6_K_quant(const block_q6_K *b, int e)
-{
-    const int h = e / 128, g = e % 128 / 32, l = e % 32;
-    const int low = (b->ql[64 * h + 32 * (g & 1) + l] >> 4 * (g >> 1)) & 15;
-    return (low | ((b->qh[32 * h + l] >> 2 * g) & 3) << 4) - 32;
-}
-
-/* One Q4_K or Q5_K block from its quants. The products keep ggml's order,
- * (d * sc) * q - dmin * mn, so the values match its dequantizer's bit for bit. */
-static void expand_k4(ggml_half dh, ggml_half dminh, const uint8_t scales[12], const int *q,
-                      float *y)
+/* One Q4_K (qh NULL) or Q5_K block. The products keep ggml's order, (d * sc) * q - dmin * mn,
+ * so the values match its dequantizer's bit for bit. */
+static void expand_k4(ggml_half dh, ggml_half dminh, const uint8_t scales[12], const uint8_t *qs,
+                      const uint8_t *qh, float *y)
 {
     uint8_t sc[8], mn[8];
     unpack_q4_K_scales(scales, sc, mn);
     const float d = fp16_to_fp32(dh), dmin = fp16_to_fp32(dminh);
     for (int e = 0; e < QK_K; e++)
-        y[e] = d * sc[e / 32] * q[e] - dmin * mn[e / 32];
+        y[e] = d * sc[e / 32] * k4_quant(qs, qh, e) - dmin * mn[e / 32];
 }
 
 int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
@@ -193,22 +173,14 @@ int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
     }
     case GGML_TYPE_Q4_K: {
         const block_q4_K *b = x;
-        int q[QK_K];
-        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
-            for (int e = 0; e < QK_K; e++)
-                q[e] = q4_K_quant(&b[i], e);
-            expand_k4(b[i].d, b[i].dmin, b[i].scales, q, y);
-        }
+        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
+            expand_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qs, NULL, y);
         return 0;
     }
     case GGML_TYPE_Q5_K: {
         const block_q5_K *b = x;
-        int q[QK_K];
-        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
-            for (int e = 0; e < QK_K; e++)
-                q[e] = q5_K_quant(&b[i], e);
-            expand_k4(b[i].d, b[i].dmin, b[i].scales, q, y);
-        }
+        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
+            expand_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qs, b[i].qh, y);
         return 0;
     }
     case GGML_TYPE_Q6_K: {

@@ -99,11 +99,22 @@ float bf16_to_fp32(uint16_t h);
 int dequantize_row(uint32_t type, const void *x, float *y, int64_t k);
 /* The eight 6-bit scales and eight 6-bit mins of a Q4_K or Q5_K block, from its 12 bytes. */
 void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8]);
-/* The 4-, 5- and 6-bit quant of value e (0..255) of a block, as the formulas above use it
- * (Q6_K's with the 32 already subtracted). */
-int q4_K_quant(const block_q4_K *b, int e);
-int q5_K_quant(const block_q5_K *b, int e);
-int q6_K_quant(const block_q6_K *b, int e);
+/* The quant of value e (0..255) of a block, as the formulas above use it: Q4_K's 4 bits from qs,
+ * or with qh (Q5_K) 5 bits; Q6_K's 6 bits with the 32 already subtracted. Inline: the scalar
+ * kernels call them per value. */
+static inline int k4_quant(const uint8_t *qs, const uint8_t *qh, int e)
+{
+    const int j = e / 32; /* sub-block */
+    const int low = (qs[32 * (j / 2) + e % 32] >> 4 * (j % 2)) & 15;
+    return qh ? low | ((qh[e % 32] >> j) & 1) << 4 : low;
+}
+
+static inline int q6_K_quant(const block_q6_K *b, int e)
+{
+    const int h = e / 128, g = e % 128 / 32, l = e % 32;
+    const int low = (b->ql[64 * h + 32 * (g & 1) + l] >> 4 * (g >> 1)) & 15;
+    return (low | ((b->qh[32 * h + l] >> 2 * g) & 3) << 4) - 32;
+}
 /* Quantize k floats (k % 32 == 0) to Q8_0: d = max|x|/127, q = roundf(x * (1/d)), the
  * reciprocal first as ggml does (q = 0 when d = 0); d is stored rounded to fp16. */
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k);
