@@ -282,6 +282,82 @@ float dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x, int n)
     return dot_blocks(&q, n / QK4_0);
 }
 
+/* Q4_1, Q5_0, Q5_1. Each block's integer sum is exact; it is scaled in its four lanes and the
+ * lanes are added at the end, so the sum rounds in another order than the scalar twin's. */
+
+/* Q5's fifth bits as 0x10 in the byte lanes of values 0-15 (lo) and 16-31 (hi): byte i/8 of qh
+ * spread to lanes, each lane testing its bit. */
+static inline void q5_high_bits(const uint8_t qh[4], v128_t *lo, v128_t *hi)
+{
+    const v128_t v = wasm_v128_load32_splat(qh);
+    const v128_t bit = wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    const v128_t b01 = wasm_i8x16_shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t b23 = wasm_i8x16_shuffle(v, v, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const v128_t b4 = wasm_i8x16_splat(0x10);
+    *lo = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b01, bit), bit), b4);
+    *hi = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b23, bit), bit), b4);
+}
+
+/* sum q*x of a Q4_1 (qh NULL), Q5_0 or Q5_1 block in four lanes, q minus offset */
+static inline __attribute__((always_inline)) v128_t q4_q5_block(const uint8_t *qs,
+                                                                const uint8_t *qh, int offset,
+                                                                const int8_t *xq)
+{
+    const v128_t packed = wasm_v128_load(qs), low4 = wasm_i8x16_splat(15);
+    v128_t lo = wasm_v128_and(packed, low4);
+    v128_t hi = wasm_v128_and(wasm_u16x8_shr(packed, 4), low4);
+    if (qh) {
+        v128_t h_lo, h_hi;
+        q5_high_bits(qh, &h_lo, &h_hi);
+        lo = wasm_v128_or(lo, h_lo);
+        hi = wasm_v128_or(hi, h_hi);
+    }
+    if (offset) {
+        lo = wasm_i8x16_sub(lo, wasm_i8x16_splat((int8_t)offset));
+        hi = wasm_i8x16_sub(hi, wasm_i8x16_splat((int8_t)offset));
+    }
+    return wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(xq)), dot_i8x16(hi, wasm_v128_load(xq + 16)));
+}
+
+/* dw * dx * block sum, accumulated per lane (|lane| <= 8 * 31 * 127: converts exactly) */
+static inline v128_t scaled_block(v128_t acc, v128_t isum, float dw, float dx)
+{
+    return mul_add(acc, wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * dx));
+}
+
+float dot_q4_1_q8_1_simd(const block_q4_1 *w, const block_q8_1 *x, int n)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float msum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        acc = scaled_block(acc, q4_q5_block(w[b].qs, NULL, 0, x[b].qs), fp16_to_fp32(w[b].d),
+                           fp16_to_fp32(x[b].d));
+        msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+    }
+    return hsum_f32x4(acc) + msum;
+}
+
+float dot_q5_0_q8_0_simd(const block_q5_0 *w, const block_q8_0 *x, int n)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < n / QK8_0; b++)
+        acc = scaled_block(acc, q4_q5_block(w[b].qs, w[b].qh, 16, x[b].qs), fp16_to_fp32(w[b].d),
+                           fp16_to_fp32(x[b].d));
+    return hsum_f32x4(acc);
+}
+
+float dot_q5_1_q8_1_simd(const block_q5_1 *w, const block_q8_1 *x, int n)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float msum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        acc = scaled_block(acc, q4_q5_block(w[b].qs, w[b].qh, 0, x[b].qs), fp16_to_fp32(w[b].d),
+                           fp16_to_fp32(x[b].d));
+        msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+    }
+    return hsum_f32x4(acc) + msum;
+}
+
 /* K-quants. The integer work of a super-block is exact, as in the scalar twin, and ends in the
  * same float expression, so the two twins agree bit for bit. Products of weight and activation
  * bytes fit in int16 (|q*x| <= 63 * 127), so extmul forms them two-at-a-time per lane and

@@ -13,6 +13,9 @@ static const struct { int supported; uint32_t act; } kinds[GGML_TYPE_COUNT] = {
     [GGML_TYPE_BF16] = { 1, GGML_TYPE_F32 },
     [GGML_TYPE_Q8_0] = { 1, GGML_TYPE_Q8_0 },
     [GGML_TYPE_Q4_0] = { 1, GGML_TYPE_Q8_0 },
+    [GGML_TYPE_Q4_1] = { 1, GGML_TYPE_Q8_1 },
+    [GGML_TYPE_Q5_0] = { 1, GGML_TYPE_Q8_0 },
+    [GGML_TYPE_Q5_1] = { 1, GGML_TYPE_Q8_1 },
     [GGML_TYPE_Q4_K] = { 1, GGML_TYPE_Q8_K },
     [GGML_TYPE_Q5_K] = { 1, GGML_TYPE_Q8_K },
     [GGML_TYPE_Q6_K] = { 1, GGML_TYPE_Q8_K },
@@ -29,13 +32,20 @@ static size_t act_row_bytes(uint32_t act, int64_t cols) {
 }
 
 size_t matmul_xq_bytes(int64_t n_tok, int64_t cols) {
-    size_t q8_0 = act_row_bytes(GGML_TYPE_Q8_0, cols), q8_K = act_row_bytes(GGML_TYPE_Q8_K, cols);
-    return (size_t)n_tok * (q8_0 > q8_K ? q8_0 : q8_K);
+    size_t most = 0;
+    for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++) {
+        size_t b = kinds[t].supported && kinds[t].act != GGML_TYPE_F32 ? act_row_bytes(kinds[t].act, cols) : 0;
+        if (b > most) most = b;
+    }
+    return (size_t)n_tok * most;
 }
 
 static void quantize_activations(uint32_t act, const float *x, void *xq, int64_t cols) {
-    if (act == GGML_TYPE_Q8_0) quantize_row_q8_0(x, xq, cols);
-    else quantize_row_q8_K(x, xq, cols);
+    switch (act) {
+    case GGML_TYPE_Q8_0: quantize_row_q8_0(x, xq, cols); break;
+    case GGML_TYPE_Q8_1: quantize_row_q8_1(x, xq, cols); break;
+    default: quantize_row_q8_K(x, xq, cols); break;
+    }
 }
 
 static float row_dot(const weight *w, const uint8_t *row, const float *x, const void *xq) {
@@ -46,6 +56,9 @@ static float row_dot(const weight *w, const uint8_t *row, const float *x, const 
     case GGML_TYPE_BF16: return dot_bf16_f32((const uint16_t *)row, x, n);
     case GGML_TYPE_Q8_0: return dot_q8_0_q8_0((const block_q8_0 *)row, xq, n);
     case GGML_TYPE_Q4_0: return dot_q4_0_q8_0((const block_q4_0 *)row, xq, n);
+    case GGML_TYPE_Q4_1: return dot_q4_1_q8_1((const block_q4_1 *)row, xq, n);
+    case GGML_TYPE_Q5_0: return dot_q5_0_q8_0((const block_q5_0 *)row, xq, n);
+    case GGML_TYPE_Q5_1: return dot_q5_1_q8_1((const block_q5_1 *)row, xq, n);
     case GGML_TYPE_Q4_K: return dot_q4_K_q8_K((const block_q4_K *)row, xq, n);
     case GGML_TYPE_Q5_K: return dot_q5_K_q8_K((const block_q5_K *)row, xq, n);
     case GGML_TYPE_Q6_K: return dot_q6_K_q8_K((const block_q6_K *)row, xq, n);

@@ -2,10 +2,10 @@
  *
  * W is rows×cols in its GGUF type (row r = the r-th contiguous row, cols = ne[0]); x holds n_tok
  * rows of cols floats; y gets n_tok rows of `rows` floats. Quantized W: x is rounded once per
- * call to the activation format the weight type pairs with (Q8_0, or Q8_K for K-quants), into
- * xq (room for matmul_xq_bytes(n_tok, cols)), and the products are integer. Rows are walked in
- * tiles with the tokens inside, so one tile of W serves every token of a batched prefill while
- * it is in cache. */
+ * call to the activation format the weight type pairs with (Q8_0; Q8_1 for Q4_1 and Q5_1; Q8_K
+ * for K-quants), into xq (room for matmul_xq_bytes(n_tok, cols)), and the products are integer.
+ * Rows are walked in tiles with the tokens inside, so one tile of W serves every token of a
+ * batched prefill while it is in cache. */
 #ifndef NTK_MATMUL_H
 #define NTK_MATMUL_H
 

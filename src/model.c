@@ -60,7 +60,7 @@ static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int
     if (!t) return missing(ts, name, err, errlen);
     const ggml_type_traits *tr = ggml_type_info(t->type);
     if (!matmul_supported(t->type)) {
-        snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)",
+        snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
                  name, tr ? tr->name : "unknown");
         return -1;
     }

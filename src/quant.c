@@ -121,6 +121,13 @@ void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8])
     }
 }
 
+/* One Q4_1 or Q5_0 or Q5_1 block (qh NULL for Q4_1): d*(q - offset) + m, in ggml's order. */
+static void expand_q4_q5(float d, float m, int offset, const uint8_t *qs, const uint8_t *qh, float *y)
+{
+    for (int i = 0; i < QK8_0; i++)
+        y[i] = (float)(q4_q5_quant(qs, qh, i) - offset) * d + m;
+}
+
 /* One Q4_K (qh NULL) or Q5_K block. The products keep ggml's order, (d * sc) * q - dmin * mn,
  * so the values match its dequantizer's bit for bit. */
 static void expand_k4(ggml_half dh, ggml_half dminh, const uint8_t scales[12], const uint8_t *qs,
@@ -171,6 +178,33 @@ int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
         }
         return 0;
     }
+    case GGML_TYPE_Q4_1: {
+        const block_q4_1 *b = x;
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+            expand_q4_q5(fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].m), 0, b[i].qs, NULL, y);
+        return 0;
+    }
+    case GGML_TYPE_Q5_0: {
+        const block_q5_0 *b = x;
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+            expand_q4_q5(fp16_to_fp32(b[i].d), 0.0f, 16, b[i].qs, b[i].qh, y);
+        return 0;
+    }
+    case GGML_TYPE_Q5_1: {
+        const block_q5_1 *b = x;
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+            expand_q4_q5(fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].m), 0, b[i].qs, b[i].qh, y);
+        return 0;
+    }
+    case GGML_TYPE_Q8_1: {
+        const block_q8_1 *b = x;
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0) {
+            const float d = fp16_to_fp32(b[i].d);
+            for (int j = 0; j < QK8_0; j++)
+                y[j] = d * b[i].qs[j];
+        }
+        return 0;
+    }
     case GGML_TYPE_Q4_K: {
         const block_q4_K *b = x;
         for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
@@ -213,19 +247,36 @@ static int8_t saturate_q8(float q)
     return q >= -127.0f && q <= 127.0f ? (int8_t)q : q > 0.0f ? 127 : q < 0.0f ? -127 : 0;
 }
 
+/* One block of 32 to int8: d = max|x|/127, q = roundf(x * (1/d)). Returns d unrounded. */
+static float quantize_block_q8(const float *x, int8_t *qs)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < QK8_0; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    /* Scaling by the reciprocal (not dividing by d) is what ggml does, and q must match it
+     * bit for bit for the engine to reproduce ggml's logits. */
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < QK8_0; j++)
+        qs[j] = saturate_q8(roundf(x[j] * id));
+    return d;
+}
+
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k)
 {
+    for (int64_t i = 0; i < k / QK8_0; i++, x += QK8_0)
+        y[i].d = fp32_to_fp16(quantize_block_q8(x, y[i].qs));
+}
+
+void quantize_row_q8_1(const float *x, block_q8_1 *y, int64_t k)
+{
     for (int64_t i = 0; i < k / QK8_0; i++, x += QK8_0) {
-        float amax = 0.0f;
+        const float d = quantize_block_q8(x, y[i].qs);
+        int sum = 0;
         for (int j = 0; j < QK8_0; j++)
-            amax = fmaxf(amax, fabsf(x[j]));
-        /* Scaling by the reciprocal (not dividing by d) is what ggml does, and q must match it
-         * bit for bit for the engine to reproduce ggml's logits. */
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            sum += y[i].qs[j];
         y[i].d = fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++)
-            y[i].qs[j] = saturate_q8(roundf(x[j] * id));
+        y[i].s = fp32_to_fp16((float)sum * d);
     }
 }
 

@@ -41,6 +41,41 @@ typedef struct {
 } block_q4_0;
 static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
 
+/* Q4_1: value i (i < 16) = d*(qs[i]&15) + m, value i+16 = d*(qs[i]>>4) + m */
+typedef struct {
+    ggml_half d;
+    ggml_half m;            /* offset, the block's minimum */
+    uint8_t qs[QK8_0 / 2];
+} block_q4_1;
+static_assert(sizeof(block_q4_1) == 20, "block_q4_1 is 20 bytes");
+
+/* Q5_0: value i = d*(q - 16), q's low four bits as in Q4_0 and its fifth bit bit i of qh (read
+ * as a little-endian uint32: bit i%8 of qh[i/8]) */
+typedef struct {
+    ggml_half d;
+    uint8_t qh[4];
+    uint8_t qs[QK8_0 / 2];
+} block_q5_0;
+static_assert(sizeof(block_q5_0) == 22, "block_q5_0 is 22 bytes");
+
+/* Q5_1: Q5_0's 5-bit q, value i = d*q + m */
+typedef struct {
+    ggml_half d;
+    ggml_half m;
+    uint8_t qh[4];
+    uint8_t qs[QK8_0 / 2];
+} block_q5_1;
+static_assert(sizeof(block_q5_1) == 24, "block_q5_1 is 24 bytes");
+
+/* Q8_1, the activations of Q4_1 and Q5_1 products: Q8_0 plus s = d * sum(qs) (rounded to a
+ * half), which meets the weights' offset m in one product per block. */
+typedef struct {
+    ggml_half d;
+    ggml_half s;
+    int8_t qs[QK8_0];
+} block_q8_1;
+static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is 36 bytes");
+
 /* Q4_K: eight sub-blocks of 32 values, value = d*sc[j]*q - dmin*mn[j] for sub-block j, with
  * 6-bit sc and mn packed in `scales` (unpack_q4_K_scales). Sub-blocks 2i and 2i+1 share the 32
  * bytes qs[32i..32i+31]: low nibbles are sub-block 2i, high nibbles 2i+1. */
@@ -94,11 +129,19 @@ float fp16_to_fp32(ggml_half h);
 ggml_half fp32_to_fp16(float f);   /* round to nearest even, as ggml */
 float bf16_to_fp32(uint16_t h);
 
-/* Expand one row of k values of `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q8_K)
- * into y. Returns 0, or -1 (nothing written) for any other type. */
+/* Expand one row of k values of `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
+ * Q5_K, Q6_K, Q8_K) into y; a Q8_1 row as the Q8_0 row of its d and qs. Returns 0, or -1 (nothing written) for any other type. */
 int dequantize_row(uint32_t type, const void *x, float *y, int64_t k);
 /* The eight 6-bit scales and eight 6-bit mins of a Q4_K or Q5_K block, from its 12 bytes. */
 void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8]);
+/* The 4-bit quant of value i (0..31) of a Q4_0/Q4_1 block from its qs, with qh (Q5_0/Q5_1) the
+ * 5-bit one. */
+static inline int q4_q5_quant(const uint8_t qs[16], const uint8_t *qh, int i)
+{
+    const int low = i < 16 ? qs[i] & 15 : qs[i - 16] >> 4;
+    return qh ? low | ((qh[i / 8] >> i % 8) & 1) << 4 : low;
+}
+
 /* The quant of value e (0..255) of a block, as the formulas above use it: Q4_K's 4 bits from qs,
  * or with qh (Q5_K) 5 bits; Q6_K's 6 bits with the 32 already subtracted. Inline: the scalar
  * kernels call them per value. */
@@ -118,6 +161,8 @@ static inline int q6_K_quant(const block_q6_K *b, int e)
 /* Quantize k floats (k % 32 == 0) to Q8_0: d = max|x|/127, q = roundf(x * (1/d)), the
  * reciprocal first as ggml does (q = 0 when d = 0); d is stored rounded to fp16. */
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t k);
+/* Q8_0's rounding, plus s = d * sum(q) stored rounded to fp16 (ggml's reference). */
+void quantize_row_q8_1(const float *x, block_q8_1 *y, int64_t k);
 /* Quantize k floats (k % 256 == 0) to Q8_K: per block, m is the value of largest magnitude,
  * q = round-half-even(x * (-127/m)), d = 1/(-127/m) (d = 0 and q = 0 when m = 0). */
 void quantize_row_q8_K(const float *x, block_q8_K *y, int64_t k);

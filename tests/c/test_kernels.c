@@ -290,6 +290,34 @@ static int nearest_int(float x)
     return (int)(bits_from_f32(v) & 0x007fffff) - 0x00400000;
 }
 
+static void test_quantize_q8_1(void)
+{
+    enum { K = 32 * 64 };
+    float *x = xmalloc(K * sizeof *x);
+    block_q8_0 *y0 = xmalloc(K / 32 * sizeof *y0);
+    block_q8_1 *y1 = xmalloc(K / 32 * sizeof *y1);
+    int bad = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        fill(x, K, -3.0f, 3.0f);
+        if (trial == 0)
+            memset(x, 0, 32 * sizeof *x);
+        quantize_row_q8_0(x, y0, K);
+        quantize_row_q8_1(x, y1, K);
+        for (int b = 0; b < K / 32; b++) {
+            float amax = 0.0f;
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = fmaxf(amax, fabsf(x[32 * b + j]));
+                sum += y1[b].qs[j];
+            }
+            bad += y1[b].d != y0[b].d || memcmp(y1[b].qs, y0[b].qs, 32) != 0;
+            bad += y1[b].s != fp32_to_fp16((float)sum * (amax / 127));
+        }
+    }
+    check(bad == 0, "quantize_row_q8_1: Q8_0's d and q, s = fp16(sum(q) * unrounded d), 50 rows x 64 blocks");
+    free(x), free(y0), free(y1);
+}
+
 static void test_quantize_q8_K(void)
 {
     enum { K = 256 * 16 };
@@ -396,6 +424,52 @@ static void rand_bytes(void *p, size_t n)
         ((uint8_t *)p)[i] = (uint8_t)(next_u64() >> 56);
 }
 
+/* ggml's Q4_1/Q5_0/Q5_1 dequantizers restated: qh as a little-endian uint32, bit j for value j
+ * and bit j+16 for value j+16. */
+static void restated_q4_q5(const uint8_t *qs, const uint8_t *qh, float d, float m, int offset,
+                           float *y)
+{
+    uint32_t h = 0;
+    if (qh)
+        h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+    for (int j = 0; j < 16; j++) {
+        const int x0 = ((qs[j] & 0x0F) | (((h >> j) << 4) & 0x10)) - offset;
+        const int x1 = ((qs[j] >> 4) | ((h >> (j + 12)) & 0x10)) - offset;
+        y[j] = x0 * d + m;
+        y[j + 16] = x1 * d + m;
+    }
+}
+
+static void test_dequantize_legacy(void)
+{
+    float y[32], want[32];
+    int bad41 = 0, bad50 = 0, bad51 = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        block_q4_1 a;
+        block_q5_0 b;
+        block_q5_1 c;
+        rand_bytes(&a, sizeof a);
+        rand_bytes(&b, sizeof b);
+        rand_bytes(&c, sizeof c);
+        a.d = fp32_to_fp16(frand(-1, 1)), a.m = fp32_to_fp16(frand(-1, 1));
+        b.d = fp32_to_fp16(frand(-1, 1));
+        c.d = fp32_to_fp16(frand(-1, 1)), c.m = fp32_to_fp16(frand(-1, 1));
+        dequantize_row(GGML_TYPE_Q4_1, &a, y, 32);
+        restated_q4_q5(a.qs, NULL, fp16_to_fp32(a.d), fp16_to_fp32(a.m), 0, want);
+        bad41 += memcmp(y, want, sizeof y) != 0;
+        dequantize_row(GGML_TYPE_Q5_0, &b, y, 32);
+        restated_q4_q5(b.qs, b.qh, fp16_to_fp32(b.d), 0.0f, 16, want);
+        for (int i = 0; i < 32; i++)
+            bad50 += y[i] != want[i]; /* +0 and -0 alike: ggml adds no m */
+        dequantize_row(GGML_TYPE_Q5_1, &c, y, 32);
+        restated_q4_q5(c.qs, c.qh, fp16_to_fp32(c.d), fp16_to_fp32(c.m), 0, want);
+        bad51 += memcmp(y, want, sizeof y) != 0;
+    }
+    check(bad41 == 0, "dequantize_row Q4_1: bit-identical to ggml's loop on 200 random blocks");
+    check(bad50 == 0, "dequantize_row Q5_0: equal to ggml's loop on 200 random blocks");
+    check(bad51 == 0, "dequantize_row Q5_1: bit-identical to ggml's loop on 200 random blocks");
+}
+
 static void test_dequantize_k(void)
 {
     float y[256], want[256];
@@ -498,6 +572,7 @@ static void test_dequantize(void)
     check(same_floats(y, want, 64),
           "dequantize_row Q4_0: low nibble = element j, high = j+16, minus 8, times d");
     test_dequantize_k();
+    test_dequantize_legacy();
 }
 
 /* ---------------------------------------------------------------- scalar vs float64 */
@@ -688,6 +763,104 @@ static void test_scalar_dots(void)
     errstat_report(&s_bf16);
     errstat_report(&s_q8);
     errstat_report(&s_q4);
+    dot_bufs_free(&d);
+}
+
+/* Random Q4_1/Q5_0/Q5_1 blocks: any bytes, scales from rand_scale. */
+static void rand_legacy_blocks(void *w, size_t size, int nb, int has_m)
+{
+    rand_bytes(w, size * nb);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *p = (uint8_t *)w + size * b;
+        const ggml_half d = rand_scale(), m = rand_scale();
+        memcpy(p, &d, sizeof d);
+        if (has_m)
+            memcpy(p + sizeof d, &m, sizeof m);
+    }
+}
+
+/* The Q8_1 dot a Q4_1/Q5_1 kernel computes, in double: sum (d q)(dx qx) over the values plus
+ * m * s per block, s standing for dx * sum(qx) as the format says; mag the sum of |terms|. */
+static double q8_1_dot_ref(uint32_t type, const void *w, const block_q8_1 *x, int n, float *wf,
+                           float *xf, double *mag)
+{
+    const size_t size = type == GGML_TYPE_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q5_1);
+    uint8_t *copy = xmalloc(size * (n / 32));
+    memcpy(copy, w, size * (n / 32));
+    double ref = 0, m = 0;
+    for (int b = 0; b < n / 32; b++) {
+        ggml_half mh;
+        memcpy(&mh, copy + size * b + 2, sizeof mh);
+        const double t = (double)fp16_to_fp32(mh) * fp16_to_fp32(x[b].s);
+        ref += t;
+        m += fabs(t);
+        memset(copy + size * b + 2, 0, 2); /* m = 0: wf holds d q */
+    }
+    dequantize_row(type, copy, wf, n);
+    dequantize_row(GGML_TYPE_Q8_1, x, xf, n);
+    double mq;
+    ref += dot_ref(wf, xf, n, &mq);
+    *mag = m + mq;
+    free(copy);
+    return ref;
+}
+
+static void test_legacy_dots(void)
+{
+    dot_bufs d = dot_bufs_new();
+    float *a = d.a, *wf = d.wf;
+    block_q4_1 *w41 = xmalloc(MAX_N / 32 * sizeof *w41);
+    block_q5_0 *w50 = xmalloc(MAX_N / 32 * sizeof *w50);
+    block_q5_1 *w51 = xmalloc(MAX_N / 32 * sizeof *w51);
+    block_q8_1 *x81 = xmalloc(MAX_N / 32 * sizeof *x81);
+    errstat s41 = errstat_new("dot_q4_1_q8_1_scalar vs float64 of dequantized", 1e-5);
+    errstat s50 = errstat_new("dot_q5_0_q8_0_scalar vs float64 of dequantized", 1e-5);
+    errstat s51 = errstat_new("dot_q5_1_q8_1_scalar vs float64 of dequantized", 1e-5);
+#if NTK_SIMD
+    errstat v41 = errstat_new("dot_q4_1_q8_1_simd vs scalar", 1e-5);
+    errstat v50 = errstat_new("dot_q5_0_q8_0_simd vs scalar", 1e-5);
+    errstat v51 = errstat_new("dot_q5_1_q8_1_simd vs scalar", 1e-5);
+#endif
+    double mag, ref;
+    for (int trial = 0; trial < 500; trial++) {
+        const int n = 32 * (trial < 40 ? trial + 1 : irand(1, MAX_N / 32));
+        rand_legacy_blocks(w41, sizeof *w41, n / 32, 1);
+        rand_legacy_blocks(w50, sizeof *w50, n / 32, 0);
+        rand_legacy_blocks(w51, sizeof *w51, n / 32, 1);
+        rand_activations(d.xq8, a, n);
+        fill(a, n, -3.0f, 3.0f);
+        quantize_row_q8_1(a, x81, n);
+
+        const float r41 = dot_q4_1_q8_1_scalar(w41, x81, n);
+        ref = q8_1_dot_ref(GGML_TYPE_Q4_1, w41, x81, n, wf, a, &mag);
+        errstat_add(&s41, fabs(r41 - ref), mag);
+        const float r51 = dot_q5_1_q8_1_scalar(w51, x81, n);
+        ref = q8_1_dot_ref(GGML_TYPE_Q5_1, w51, x81, n, wf, a, &mag);
+        errstat_add(&s51, fabs(r51 - ref), mag);
+#if NTK_SIMD
+        q8_1_dot_ref(GGML_TYPE_Q4_1, w41, x81, n, wf, a, &mag);
+        errstat_add(&v41, fabs((double)dot_q4_1_q8_1_simd(w41, x81, n) - r41), mag);
+        q8_1_dot_ref(GGML_TYPE_Q5_1, w51, x81, n, wf, a, &mag);
+        errstat_add(&v51, fabs((double)dot_q5_1_q8_1_simd(w51, x81, n) - r51), mag);
+#endif
+        const float r50 = dot_q5_0_q8_0_scalar(w50, d.xq8, n);
+        dequantize_row(GGML_TYPE_Q8_0, d.xq8, a, n);
+        dequantize_row(GGML_TYPE_Q5_0, w50, wf, n);
+        ref = dot_ref(wf, a, n, &mag);
+        errstat_add(&s50, fabs(r50 - ref), mag);
+#if NTK_SIMD
+        errstat_add(&v50, fabs((double)dot_q5_0_q8_0_simd(w50, d.xq8, n) - r50), mag);
+#endif
+    }
+    errstat_report(&s41);
+    errstat_report(&s50);
+    errstat_report(&s51);
+#if NTK_SIMD
+    errstat_report(&v41);
+    errstat_report(&v50);
+    errstat_report(&v51);
+#endif
+    free(w41), free(w50), free(w51), free(x81);
     dot_bufs_free(&d);
 }
 
@@ -1168,10 +1341,12 @@ int main(void)
     test_type_info();
     test_fp16();
     test_quantize_q8_0();
+    test_quantize_q8_1();
     test_quantize_q8_K();
     test_dequantize();
     test_scalar_dots();
     test_k_dots();
+    test_legacy_dots();
     test_scalar_elementwise();
     test_scalar_attention();
 #if NTK_SIMD
