@@ -5,7 +5,7 @@
  * fields: every multi-byte field here is read through memcpy-safe helpers or is byte-aligned
  * inside a block that the loader guarantees 2-byte aligned).
  * dequantize_row expands k values (k a multiple of the block size) to float32;
- * quantize_row_q8_0 and quantize_row_q8_K round activations to Q8_0 and Q8_K blocks the way
+ * quantize_row_q8_0, _q8_1 and _q8_K round activations to Q8_0, Q8_1 and Q8_K blocks the way
  * ggml's reference quantizers do. */
 #ifndef NTK_QUANT_H
 #define NTK_QUANT_H
@@ -130,7 +130,8 @@ ggml_half fp32_to_fp16(float f);   /* round to nearest even, as ggml */
 float bf16_to_fp32(uint16_t h);
 
 /* Expand one row of k values of `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
- * Q5_K, Q6_K, Q8_K) into y; a Q8_1 row as the Q8_0 row of its d and qs. Returns 0, or -1 (nothing written) for any other type. */
+ * Q5_K, Q6_K, Q8_K; Q8_1 as the Q8_0 row of its d and qs) into y. Returns 0, or -1 (nothing
+ * written) for any other type. */
 int dequantize_row(uint32_t type, const void *x, float *y, int64_t k);
 /* The eight 6-bit scales and eight 6-bit mins of a Q4_K or Q5_K block, from its 12 bytes. */
 void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8]);
