@@ -1,7 +1,7 @@
 // bench.mjs — speed of the bundled tiny model in Node: prefill and decode tokens/s per weight
 // type, SIMD build against the scalar build of the same C, and peak memory while loading.
 // Ratios taken within one run are the figures to quote; absolute times on a shared machine drift.
-//   node bench/bench.mjs [--types f32,q8_0,q4_0] [--prefill 128,512] [--decode 64] [--json]
+//   node bench/bench.mjs [--types f32,q8_0,q4_k_m] [--prefill 128,512] [--decode 64] [--json]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { Engine } from '../wasm/engine.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = Object.fromEntries(process.argv.slice(2).map((a, i, all) => a.startsWith('--') ? [a.slice(2), all[i + 1]?.startsWith('--') ? true : all[i + 1] ?? true] : null).filter(Boolean));
-const types = (args.types ?? 'f32,f16,q8_0,q4_0').split(',');
+const types = (args.types ?? 'f32,f16,q8_0,q4_0,q6_k,q5_k_m,q4_k_m').split(',');
 const prefillLens = (args.prefill ?? '128,512').split(',').map(Number);
 const decodeLen = Number(args.decode ?? 64);
 const heldout = new Uint16Array(readFileSync(`${root}tests/fixtures/kjv-tiny/heldout_ids.u16`).buffer.slice(0));

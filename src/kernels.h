@@ -5,9 +5,10 @@
  * the scalar one otherwise (native builds, the scalar wasm build used for benchmark ratios).
  * tests/c/test_kernels.c runs both twins on random data and compares them.
  *
- * Conventions: n is the length of a row in elements and a multiple of 32 for quantized types;
- * quantized dot products take weights in their block format and activations already quantized
- * to Q8_0 (once per matrix product, as ggml does). */
+ * Conventions: n is the length of a row in elements and a multiple of the weight type's block
+ * (32, or 256 for K-quants); quantized dot products take weights in their block format and
+ * activations already quantized (once per matrix product, as ggml does) to Q8_0, Q8_1 (for
+ * Q4_1 and Q5_1) or Q8_K (for the K-quants). */
 #ifndef NTK_KERNELS_H
 #define NTK_KERNELS_H
 
@@ -28,6 +29,15 @@ NTK_KERNEL_TWINS(float, dot_bf16_f32, (const uint16_t *w, const float *x, int n)
 NTK_KERNEL_TWINS(float, dot_q8_0_q8_0, (const block_q8_0 *w, const block_q8_0 *x, int n))
 /* Q4_0 weights x Q8_0 activations */
 NTK_KERNEL_TWINS(float, dot_q4_0_q8_0, (const block_q4_0 *w, const block_q8_0 *x, int n))
+/* Q4_1 and Q5_1 weights x Q8_1 activations, Q5_0 weights x Q8_0 activations */
+NTK_KERNEL_TWINS(float, dot_q4_1_q8_1, (const block_q4_1 *w, const block_q8_1 *x, int n))
+NTK_KERNEL_TWINS(float, dot_q5_0_q8_0, (const block_q5_0 *w, const block_q8_0 *x, int n))
+NTK_KERNEL_TWINS(float, dot_q5_1_q8_1, (const block_q5_1 *w, const block_q8_1 *x, int n))
+/* K-quant weights x Q8_K activations: per super-block, integer sums of sub-blocks weighted by
+ * their integer scales, then one float scaling (two for Q4_K/Q5_K: scales and mins) */
+NTK_KERNEL_TWINS(float, dot_q4_K_q8_K, (const block_q4_K *w, const block_q8_K *x, int n))
+NTK_KERNEL_TWINS(float, dot_q5_K_q8_K, (const block_q5_K *w, const block_q8_K *x, int n))
+NTK_KERNEL_TWINS(float, dot_q6_K_q8_K, (const block_q6_K *w, const block_q8_K *x, int n))
 /* y[i] += a * x[i] */
 NTK_KERNEL_TWINS(void, axpy_f32, (float *y, float a, const float *x, int n))
 /* Rotate adjacent pairs (x[2i], x[2i+1]) of one head by the angle whose cos/sin are c[i], s[i]:
@@ -119,6 +129,12 @@ NTK_KERNEL_TWINS(float, softmax_chunk, (float *scores, int n, float *max, float 
 #define dot_bf16_f32   NTK_KERNEL(dot_bf16_f32)
 #define dot_q8_0_q8_0  NTK_KERNEL(dot_q8_0_q8_0)
 #define dot_q4_0_q8_0  NTK_KERNEL(dot_q4_0_q8_0)
+#define dot_q4_1_q8_1  NTK_KERNEL(dot_q4_1_q8_1)
+#define dot_q5_0_q8_0  NTK_KERNEL(dot_q5_0_q8_0)
+#define dot_q5_1_q8_1  NTK_KERNEL(dot_q5_1_q8_1)
+#define dot_q4_K_q8_K  NTK_KERNEL(dot_q4_K_q8_K)
+#define dot_q5_K_q8_K  NTK_KERNEL(dot_q5_K_q8_K)
+#define dot_q6_K_q8_K  NTK_KERNEL(dot_q6_K_q8_K)
 #define axpy_f32       NTK_KERNEL(axpy_f32)
 #define rope_rotate    NTK_KERNEL(rope_rotate)
 #define attention_tile NTK_KERNEL(attention_tile)

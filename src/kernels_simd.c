@@ -283,6 +283,251 @@ float dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x, int n)
     return dot_blocks(&q, n / QK4_0);
 }
 
+/* Q4_1, Q5_0, Q5_1. Each block's integer sum is exact; it is scaled in its four lanes and the
+ * lanes are added at the end, so the sum rounds in another order than the scalar twin's. */
+
+/* Q5's fifth bits as 0x10 in the byte lanes of values 0-15 (lo) and 16-31 (hi): byte i/8 of qh
+ * spread to lanes, each lane testing its bit. */
+static inline void q5_high_bits(const uint8_t qh[4], v128_t *lo, v128_t *hi)
+{
+    const v128_t v = wasm_v128_load32_splat(qh);
+    const v128_t bit = wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    const v128_t b01 = wasm_i8x16_shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t b23 = wasm_i8x16_shuffle(v, v, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const v128_t b4 = wasm_i8x16_splat(0x10);
+    *lo = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b01, bit), bit), b4);
+    *hi = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b23, bit), bit), b4);
+}
+
+/* sum q*x of a Q4_1 (qh NULL), Q5_0 or Q5_1 block in four lanes, q minus offset */
+static inline __attribute__((always_inline)) v128_t q4_q5_block(const uint8_t *qs,
+                                                                const uint8_t *qh, int offset,
+                                                                const int8_t *xq)
+{
+    const v128_t packed = wasm_v128_load(qs), low4 = wasm_i8x16_splat(15);
+    v128_t lo = wasm_v128_and(packed, low4);
+    v128_t hi = wasm_v128_and(wasm_u16x8_shr(packed, 4), low4);
+    if (qh) {
+        v128_t h_lo, h_hi;
+        q5_high_bits(qh, &h_lo, &h_hi);
+        lo = wasm_v128_or(lo, h_lo);
+        hi = wasm_v128_or(hi, h_hi);
+    }
+    if (offset) {
+        lo = wasm_i8x16_sub(lo, wasm_i8x16_splat((int8_t)offset));
+        hi = wasm_i8x16_sub(hi, wasm_i8x16_splat((int8_t)offset));
+    }
+    return wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(xq)), dot_i8x16(hi, wasm_v128_load(xq + 16)));
+}
+
+/* dw * dx * block sum, accumulated per lane (|lane| <= 8 * 31 * 127: converts exactly) */
+static inline v128_t scaled_block(v128_t acc, v128_t isum, float dw, float dx)
+{
+    return mul_add(acc, wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * dx));
+}
+
+float dot_q4_1_q8_1_simd(const block_q4_1 *w, const block_q8_1 *x, int n)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float msum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        acc = scaled_block(acc, q4_q5_block(w[b].qs, NULL, 0, x[b].qs), fp16_to_fp32(w[b].d),
+                           fp16_to_fp32(x[b].d));
+        msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+    }
+    return hsum_f32x4(acc) + msum;
+}
+
+float dot_q5_0_q8_0_simd(const block_q5_0 *w, const block_q8_0 *x, int n)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < n / QK8_0; b++)
+        acc = scaled_block(acc, q4_q5_block(w[b].qs, w[b].qh, 16, x[b].qs), fp16_to_fp32(w[b].d),
+                           fp16_to_fp32(x[b].d));
+    return hsum_f32x4(acc);
+}
+
+float dot_q5_1_q8_1_simd(const block_q5_1 *w, const block_q8_1 *x, int n)
+{
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float msum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        acc = scaled_block(acc, q4_q5_block(w[b].qs, w[b].qh, 0, x[b].qs), fp16_to_fp32(w[b].d),
+                           fp16_to_fp32(x[b].d));
+        msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+    }
+    return hsum_f32x4(acc) + msum;
+}
+
+/* K-quants. The integer work of a super-block is exact, as in the scalar twin, and ends in the
+ * same float expression, so the two twins agree bit for bit. Products of weight and activation
+ * bytes fit in int16 (|q*x| <= 63 * 127), so extmul forms them two-at-a-time per lane and
+ * i32x4.dot against a splat of the sub-block's scale both widens and scales them in one step. */
+
+/* q[i]*x[i] + q[i+8]*x[i+8] in the eight int16 lanes; |result| <= 2 * 63 * 127. */
+static inline v128_t mul_pairs_i8x16(v128_t q, v128_t x)
+{
+    return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(q, x), wasm_i16x8_extmul_high_i8x16(q, x));
+}
+
+static inline int32_t hsum_i32x4(v128_t v)
+{
+    v = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_i32x4_extract_lane(v, 0);
+}
+
+#define SPLAT_I16(v, j) wasm_i16x8_shuffle((v), (v), j, j, j, j, j, j, j, j)
+
+/* unpack_q4_K_scales in one vector: u8 lanes 0-7 the scales, 8-15 the mins. */
+static inline v128_t q4_K_scales(const uint8_t packed[12])
+{
+    /* reads 4 bytes past the 12: still inside the block (qh or qs follows) */
+    const v128_t v = wasm_v128_load(packed);
+    /* low bits: bytes 0-3 and 4-7 masked to six bits, the nibbles of bytes 8-11 */
+    const v128_t t = wasm_i8x16_shuffle(v, v, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+    const v128_t low = wasm_v128_or(
+        wasm_v128_and(t, wasm_i8x16_make(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0)),
+        wasm_v128_and(wasm_u16x8_shr(t, 4),
+                      wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15)));
+    /* top two bits of scales and mins 4-7: bits 6-7 of bytes 0-3 and 4-7 moved to 4-5 */
+    const v128_t top = wasm_i8x16_shuffle(v, wasm_i8x16_splat(0), 16, 16, 16, 16, 0, 1, 2, 3, 16,
+                                          16, 16, 16, 4, 5, 6, 7);
+    return wasm_v128_or(low, wasm_v128_and(wasm_u16x8_shr(top, 2), wasm_i8x16_splat(0x30)));
+}
+
+/* Sub-blocks 2k and 2k+1 of a Q4_K or Q5_K (qh not NULL) block: 32 bytes of nibbles and the
+ * fifth bits 2k, 2k+1 of qh[0..31], times 64 activations, scaled by s_lo and s_hi. Four products
+ * per int16 lane: <= 4 * 31 * 127. qh is reloaded for each pair: kept in registers across the
+ * pairs, it pushed the loop's vectors out to the stack. */
+static inline __attribute__((always_inline)) v128_t k4_pair(v128_t acc, const uint8_t *qs,
+                                                            const uint8_t *qh, int k,
+                                                            const int8_t *xq, v128_t s_lo,
+                                                            v128_t s_hi)
+{
+    const v128_t m4 = wasm_i8x16_splat(15);
+    const v128_t q0 = wasm_v128_load(qs + 32 * k), q1 = wasm_v128_load(qs + 32 * k + 16);
+    v128_t lo0 = wasm_v128_and(q0, m4), lo1 = wasm_v128_and(q1, m4);
+    v128_t hi0 = wasm_v128_and(wasm_u16x8_shr(q0, 4), m4);
+    v128_t hi1 = wasm_v128_and(wasm_u16x8_shr(q1, 4), m4);
+    if (qh) {
+        /* bit 2k to bit 4 (value 16) for the low nibbles, bit 2k+1 for the high ones */
+        const v128_t h0 = wasm_u16x8_shr(wasm_v128_load(qh), 2 * k);
+        const v128_t h1 = wasm_u16x8_shr(wasm_v128_load(qh + 16), 2 * k);
+        const v128_t b4 = wasm_i8x16_splat(16);
+        lo0 = wasm_v128_or(lo0, wasm_v128_and(wasm_i16x8_shl(h0, 4), b4));
+        lo1 = wasm_v128_or(lo1, wasm_v128_and(wasm_i16x8_shl(h1, 4), b4));
+        hi0 = wasm_v128_or(hi0, wasm_v128_and(wasm_i16x8_shl(h0, 3), b4));
+        hi1 = wasm_v128_or(hi1, wasm_v128_and(wasm_i16x8_shl(h1, 3), b4));
+    }
+    xq += 64 * k;
+    const v128_t p_lo = wasm_i16x8_add(mul_pairs_i8x16(lo0, wasm_v128_load(xq)),
+                                       mul_pairs_i8x16(lo1, wasm_v128_load(xq + 16)));
+    const v128_t p_hi = wasm_i16x8_add(mul_pairs_i8x16(hi0, wasm_v128_load(xq + 32)),
+                                       mul_pairs_i8x16(hi1, wasm_v128_load(xq + 48)));
+    return wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p_lo, s_lo),
+                                              wasm_i32x4_dot_i16x8(p_hi, s_hi)));
+}
+
+/* One Q4_K (qh NULL) or Q5_K super-block: k4_block of the scalar twin. */
+static inline __attribute__((always_inline)) float k4_block(ggml_half d, ggml_half dmin,
+                                                            const uint8_t scales[12],
+                                                            const uint8_t *qs, const uint8_t *qh,
+                                                            const block_q8_K *x)
+{
+    const v128_t sm = q4_K_scales(scales);
+    const v128_t sc = wasm_u16x8_extend_low_u8x16(sm), mn = wasm_u16x8_extend_high_u8x16(sm);
+    /* sub-block j's min meets bsums 2j and 2j+1 */
+    const v128_t msum = wasm_i32x4_add(
+        wasm_i32x4_dot_i16x8(wasm_v128_load(x->bsums), wasm_i16x8_shuffle(mn, mn, 0, 0, 1, 1, 2, 2, 3, 3)),
+        wasm_i32x4_dot_i16x8(wasm_v128_load(x->bsums + 8), wasm_i16x8_shuffle(mn, mn, 4, 4, 5, 5, 6, 6, 7, 7)));
+    v128_t acc = wasm_i32x4_splat(0);
+    acc = k4_pair(acc, qs, qh, 0, x->qs, SPLAT_I16(sc, 0), SPLAT_I16(sc, 1));
+    acc = k4_pair(acc, qs, qh, 1, x->qs, SPLAT_I16(sc, 2), SPLAT_I16(sc, 3));
+    acc = k4_pair(acc, qs, qh, 2, x->qs, SPLAT_I16(sc, 4), SPLAT_I16(sc, 5));
+    acc = k4_pair(acc, qs, qh, 3, x->qs, SPLAT_I16(sc, 6), SPLAT_I16(sc, 7));
+    return fp16_to_fp32(d) * x->d * (float)hsum_i32x4(acc) -
+           fp16_to_fp32(dmin) * x->d * (float)hsum_i32x4(msum);
+}
+
+float dot_q4_K_q8_K_simd(const block_q4_K *w, const block_q8_K *x, int n)
+{
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK_K; b++)
+        sum += k4_block(w[b].d, w[b].dmin, w[b].scales, w[b].qs, NULL, &x[b]);
+    return sum;
+}
+
+float dot_q5_K_q8_K_simd(const block_q5_K *w, const block_q8_K *x, int n)
+{
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK_K; b++)
+        sum += k4_block(w[b].d, w[b].dmin, w[b].scales, w[b].qs, w[b].qh, &x[b]);
+    return sum;
+}
+
+/* 32 values of a Q6_K half-block: low nibbles lo0, lo1 (already masked) and top bits at 4-5 of
+ * hi0, hi1 (already masked), unsigned 0..63, times activations, scaled per 16. */
+static inline __attribute__((always_inline)) v128_t q6_K_quarter(v128_t acc, v128_t lo0,
+                                                                 v128_t lo1, v128_t hi0,
+                                                                 v128_t hi1, const int8_t *xq,
+                                                                 v128_t s0, v128_t s1)
+{
+    const v128_t p0 = mul_pairs_i8x16(wasm_v128_or(lo0, hi0), wasm_v128_load(xq));
+    const v128_t p1 = mul_pairs_i8x16(wasm_v128_or(lo1, hi1), wasm_v128_load(xq + 16));
+    return wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, s0),
+                                              wasm_i32x4_dot_i16x8(p1, s1)));
+}
+
+/* Values 128h..128h+127 with their unsigned quants (the -32 is applied by the caller), sc the
+ * half's eight scales as int16. */
+static inline __attribute__((always_inline)) v128_t q6_K_half(v128_t acc, const uint8_t *ql,
+                                                              const uint8_t *qh, const int8_t *xq,
+                                                              v128_t sc)
+{
+    const v128_t m4 = wasm_i8x16_splat(15), m30 = wasm_i8x16_splat(0x30);
+    const v128_t l0 = wasm_v128_load(ql), l1 = wasm_v128_load(ql + 16);
+    const v128_t l2 = wasm_v128_load(ql + 32), l3 = wasm_v128_load(ql + 48);
+    const v128_t h0 = wasm_v128_load(qh), h1 = wasm_v128_load(qh + 16);
+    /* quarter g: low nibbles of l0,l1 (g = 0), l2,l3 (1), high nibbles of l0,l1 (2), l2,l3 (3);
+     * top bits 2g, 2g+1 of h0, h1 moved to bits 4, 5 */
+    acc = q6_K_quarter(acc, wasm_v128_and(l0, m4), wasm_v128_and(l1, m4),
+                       wasm_v128_and(wasm_i16x8_shl(h0, 4), m30),
+                       wasm_v128_and(wasm_i16x8_shl(h1, 4), m30), xq, SPLAT_I16(sc, 0),
+                       SPLAT_I16(sc, 1));
+    acc = q6_K_quarter(acc, wasm_v128_and(l2, m4), wasm_v128_and(l3, m4),
+                       wasm_v128_and(wasm_i16x8_shl(h0, 2), m30),
+                       wasm_v128_and(wasm_i16x8_shl(h1, 2), m30), xq + 32, SPLAT_I16(sc, 2),
+                       SPLAT_I16(sc, 3));
+    acc = q6_K_quarter(acc, wasm_v128_and(wasm_u16x8_shr(l0, 4), m4),
+                       wasm_v128_and(wasm_u16x8_shr(l1, 4), m4), wasm_v128_and(h0, m30),
+                       wasm_v128_and(h1, m30), xq + 64, SPLAT_I16(sc, 4), SPLAT_I16(sc, 5));
+    acc = q6_K_quarter(acc, wasm_v128_and(wasm_u16x8_shr(l2, 4), m4),
+                       wasm_v128_and(wasm_u16x8_shr(l3, 4), m4),
+                       wasm_v128_and(wasm_u16x8_shr(h0, 2), m30),
+                       wasm_v128_and(wasm_u16x8_shr(h1, 2), m30), xq + 96, SPLAT_I16(sc, 6),
+                       SPLAT_I16(sc, 7));
+    return acc;
+}
+
+/* The quants are taken unsigned (0..63) and the -32 comes back through the activation block
+ * sums: sum sc*(q-32)*x = sum sc*q*x - 32 * sum_j sc_j*bsums_j. */
+float dot_q6_K_q8_K_simd(const block_q6_K *w, const block_q8_K *x, int n)
+{
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK_K; b++) {
+        const v128_t s8 = wasm_v128_load(w[b].scales);
+        const v128_t sc_lo = wasm_i16x8_extend_low_i8x16(s8), sc_hi = wasm_i16x8_extend_high_i8x16(s8);
+        const v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(x[b].bsums), sc_lo),
+                                             wasm_i32x4_dot_i16x8(wasm_v128_load(x[b].bsums + 8), sc_hi));
+        v128_t acc = q6_K_half(wasm_i32x4_splat(0), w[b].ql, w[b].qh, x[b].qs, sc_lo);
+        acc = q6_K_half(acc, w[b].ql + 64, w[b].qh + 32, x[b].qs + 128, sc_hi);
+        const int32_t isum = hsum_i32x4(acc) - 32 * hsum_i32x4(offset);
+        sum += fp16_to_fp32(w[b].d) * x[b].d * (float)isum;
+    }
+    return sum;
+}
+
 void axpy_f32_simd(float *y, float a, const float *x, int n)
 {
     const v128_t va = wasm_f32x4_splat(a);

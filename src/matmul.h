@@ -1,13 +1,15 @@
 /* matmul.h — y = W·x for a batch of tokens, over any supported weight type.
  *
  * W is rows×cols in its GGUF type (row r = the r-th contiguous row, cols = ne[0]); x holds n_tok
- * rows of cols floats; y gets n_tok rows of `rows` floats. Quantized W: x is rounded to Q8_0
- * once per call (into q8, room for n_tok*cols/32 blocks) and the products are integer. Rows are
- * walked in tiles with the tokens inside, so one tile of W serves every token of a batched
- * prefill while it is in cache. */
+ * rows of cols floats; y gets n_tok rows of `rows` floats. Quantized W: x is rounded once per
+ * call to the activation format the weight type pairs with (Q8_0; Q8_1 for Q4_1 and Q5_1; Q8_K
+ * for K-quants), into xq (room for matmul_xq_bytes(n_tok, cols)), and the products are integer.
+ * Rows are walked in tiles with the tokens inside, so one tile of W serves every token of a
+ * batched prefill while it is in cache. */
 #ifndef NTK_MATMUL_H
 #define NTK_MATMUL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "quant.h"
 
@@ -19,7 +21,10 @@ typedef struct {
 } weight;
 
 int matmul_supported(uint32_t type);
-void matmul(const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8);
+/* Bytes of quantized activations matmul may need for n_tok rows of up to cols values, whatever
+ * the weight type. */
+size_t matmul_xq_bytes(int64_t n_tok, int64_t cols);
+void matmul(const weight *w, const float *x, int64_t n_tok, float *y, void *xq);
 /* Copy row r of W into out as floats (embedding lookup). */
 void weight_row(const weight *w, int64_t r, float *out);
 

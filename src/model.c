@@ -60,7 +60,7 @@ static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int
     if (!t) return missing(ts, name, err, errlen);
     const ggml_type_traits *tr = ggml_type_info(t->type);
     if (!matmul_supported(t->type)) {
-        snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0)",
+        snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
                  name, tr ? tr->name : "unknown");
         return -1;
     }
@@ -349,9 +349,9 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok) {
     s->h3 = malloc(nt * ffn * sizeof(float));
     s->cos_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->sin_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
-    s->q8 = malloc(nt * wide / QK8_0 * sizeof(block_q8_0));
+    s->xq = malloc(matmul_xq_bytes(n_tok, (int64_t)wide));
     s->attn = malloc(NTK_ATTN_SCRATCH(c->head_dim, nt * (size_t)(c->n_heads / c->n_kv_heads)) * sizeof(float));
-    if (!s->attn || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->q8) {
+    if (!s->attn || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->xq) {
         scratch_free(s);
         return -1;
     }
@@ -360,7 +360,7 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok) {
 
 void scratch_free(scratch *s) {
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att);
-    free(s->h1); free(s->h3); free(s->cos_tab); free(s->sin_tab); free(s->attn); free(s->q8);
+    free(s->h1); free(s->h3); free(s->cos_tab); free(s->sin_tab); free(s->attn); free(s->xq);
     memset(s, 0, sizeof *s);
 }
 
@@ -405,9 +405,9 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
         const layer_weights *L = &m->layers[l];
         /* attention: x += Wo · Attn(RMSNorm(x)) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->attn_norm, dim, c->eps);
-        matmul(&L->wq, s->xn, n, s->q, s->q8);
-        matmul(&L->wk, s->xn, n, s->k, s->q8);
-        matmul(&L->wv, s->xn, n, s->v, s->q8);
+        matmul(&L->wq, s->xn, n, s->q, s->xq);
+        matmul(&L->wk, s->xn, n, s->k, s->xq);
+        matmul(&L->wv, s->xn, n, s->v, s->xq);
         for (int64_t t = 0; t < n; t++) {
             for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
             if (!consistent)
@@ -422,18 +422,18 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
             attention_tile(s->att + g * group * hd, s->q + g * group * hd, (int)n, group, dim, &kvh, (int)p0,
                            consistent ? &rot : NULL, scale, s->attn);
         }
-        matmul(&L->wo, s->att, n, s->xn, s->q8);
+        matmul(&L->wo, s->att, n, s->xn, s->xq);
         for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
 
         /* feed-forward: x += W2(silu(W1·h) ⊙ W3·h), h = RMSNorm(x) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->ffn_norm, dim, c->eps);
-        matmul(&L->w1, s->xn, n, s->h1, s->q8);
-        matmul(&L->w3, s->xn, n, s->h3, s->q8);
+        matmul(&L->w1, s->xn, n, s->h1, s->xq);
+        matmul(&L->w3, s->xn, n, s->h3, s->xq);
         for (int64_t i = 0; i < n * c->ffn; i++) {
             float a = s->h1[i];
             s->h1[i] = a / (1.0f + expf(-a)) * s->h3[i];
         }
-        matmul(&L->w2, s->h1, n, s->xn, s->q8);
+        matmul(&L->w2, s->h1, n, s->xn, s->xq);
         for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
     }
     memcpy(kv->tokens + p0, ids, (size_t)n * sizeof *ids);
@@ -464,7 +464,7 @@ int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *
         int64_t first = all_logits ? 0 : nc - 1;
         if (!all_logits && i + nc < n) continue;
         for (int64_t t = first; t < nc; t++) rmsnorm(s->xn + (t - first) * c->dim, s->x + t * c->dim, m->out_norm, c->dim, c->eps);
-        matmul(&m->output, s->xn, nc - first, all_logits ? logits + i * c->n_vocab : logits, s->q8);
+        matmul(&m->output, s->xn, nc - first, all_logits ? logits + i * c->n_vocab : logits, s->xq);
     }
     kv->base = base;
     return 0;

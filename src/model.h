@@ -87,7 +87,7 @@ void kv_clear(kv_cache *kv);
 typedef struct {
     int64_t n_tok;           /* chunk size the buffers hold */
     float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab, *attn;
-    block_q8_0 *q8;
+    void *xq;                /* activations quantized for a matmul (matmul_xq_bytes) */
 } scratch;
 
 int scratch_init(scratch *s, const model *m, int64_t n_tok);

@@ -335,9 +335,10 @@ export class Engine {
   private constructor();
 
   /**
-   * Load a GGUF model (internlm2 or llama; tensors F32, F16, BF16, Q8_0 or Q4_0) from a path,
-   * URL, Response, ReadableStream, Blob/File, bytes, an async iterable of byte chunks, or a list
-   * of the parts of a split model. The bytes are read chunk by chunk into WebAssembly memory.
+   * Load a GGUF model (internlm2 or llama; tensors F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+   * Q4_K, Q5_K or Q6_K) from a path, URL, Response, ReadableStream, Blob/File, bytes, an async
+   * iterable of byte chunks, or a list of the parts of a split model. The bytes are read chunk by
+   * chunk into WebAssembly memory.
    */
   static load(source: ModelSource, options?: LoadOptions): Promise<Engine>;
 

@@ -1,8 +1,9 @@
 /* test_kernels.c — quant.c and the kernels of kernels.h.
  *
  * Always: scalar kernels against float64 references built here from dequantized values,
- * fp16/bf16 conversions against their definitions on all 65536 patterns, quantize_row_q8_0
- * against ggml's formula, dequantize_row on hand-built blocks.
+ * fp16/bf16 conversions against their definitions on all 65536 patterns, quantize_row_q8_0 and
+ * quantize_row_q8_K against ggml's formulas, dequantize_row on hand-built blocks (K-quants
+ * against a restatement of ggml's loops).
  * With -msimd128: every *_simd twin against its *_scalar twin on seeded random data.
  *
  * Float results are compared with a tolerance relative to the magnitude of the terms that
@@ -282,6 +283,87 @@ static void test_quantize_q8_0(void)
     free(y);
 }
 
+/* ggml's nearest_int: adding 1.5 * 2^23 leaves round-half-even(x) in the low mantissa bits */
+static int nearest_int(float x)
+{
+    const float v = x + 12582912.0f;
+    return (int)(bits_from_f32(v) & 0x007fffff) - 0x00400000;
+}
+
+static void test_quantize_q8_1(void)
+{
+    enum { K = 32 * 64 };
+    float *x = xmalloc(K * sizeof *x);
+    block_q8_0 *y0 = xmalloc(K / 32 * sizeof *y0);
+    block_q8_1 *y1 = xmalloc(K / 32 * sizeof *y1);
+    int bad = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        fill(x, K, -3.0f, 3.0f);
+        if (trial == 0)
+            memset(x, 0, 32 * sizeof *x);
+        quantize_row_q8_0(x, y0, K);
+        quantize_row_q8_1(x, y1, K);
+        for (int b = 0; b < K / 32; b++) {
+            float amax = 0.0f;
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = fmaxf(amax, fabsf(x[32 * b + j]));
+                sum += y1[b].qs[j];
+            }
+            bad += y1[b].d != y0[b].d || memcmp(y1[b].qs, y0[b].qs, 32) != 0;
+            bad += y1[b].s != fp32_to_fp16((float)sum * (amax / 127));
+        }
+    }
+    check(bad == 0, "quantize_row_q8_1: Q8_0's d and q, s = fp16(sum(q) * unrounded d), 50 rows x 64 blocks");
+    free(x), free(y0), free(y1);
+}
+
+static void test_quantize_q8_K(void)
+{
+    enum { K = 256 * 16 };
+    float *x = xmalloc(K * sizeof *x);
+    block_q8_K *y = xmalloc(K / 256 * sizeof *y);
+    int bad = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        const float range = (float)pow(10.0, irand(-4, 4));
+        fill(x, K, -range, range);
+        if (trial == 0)
+            memset(x, 0, 256 * sizeof *x);
+        quantize_row_q8_K(x, y, K);
+        for (int b = 0; b < K / 256; b++) {
+            const float *xb = x + 256 * b;
+            float amax = 0.0f, max = 0.0f;
+            for (int j = 0; j < 256; j++)
+                if (fabsf(xb[j]) > amax) {
+                    amax = fabsf(xb[j]);
+                    max = xb[j];
+                }
+            const float iscale = amax ? -127.0f / max : 0.0f;
+            bad += bits_from_f32(y[b].d) != bits_from_f32(amax ? 1 / iscale : 0.0f);
+            for (int j = 0; j < 256; j++) {
+                const int q = nearest_int(iscale * xb[j]);
+                bad += y[b].qs[j] != (q < 127 ? q : 127);
+            }
+            for (int j = 0; j < 16; j++) {
+                int sum = 0;
+                for (int l = 0; l < 16; l++)
+                    sum += y[b].qs[16 * j + l];
+                bad += y[b].bsums[j] != sum;
+            }
+        }
+    }
+    check(bad == 0, "quantize_row_q8_K: d, q and bsums bit-exact vs ggml formula, 50 rows x 16 blocks");
+
+    /* the first of -127 and 127 is the max: iscale = 1, so x itself is rounded, halves to even */
+    float hand[256] = { -127, 2.5f, -2.5f, 0.5f, -0.5f, 1.5f, 127, 3.49f };
+    static const int8_t hand_q[8] = { -127, 2, -2, 0, 0, 2, 127, 3 };
+    quantize_row_q8_K(hand, y, 256);
+    check(y[0].d == 1.0f && memcmp(y[0].qs, hand_q, 8) == 0 && y[0].bsums[0] == 5,
+          "quantize_row_q8_K: hand-built block (d = 1, halves to even, bsums)");
+    free(x);
+    free(y);
+}
+
 static int same_floats(const float *a, const float *b, int n)
 {
     for (int i = 0; i < n; i++)
@@ -290,13 +372,164 @@ static int same_floats(const float *a, const float *b, int n)
     return 1;
 }
 
+/* ggml's K-quant dequantizers restated in their own loop order (scale j < 4 from bytes j and
+ * j+4, else from the nibbles of byte j+4 and the top bits of bytes j-4 and j; values of the
+ * first 64 in the low nibbles of 32 bytes, then the high ones), on random blocks. */
+static void k4_scale_min(int j, const uint8_t *q, int *d, int *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static void restated_k4(const uint8_t *scales, ggml_half dh, ggml_half mh, const uint8_t *qs,
+                        const uint8_t *qh, float *y)
+{
+    const float d = fp16_to_fp32(dh), dmin = fp16_to_fp32(mh);
+    int u1 = 1, u2 = 2, is = 0, sc, m;
+    for (int j = 0; j < 256; j += 64, qs += 32, is += 2, u1 <<= 2, u2 <<= 2) {
+        k4_scale_min(is, scales, &sc, &m);
+        const float d1 = d * sc, m1 = dmin * m;
+        k4_scale_min(is + 1, scales, &sc, &m);
+        const float d2 = d * sc, m2 = dmin * m;
+        for (int l = 0; l < 32; l++)
+            *y++ = d1 * ((qs[l] & 0xF) + (qh && (qh[l] & u1) ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; l++)
+            *y++ = d2 * ((qs[l] >> 4) + (qh && (qh[l] & u2) ? 16 : 0)) - m2;
+    }
+}
+
+static void restated_q6_K(const block_q6_K *b, float *y)
+{
+    const float d = fp16_to_fp32(b->d);
+    const uint8_t *ql = b->ql, *qh = b->qh;
+    const int8_t *sc = b->scales;
+    for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            y[l] = d * sc[is] * (((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32);
+            y[l + 32] = d * sc[is + 2] * (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+            y[l + 64] = d * sc[is + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+            y[l + 96] = d * sc[is + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+}
+
+static void rand_bytes(void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ((uint8_t *)p)[i] = (uint8_t)(next_u64() >> 56);
+}
+
+/* ggml's Q4_1/Q5_0/Q5_1 dequantizers restated: qh as a little-endian uint32, bit j for value j
+ * and bit j+16 for value j+16. */
+static void restated_q4_q5(const uint8_t *qs, const uint8_t *qh, float d, float m, int offset,
+                           float *y)
+{
+    uint32_t h = 0;
+    if (qh)
+        h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+    for (int j = 0; j < 16; j++) {
+        const int x0 = ((qs[j] & 0x0F) | (((h >> j) << 4) & 0x10)) - offset;
+        const int x1 = ((qs[j] >> 4) | ((h >> (j + 12)) & 0x10)) - offset;
+        y[j] = x0 * d + m;
+        y[j + 16] = x1 * d + m;
+    }
+}
+
+static void test_dequantize_legacy(void)
+{
+    float y[32], want[32];
+    int bad41 = 0, bad50 = 0, bad51 = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        block_q4_1 a;
+        block_q5_0 b;
+        block_q5_1 c;
+        rand_bytes(&a, sizeof a);
+        rand_bytes(&b, sizeof b);
+        rand_bytes(&c, sizeof c);
+        a.d = fp32_to_fp16(frand(-1, 1)), a.m = fp32_to_fp16(frand(-1, 1));
+        b.d = fp32_to_fp16(frand(-1, 1));
+        c.d = fp32_to_fp16(frand(-1, 1)), c.m = fp32_to_fp16(frand(-1, 1));
+        dequantize_row(GGML_TYPE_Q4_1, &a, y, 32);
+        restated_q4_q5(a.qs, NULL, fp16_to_fp32(a.d), fp16_to_fp32(a.m), 0, want);
+        bad41 += memcmp(y, want, sizeof y) != 0;
+        dequantize_row(GGML_TYPE_Q5_0, &b, y, 32);
+        restated_q4_q5(b.qs, b.qh, fp16_to_fp32(b.d), 0.0f, 16, want);
+        for (int i = 0; i < 32; i++)
+            bad50 += y[i] != want[i]; /* +0 and -0 alike: ggml adds no m */
+        dequantize_row(GGML_TYPE_Q5_1, &c, y, 32);
+        restated_q4_q5(c.qs, c.qh, fp16_to_fp32(c.d), fp16_to_fp32(c.m), 0, want);
+        bad51 += memcmp(y, want, sizeof y) != 0;
+    }
+    check(bad41 == 0, "dequantize_row Q4_1: bit-identical to ggml's loop on 200 random blocks");
+    check(bad50 == 0, "dequantize_row Q5_0: equal to ggml's loop on 200 random blocks");
+    check(bad51 == 0, "dequantize_row Q5_1: bit-identical to ggml's loop on 200 random blocks");
+}
+
+static void test_dequantize_k(void)
+{
+    float y[256], want[256];
+    int bad4 = 0, bad5 = 0, bad6 = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        block_q4_K b4;
+        block_q5_K b5;
+        block_q6_K b6;
+        rand_bytes(&b4, sizeof b4);
+        rand_bytes(&b5, sizeof b5);
+        rand_bytes(&b6, sizeof b6);
+        b4.d = fp32_to_fp16(frand(-1, 1)), b4.dmin = fp32_to_fp16(frand(-1, 1));
+        b5.d = fp32_to_fp16(frand(-1, 1)), b5.dmin = fp32_to_fp16(frand(-1, 1));
+        b6.d = fp32_to_fp16(frand(-1, 1));
+        dequantize_row(GGML_TYPE_Q4_K, &b4, y, 256);
+        restated_k4(b4.scales, b4.d, b4.dmin, b4.qs, NULL, want);
+        bad4 += !same_floats(y, want, 256);
+        dequantize_row(GGML_TYPE_Q5_K, &b5, y, 256);
+        restated_k4(b5.scales, b5.d, b5.dmin, b5.qs, b5.qh, want);
+        bad5 += !same_floats(y, want, 256);
+        dequantize_row(GGML_TYPE_Q6_K, &b6, y, 256);
+        restated_q6_K(&b6, want);
+        bad6 += !same_floats(y, want, 256);
+    }
+    check(bad4 == 0, "dequantize_row Q4_K: bit-identical to ggml's loops on 200 random blocks");
+    check(bad5 == 0, "dequantize_row Q5_K: bit-identical to ggml's loops on 200 random blocks");
+    check(bad6 == 0, "dequantize_row Q6_K: bit-identical to ggml's loops on 200 random blocks");
+
+    /* one hand-made Q4_K block: scale j = j + 1, min j = 2j (6-bit values above 15 included),
+     * d = 1, dmin = 0.5, every nibble 3: value = 3 * (j + 1) - j in sub-block j */
+    block_q4_K h;
+    memset(&h, 0, sizeof h);
+    h.d = 0x3c00;
+    h.dmin = 0x3800;
+    for (int j = 0; j < 8; j++) {
+        const int sc = j + 1, mn = 2 * j;
+        if (j < 4) {
+            h.scales[j] |= (uint8_t)sc;
+            h.scales[j + 4] |= (uint8_t)mn;
+        } else {
+            h.scales[j + 4] = (uint8_t)((sc & 15) | (mn & 15) << 4);
+            h.scales[j - 4] |= (uint8_t)((sc >> 4) << 6);
+            h.scales[j] |= (uint8_t)((mn >> 4) << 6);
+        }
+    }
+    memset(h.qs, 0x33, sizeof h.qs);
+    dequantize_row(GGML_TYPE_Q4_K, &h, y, 256);
+    int bad = 0;
+    for (int e = 0; e < 256; e++)
+        bad += y[e] != 3.0f * (e / 32 + 1) - (e / 32);
+    check(bad == 0, "dequantize_row Q4_K: hand-built block, scales 1..8, mins 0..14");
+}
+
 static void test_dequantize(void)
 {
     float y[64];
 
     const float f32[5] = { 1.5f, -0.0f, 3e38f, 1e-42f, -7.25f };
     y[0] = 42.0f;
-    check(dequantize_row(GGML_TYPE_Q4_K, f32, y, 256) == -1 && y[0] == 42.0f,
+    check(dequantize_row(GGML_TYPE_Q2_K, f32, y, 256) == -1 && y[0] == 42.0f,
           "dequantize_row of a type it does not know: -1, nothing written");
     check(dequantize_row(GGML_TYPE_F32, f32, y, 5) == 0, "dequantize_row F32: status 0");
     check(same_floats(y, f32, 5), "dequantize_row F32: copied bit for bit");
@@ -338,6 +571,8 @@ static void test_dequantize(void)
     dequantize_row(GGML_TYPE_Q4_0, q4, y, 64);
     check(same_floats(y, want, 64),
           "dequantize_row Q4_0: low nibble = element j, high = j+16, minus 8, times d");
+    test_dequantize_k();
+    test_dequantize_legacy();
 }
 
 /* ---------------------------------------------------------------- scalar vs float64 */
@@ -390,6 +625,50 @@ static void rand_activations(block_q8_0 *x, float *tmp, int n)
     quantize_row_q8_0(tmp, x, n);
 }
 
+/* Any bytes make a valid K-quant block; the float scales come from rand_scale. */
+static void rand_k_blocks(void *w, size_t size, int nb)
+{
+    rand_bytes(w, size * nb);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *p = (uint8_t *)w + size * b;
+        const ggml_half d = rand_scale(), dmin = rand_scale();
+        if (size == sizeof(block_q6_K)) {
+            memcpy(p + offsetof(block_q6_K, d), &d, sizeof d);
+        } else { /* Q4_K and Q5_K start with d, dmin */
+            memcpy(p, &d, sizeof d);
+            memcpy(p + sizeof d, &dmin, sizeof dmin);
+        }
+    }
+}
+
+static void rand_activations_k(block_q8_K *x, float *tmp, int n)
+{
+    fill(tmp, n, -3.0f, 3.0f);
+    for (int b = 0; b < n / 256; b++)
+        if (irand(0, 15) == 0)
+            memset(tmp + 256 * b, 0, 256 * sizeof *tmp);
+    quantize_row_q8_K(tmp, x, n);
+}
+
+/* The magnitude of what a Q4_K/Q5_K dot sums: its scale terms and its min terms apart (they can
+ * cancel), found by dequantizing with dmin, then d, set to zero. */
+static double k4_magnitude(uint32_t type, const void *w, const float *x, int n, float *tmp)
+{
+    const size_t size = type == GGML_TYPE_Q4_K ? sizeof(block_q4_K) : sizeof(block_q5_K);
+    uint8_t *copy = xmalloc(size * (n / 256));
+    double mag = 0;
+    for (int field = 0; field < 2; field++) {
+        memcpy(copy, w, size * (n / 256));
+        for (int b = 0; b < n / 256; b++)
+            memset(copy + size * b + (field ? 0 : 2), 0, 2);
+        dequantize_row(type, copy, tmp, n);
+        for (int i = 0; i < n; i++)
+            mag += fabs((double)tmp[i] * x[i]);
+    }
+    free(copy);
+    return mag;
+}
+
 /* exact sum in double of products of two float arrays, and sum of |products| */
 static double dot_ref(const float *a, const float *b, int n, double *mag)
 {
@@ -409,6 +688,10 @@ typedef struct {
     uint16_t *bf;
     block_q8_0 *wq8, *xq8;
     block_q4_0 *wq4;
+    block_q4_K *wq4k;
+    block_q5_K *wq5k;
+    block_q6_K *wq6k;
+    block_q8_K *xq8k;
 } dot_bufs;
 
 static dot_bufs dot_bufs_new(void)
@@ -417,7 +700,9 @@ static dot_bufs dot_bufs_new(void)
         xmalloc(MAX_N * sizeof(float)), xmalloc(MAX_N * sizeof(float)), xmalloc(MAX_N * sizeof(float)),
         xmalloc(MAX_N * sizeof(ggml_half)), xmalloc(MAX_N * sizeof(uint16_t)),
         xmalloc(MAX_N / 32 * sizeof(block_q8_0)), xmalloc(MAX_N / 32 * sizeof(block_q8_0)),
-        xmalloc(MAX_N / 32 * sizeof(block_q4_0)),
+        xmalloc(MAX_N / 32 * sizeof(block_q4_0)), xmalloc(MAX_N / 256 * sizeof(block_q4_K)),
+        xmalloc(MAX_N / 256 * sizeof(block_q5_K)), xmalloc(MAX_N / 256 * sizeof(block_q6_K)),
+        xmalloc(MAX_N / 256 * sizeof(block_q8_K)),
     };
     return d;
 }
@@ -425,6 +710,7 @@ static dot_bufs dot_bufs_new(void)
 static void dot_bufs_free(dot_bufs *d)
 {
     free(d->a), free(d->b), free(d->wf), free(d->h), free(d->bf), free(d->wq8), free(d->xq8), free(d->wq4);
+    free(d->wq4k), free(d->wq5k), free(d->wq6k), free(d->xq8k);
 }
 
 static void test_scalar_dots(void)
@@ -477,6 +763,158 @@ static void test_scalar_dots(void)
     errstat_report(&s_bf16);
     errstat_report(&s_q8);
     errstat_report(&s_q4);
+    dot_bufs_free(&d);
+}
+
+/* Random Q4_1/Q5_0/Q5_1 blocks: any bytes, scales from rand_scale. */
+static void rand_legacy_blocks(void *w, size_t size, int nb, int has_m)
+{
+    rand_bytes(w, size * nb);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *p = (uint8_t *)w + size * b;
+        const ggml_half d = rand_scale(), m = rand_scale();
+        memcpy(p, &d, sizeof d);
+        if (has_m)
+            memcpy(p + sizeof d, &m, sizeof m);
+    }
+}
+
+/* The Q8_1 dot a Q4_1/Q5_1 kernel computes, in double: sum (d q)(dx qx) over the values plus
+ * m * s per block, s standing for dx * sum(qx) as the format says; mag the sum of |terms|. */
+static double q8_1_dot_ref(uint32_t type, const void *w, const block_q8_1 *x, int n, float *wf,
+                           float *xf, double *mag)
+{
+    const size_t size = type == GGML_TYPE_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q5_1);
+    uint8_t *copy = xmalloc(size * (n / 32));
+    memcpy(copy, w, size * (n / 32));
+    double ref = 0, m = 0;
+    for (int b = 0; b < n / 32; b++) {
+        ggml_half mh;
+        memcpy(&mh, copy + size * b + 2, sizeof mh);
+        const double t = (double)fp16_to_fp32(mh) * fp16_to_fp32(x[b].s);
+        ref += t;
+        m += fabs(t);
+        memset(copy + size * b + 2, 0, 2); /* m = 0: wf holds d q */
+    }
+    dequantize_row(type, copy, wf, n);
+    dequantize_row(GGML_TYPE_Q8_1, x, xf, n);
+    double mq;
+    ref += dot_ref(wf, xf, n, &mq);
+    *mag = m + mq;
+    free(copy);
+    return ref;
+}
+
+static void test_legacy_dots(void)
+{
+    dot_bufs d = dot_bufs_new();
+    float *a = d.a, *wf = d.wf;
+    block_q4_1 *w41 = xmalloc(MAX_N / 32 * sizeof *w41);
+    block_q5_0 *w50 = xmalloc(MAX_N / 32 * sizeof *w50);
+    block_q5_1 *w51 = xmalloc(MAX_N / 32 * sizeof *w51);
+    block_q8_1 *x81 = xmalloc(MAX_N / 32 * sizeof *x81);
+    errstat s41 = errstat_new("dot_q4_1_q8_1_scalar vs float64 of dequantized", 1e-5);
+    errstat s50 = errstat_new("dot_q5_0_q8_0_scalar vs float64 of dequantized", 1e-5);
+    errstat s51 = errstat_new("dot_q5_1_q8_1_scalar vs float64 of dequantized", 1e-5);
+#if NTK_SIMD
+    errstat v41 = errstat_new("dot_q4_1_q8_1_simd vs scalar", 1e-5);
+    errstat v50 = errstat_new("dot_q5_0_q8_0_simd vs scalar", 1e-5);
+    errstat v51 = errstat_new("dot_q5_1_q8_1_simd vs scalar", 1e-5);
+#endif
+    double mag, ref;
+    for (int trial = 0; trial < 500; trial++) {
+        const int n = 32 * (trial < 40 ? trial + 1 : irand(1, MAX_N / 32));
+        rand_legacy_blocks(w41, sizeof *w41, n / 32, 1);
+        rand_legacy_blocks(w50, sizeof *w50, n / 32, 0);
+        rand_legacy_blocks(w51, sizeof *w51, n / 32, 1);
+        rand_activations(d.xq8, a, n);
+        fill(a, n, -3.0f, 3.0f);
+        quantize_row_q8_1(a, x81, n);
+
+        const float r41 = dot_q4_1_q8_1_scalar(w41, x81, n);
+        ref = q8_1_dot_ref(GGML_TYPE_Q4_1, w41, x81, n, wf, a, &mag);
+        errstat_add(&s41, fabs(r41 - ref), mag);
+        const float r51 = dot_q5_1_q8_1_scalar(w51, x81, n);
+        ref = q8_1_dot_ref(GGML_TYPE_Q5_1, w51, x81, n, wf, a, &mag);
+        errstat_add(&s51, fabs(r51 - ref), mag);
+#if NTK_SIMD
+        q8_1_dot_ref(GGML_TYPE_Q4_1, w41, x81, n, wf, a, &mag);
+        errstat_add(&v41, fabs((double)dot_q4_1_q8_1_simd(w41, x81, n) - r41), mag);
+        q8_1_dot_ref(GGML_TYPE_Q5_1, w51, x81, n, wf, a, &mag);
+        errstat_add(&v51, fabs((double)dot_q5_1_q8_1_simd(w51, x81, n) - r51), mag);
+#endif
+        const float r50 = dot_q5_0_q8_0_scalar(w50, d.xq8, n);
+        dequantize_row(GGML_TYPE_Q8_0, d.xq8, a, n);
+        dequantize_row(GGML_TYPE_Q5_0, w50, wf, n);
+        ref = dot_ref(wf, a, n, &mag);
+        errstat_add(&s50, fabs(r50 - ref), mag);
+#if NTK_SIMD
+        errstat_add(&v50, fabs((double)dot_q5_0_q8_0_simd(w50, d.xq8, n) - r50), mag);
+#endif
+    }
+    errstat_report(&s41);
+    errstat_report(&s50);
+    errstat_report(&s51);
+#if NTK_SIMD
+    errstat_report(&v41);
+    errstat_report(&v50);
+    errstat_report(&v51);
+#endif
+    free(w41), free(w50), free(w51), free(x81);
+    dot_bufs_free(&d);
+}
+
+/* K-quant kernels: the scalar twins against float64 dots of dequantized weights and activations
+ * (tolerance relative to the magnitude of the scale and min terms), and, with SIMD, the SIMD
+ * twins against the scalar ones: same integer sums, same float expression, so bit for bit. */
+static void test_k_dots(void)
+{
+    dot_bufs d = dot_bufs_new();
+    float *a = d.a, *wf = d.wf;
+    errstat s4 = errstat_new("dot_q4_K_q8_K_scalar vs float64 of dequantized", 1e-5);
+    errstat s5 = errstat_new("dot_q5_K_q8_K_scalar vs float64 of dequantized", 1e-5);
+    errstat s6 = errstat_new("dot_q6_K_q8_K_scalar vs float64 of dequantized", 1e-5);
+    enum { TRIALS = 500 };
+#if NTK_SIMD
+    int differ4 = 0, differ5 = 0, differ6 = 0;
+#endif
+    double mag, ref;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        const int n = 256 * (trial < 8 ? trial + 1 : irand(1, MAX_N / 256));
+        rand_k_blocks(d.wq4k, sizeof(block_q4_K), n / 256);
+        rand_k_blocks(d.wq5k, sizeof(block_q5_K), n / 256);
+        rand_k_blocks(d.wq6k, sizeof(block_q6_K), n / 256);
+        rand_activations_k(d.xq8k, a, n);
+        dequantize_row(GGML_TYPE_Q8_K, d.xq8k, a, n);
+
+        const float r4 = dot_q4_K_q8_K_scalar(d.wq4k, d.xq8k, n);
+        dequantize_row(GGML_TYPE_Q4_K, d.wq4k, wf, n);
+        ref = dot_ref(wf, a, n, &mag);
+        errstat_add(&s4, fabs(r4 - ref), k4_magnitude(GGML_TYPE_Q4_K, d.wq4k, a, n, wf));
+
+        const float r5 = dot_q5_K_q8_K_scalar(d.wq5k, d.xq8k, n);
+        dequantize_row(GGML_TYPE_Q5_K, d.wq5k, wf, n);
+        ref = dot_ref(wf, a, n, &mag);
+        errstat_add(&s5, fabs(r5 - ref), k4_magnitude(GGML_TYPE_Q5_K, d.wq5k, a, n, wf));
+
+        const float r6 = dot_q6_K_q8_K_scalar(d.wq6k, d.xq8k, n);
+        dequantize_row(GGML_TYPE_Q6_K, d.wq6k, wf, n);
+        ref = dot_ref(wf, a, n, &mag);
+        errstat_add(&s6, fabs(r6 - ref), mag);
+#if NTK_SIMD
+        differ4 += bits_from_f32(dot_q4_K_q8_K_simd(d.wq4k, d.xq8k, n)) != bits_from_f32(r4);
+        differ5 += bits_from_f32(dot_q5_K_q8_K_simd(d.wq5k, d.xq8k, n)) != bits_from_f32(r5);
+        differ6 += bits_from_f32(dot_q6_K_q8_K_simd(d.wq6k, d.xq8k, n)) != bits_from_f32(r6);
+#endif
+    }
+    errstat_report(&s4);
+    errstat_report(&s5);
+    errstat_report(&s6);
+#if NTK_SIMD
+    check(differ4 == 0, "dot_q4_K_q8_K_simd: bit-identical to scalar (%d of %d differ)", differ4, TRIALS);
+    check(differ5 == 0, "dot_q5_K_q8_K_simd: bit-identical to scalar (%d of %d differ)", differ5, TRIALS);
+    check(differ6 == 0, "dot_q6_K_q8_K_simd: bit-identical to scalar (%d of %d differ)", differ6, TRIALS);
+#endif
     dot_bufs_free(&d);
 }
 
@@ -928,8 +1366,12 @@ int main(void)
     test_type_info();
     test_fp16();
     test_quantize_q8_0();
+    test_quantize_q8_1();
+    test_quantize_q8_K();
     test_dequantize();
     test_scalar_dots();
+    test_k_dots();
+    test_legacy_dots();
     test_scalar_elementwise();
     test_scalar_attention();
 #if NTK_SIMD
