@@ -3,9 +3,10 @@
 // .wasm as application/wasm), COOP/COEP so the page is cross-origin isolated, no-store so that a
 // second load can only be served by the page's Cache API, never by the HTTP cache; it keeps a log
 // of every request so a test can count what reached it. Extra routes serve fixed bytes (a
-// truncated model, say) at a path that no file has.
+// truncated model, say) at a path that no file has; mounts serve a directory outside the root (or
+// a hidden one) under a path prefix.
 //
-//   const server = await startServer({ root, routes: { '/test/cut.gguf': bytes } });
+//   const server = await startServer({ root, routes: { '/test/cut.gguf': bytes }, mounts: { '/cache/': dir } });
 //   server.url('/tests/browser/index.html'); server.count('/models/x.gguf'); await server.close();
 import http from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -34,7 +35,7 @@ const HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-export async function startServer({ root, routes = {} } = {}) {
+export async function startServer({ root, routes = {}, mounts = {} } = {}) {
   root = path.resolve(root);
   const log = [];
 
@@ -61,9 +62,11 @@ export async function startServer({ root, routes = {} } = {}) {
       const bytes = routes[decoded];
       return send(200, { 'content-type': type, 'content-length': bytes.length }, bytes);
     }
+    const [prefix, dir] = Object.entries(mounts).find(([p]) => decoded.startsWith(p)) ?? ['/', root];
+    const base = path.resolve(dir), rest = decoded.slice(prefix.length - 1);
     // no way out of the root, and nothing hidden (.git) served
-    const file = path.resolve(root, '.' + decoded);
-    if (!file.startsWith(root + path.sep) || decoded.split('/').some((s) => s.startsWith('.')))
+    const file = path.resolve(base, '.' + rest);
+    if (!file.startsWith(base + path.sep) || rest.split('/').some((s) => s.startsWith('.')))
       return send(404, {}, 'not found\n');
     let st;
     try {
