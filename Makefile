@@ -2,7 +2,8 @@
 #   make demo       install what is missing, build, and generate text with the bundled tiny model
 #   make            wasm/build/ntk.js (SIMD128) and wasm/build/ntk-scalar.js (same code, no SIMD)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
-#   make bench      prefill/decode speed, SIMD vs scalar, load memory
+#   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar, load
+#                   memory (BENCH_ARGS="--full", "--json", ...: node bench/bench.mjs --help)
 # Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
 # Node from Debian; npm ci).
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.
@@ -79,7 +80,7 @@ test-js: all
 test: test-c test-js
 
 bench: all
-	node bench/bench.mjs
+	node bench/bench.mjs $(BENCH_ARGS)
 
 clean:
 	rm -rf build wasm/build

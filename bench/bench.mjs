@@ -68,7 +68,7 @@ function plan(argv) {
   const shape = o.shape ?? 'internlm2-1.8b', cacheDir = path.resolve(o['cache-dir'] ?? path.join(ROOT, 'bench/.cache'));
   const synthTypes = o.synth === 'none' ? [] : list(o.synth ?? 'q4_0,q8_0,q4_k_m');
   if (synthTypes.length)
-    groups.push({ model: shape, synthetic: true, files: synthTypes.map((type) => ({ type, file: path.join(cacheDir, `${shape}-${type}.gguf`) })),
+    groups.push({ model: `synth-${shape}`, synthetic: true, files: synthTypes.map((type) => ({ type, file: path.join(cacheDir, `${shape}-${type}.gguf`) })),
       prefill: prefill ?? (o.full ? [128, 512] : [128]), decode: decode ?? (o.full ? 64 : 16), reps: o.reps ? reps : 1,
       builds: o['synth-scalar'] ? ['simd', 'scalar'] : ['simd'] });
   for (const g of groups) for (const f of g.files)
@@ -108,8 +108,17 @@ async function prompts(lengths) {
   }
 }
 
+/**
+ * Run the bench with command-line arguments; prints the tables (or JSON) and returns the result.
+ * An error in the arguments has `usage: true`.
+ */
 export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n') } = {}) {
-  const p = plan(argv);
+  let p;
+  try {
+    p = plan(argv);
+  } catch (e) {
+    throw Object.assign(e, { usage: true });
+  }
   if (p.o.help) return process.stdout.write(HELP);
   const { ids, texts } = await prompts([16, ...p.groups.flatMap((g) => g.prefill)]);
   for (const g of p.groups) if (g.synthetic) for (const f of g.files) await ensureSynth(p.shape, f.type, f.file, say);
@@ -155,11 +164,11 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
   }
   const result = {
     node: process.version, chromium, wllama: p.wllama ? wllamaVersion() : null,
-    groups: p.groups.map(({ model, prefill, decode, reps, files }) => ({ model, prefill, decode, reps, files: files.map((f) => path.relative(ROOT, f.file)) })),
+    groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) => ({ model, synthetic, prefill, decode, reps, files: files.map((f) => path.relative(ROOT, f.file)) })),
     rows, memory, ratios: ratios(rows),
   };
   if (p.o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(report(result, p));
+  else process.stdout.write(report(result));
   return result;
 }
 
@@ -201,14 +210,14 @@ function ratios(rows) {
 
 const fmt = (v, d = 1) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
 
-function report(res, p) {
+export function report(res) {
   const lines = [], notes = [];
   const put = (cells, widths) => lines.push(cells.map((c, i) => (i < 6 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ').trimEnd());
   lines.push(`Node ${res.node}${res.chromium ? `, ${res.chromium} headless` : ''}${res.wllama ? `, wllama ${res.wllama}` : ''}; tokens/s, best of the runs; one run's ratios are the figures to quote`);
   for (const g of res.groups) {
     const cols = [...g.prefill.map((n) => `prefill ${n}`), `decode ${g.decode}`, 'GMAC/s', 'load MB/s'];
     const widths = [16, 7, 9, 9, 7, 4, ...cols.map((c) => Math.max(9, c.length))];
-    lines.push('', `${g.model}${g.model === 'kjv-tiny' ? '' : ' (synthetic, random weights)'}: prompts of ${g.prefill.join(' and ')} tokens, ${g.decode} decoded after 16, best of ${g.reps}`);
+    lines.push('', `${g.model}${g.synthetic ? ' (random weights)' : ''}: prompts of ${g.prefill.join(' and ')} tokens, ${g.decode} decoded after 16, best of ${g.reps}`);
     put(['model', 'type', 'env', 'engine', 'build', 'thr', ...cols], widths);
     for (const r of res.rows.filter((x) => x.model === g.model)) {
       const head = [r.model, r.type, r.env, r.engine, r.build, r.threads ?? 1];
@@ -241,7 +250,7 @@ function report(res, p) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   runBench(process.argv.slice(2)).catch((e) => {
-    process.stderr.write(`bench: ${e.message}\n`);
-    process.exitCode = 1;
+    process.stderr.write(`bench: ${e.usage ? e.message : e.stack}\n`);
+    process.exitCode = e.usage ? 1 : 3;
   });
 }

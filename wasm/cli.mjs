@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // cli.mjs — the ntk-wasm command line: a thin layer over Engine (engine.mjs).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Engine, NtkError, checkGenerateOptions, checkLoadOptions } from './engine.mjs';
@@ -54,6 +54,11 @@ Usage:
       attn_v, ffn_down); K-quant blocks hold random bits. --dynamic-factor 0 writes no
       dynamic-NTK key.
 
+  ntk-wasm bench [--quick | --full] [--json] [...]
+      Prefill and decode tokens/s, load MB/s and memory in Node and headless Chromium, against
+      wllama (llama.cpp in WebAssembly) on the same files: bench/bench.mjs, which the npm
+      package does not ship (run it from a clone of the repository; --help there lists options).
+
 Options of every command:
   -m, --model PATH|URL       the GGUF file (or give it as the first argument): a path or an
                              http(s) URL; for a split model, part 1 (NAME-00001-of-0000N.gguf);
@@ -97,6 +102,7 @@ const COMMANDS = {
   info: ['json', 'all'],
   perplexity: ['tokens', 'file', 'ctx', 'windows', 'json'],
   passkey: ['len', 'trials', 'seed', 'corpus', 'json'],
+  bench: [],  // its options are bench/bench.mjs's own
   synth: ['output', 'shape', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
 };
 // options of every command that loads a model
@@ -440,6 +446,19 @@ async function cmdSynth(opts) {
   err(`wrote ${opts.output}: ${(size / 1048576).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
+async function cmdBench(argv) {
+  const bench = new URL('../bench/bench.mjs', import.meta.url);
+  if (!existsSync(fileURLToPath(bench)))
+    throw new UsageError('bench runs from a clone of the repository (the npm package has no bench/, Chromium or wllama): there, npm install and make bench');
+  const { runBench } = await import(bench.href);
+  try {
+    await runBench(argv);
+  } catch (e) {
+    throw e.usage ? new UsageError(e.message) : e;
+  }
+  return EXIT.ok;
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -447,6 +466,7 @@ async function main(argv) {
     return EXIT.ok;
   }
   if (!COMMANDS[command]) throw new UsageError(`unknown command "${command}" (${Object.keys(COMMANDS).join(', ')})`);
+  if (command === 'bench') return cmdBench(rest);
   const { opts, positional } = parseArgs(rest);
   if (opts.help) {
     out(HELP);
