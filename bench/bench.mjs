@@ -108,6 +108,9 @@ async function prompts(lengths) {
   }
 }
 
+// A page that fails one measurement (out of memory, say) is one row's news, not the run's end.
+const failed = (promise) => promise.catch((e) => ({ error: e.message.split('\n')[0] }));
+
 /**
  * Run the bench with command-line arguments; prints the tables (or JSON) and returns the result.
  * An error in the arguments has `usage: true`.
@@ -146,12 +149,12 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
     const browser = await openBrowser({ root: ROOT, cacheDir: p.cacheDir });
     chromium = browser.version;
     try {
-      await ntkRows('chromium', (file, opts) => browser.run('ntk', { url: browser.url(file), ...opts }));
+      await ntkRows('chromium', (file, opts) => failed(browser.run('ntk', { url: browser.url(file), ...opts })));
       if (p.wllama)
         for (const g of p.groups) for (const { type, file } of g.files) {
           say(`chromium: wllama ${g.model} ${type}`);
           const opts = { prefill: g.prefill, decode: g.decode, reps: g.reps, texts };
-          rows.push({ model: g.model, type, env: 'chromium', engine: 'wllama', build: 'simd', decodeN: g.decode, ...(await browser.run('wllama', { url: browser.url(file), ...opts })) });
+          rows.push({ model: g.model, type, env: 'chromium', engine: 'wllama', build: 'simd', decodeN: g.decode, ...(await failed(browser.run('wllama', { url: browser.url(file), ...opts }))) });
         }
     } finally {
       await browser.close();
@@ -164,7 +167,8 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
   }
   const result = {
     node: process.version, chromium, wllama: p.wllama ? wllamaVersion() : null,
-    groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) => ({ model, synthetic, prefill, decode, reps, files: files.map((f) => path.relative(ROOT, f.file)) })),
+    groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) =>
+      ({ model, synthetic, prefill, decode, reps, types: files.map((f) => f.type), files: files.map((f) => path.relative(ROOT, f.file)) })),
     rows, memory, ratios: ratios(rows),
   };
   if (p.o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -219,12 +223,16 @@ export function report(res) {
     const widths = [16, 7, 9, 9, 7, 4, ...cols.map((c) => Math.max(9, c.length))];
     lines.push('', `${g.model}${g.synthetic ? ' (random weights)' : ''}: prompts of ${g.prefill.join(' and ')} tokens, ${g.decode} decoded after 16, best of ${g.reps}`);
     put(['model', 'type', 'env', 'engine', 'build', 'thr', ...cols], widths);
-    for (const r of res.rows.filter((x) => x.model === g.model)) {
+    // file by file: Node, then Chromium, then wllama in Chromium
+    const order = (r) => [g.types.indexOf(r.type), r.env === 'node' ? 0 : 1, r.engine === 'wllama' ? 1 : 0];
+    const rows = res.rows.filter((x) => x.model === g.model).map((r, i) => [order(r), i, r]);
+    rows.sort(([a, i], [b, j]) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || i - j);
+    for (const [, , r] of rows) {
       const head = [r.model, r.type, r.env, r.engine, r.build, r.threads ?? 1];
-      const note = r.na ?? r.unsupported;
+      const note = r.na ?? r.unsupported ?? r.error;
       if (note) {
         if (!notes.includes(note)) notes.push(note);
-        put([...head, `${r.na ? 'n/a' : 'unsupported'} [${notes.indexOf(note) + 1}]`], widths);
+        put([...head, `${r.na ? 'n/a' : r.unsupported ? 'unsupported' : 'failed'} [${notes.indexOf(note) + 1}]`], widths);
       }
       // decode GMAC/s: multiply-adds of the weight matrices per token x tokens/s
       else put([...head, ...g.prefill.map((n) => fmt(r.prefill[n])), fmt(r.decode), fmt(r.decodeGMACps, 2), fmt(r.loadMBps, 0)], widths);
