@@ -16,6 +16,7 @@ import { Engine, checkLoadOptions } from '../wasm/engine.mjs';
 import { synth } from '../wasm/synth.mjs';
 import { parseHeader } from '../wasm/gguf.mjs';
 import { measureNode, loadMemory } from './node.mjs';
+import { measureLimits } from './limits.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tiny = (type) => path.join(ROOT, 'models', `kjv-tiny-${type}.gguf`);
@@ -35,7 +36,8 @@ const HELP = `node bench/bench.mjs [options]     (also: make bench, npm run benc
   --reps N             runs per tiny-model figure, the best one counts (default 3; synthetic: 1)
   --threads LIST       ntk-wasm thread counts (default 1,2; "n/a" where Engine refuses them)
   --synth-scalar       also run the scalar build on the synthetic model (slow)
-  --no-node | --no-browser | --no-wllama   leave a part out
+  --no-node | --no-browser | --no-wllama | --no-limits   leave a part out (limits: the
+                       memory-streaming and int8 dot-product microbenchmark, bench/limits.c)
   --cache-dir DIR      where synthetic models are written and kept (default bench/.cache)
   --json               one JSON object instead of the tables
 `;
@@ -44,7 +46,7 @@ const OPTIONS = {
   quick: { type: 'boolean' }, full: { type: 'boolean' }, tiny: { type: 'string' }, synth: { type: 'string' },
   shape: { type: 'string' }, prefill: { type: 'string' }, decode: { type: 'string' }, reps: { type: 'string' },
   threads: { type: 'string' }, 'synth-scalar': { type: 'boolean' }, 'no-node': { type: 'boolean' },
-  'no-browser': { type: 'boolean' }, 'no-wllama': { type: 'boolean' }, 'cache-dir': { type: 'string' },
+  'no-browser': { type: 'boolean' }, 'no-wllama': { type: 'boolean' }, 'no-limits': { type: 'boolean' }, 'cache-dir': { type: 'string' },
   json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 };
 
@@ -126,6 +128,7 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
   const { ids, texts } = await prompts([16, ...p.groups.flatMap((g) => g.prefill)]);
   for (const g of p.groups) if (g.synthetic) for (const f of g.files) await ensureSynth(p.shape, f.type, f.file, say);
 
+  const limits = p.o['no-limits'] ? null : await measureLimits(p.cacheDir);
   const rows = [], memory = [];
   const ntkRows = async (env, run) => {
     for (const g of p.groups) for (const { type, file } of g.files) for (const build of g.builds) for (const threads of p.threads) {
@@ -169,7 +172,7 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
     node: process.version, chromium, wllama: p.wllama ? wllamaVersion() : null,
     groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) =>
       ({ model, synthetic, prefill, decode, reps, types: files.map((f) => f.type), files: files.map((f) => path.relative(ROOT, f.file)) })),
-    rows, memory, ratios: ratios(rows),
+    limits, rows, memory, ratios: ratios(rows),
   };
   if (p.o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(report(result));
@@ -250,9 +253,12 @@ export function report(res) {
       lines.push(m.unsupported ? `  ${`${m.model} ${m.type}`.padEnd(24)} unsupported`
         : `  ${`${m.model} ${m.type}`.padEnd(24)} file ${m.fileMB.toFixed(1)} MB  peak +${m.peakMB.toFixed(1)} MB (${(m.peakMB / m.fileMB).toFixed(2)}x)  ${m.loadMBps.toFixed(0)} MB/s`);
   }
-  lines.push('', 'For scale (issue 5): a WebAssembly SIMD loop streams memory at about 14 GB/s and a plain int8',
-    'dot-product loop reaches about 3.5 G multiply-adds/s on one thread; GMAC/s above is the decode',
-    'rate times the multiply-adds of one token through the weight matrices.');
+  lines.push('', 'GMAC/s is the decode rate times the multiply-adds of one token through the weight matrices. For',
+    'scale, issue 5: a WebAssembly SIMD loop streams memory at about 14 GB/s and a plain int8 dot-product',
+    'loop reaches about 3.5 G multiply-adds/s on one thread.');
+  const l = res.limits;
+  if (l) lines.push(l.error ? `Measured here: not run (${l.error}).`
+    : `Measured here, this run (bench/limits.c, Node, one thread): ${l.streamGBps.toFixed(1)} GB/s streaming, ${l.dotGMACps.toFixed(2)} G int8 multiply-adds/s.`);
   return lines.join('\n') + '\n';
 }
 

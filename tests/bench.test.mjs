@@ -52,6 +52,8 @@ test('ntk-wasm bench --json --no-browser: every row measured, refused or n/a; a 
     const ratio = res.ratios.find((x) => x.type === 'q8_0' && x.of === 'simd/scalar');
     positive(ratio?.prefill8, 'simd/scalar prefill');
     positive(ratio?.decode, 'simd/scalar decode');
+    // the microbenchmark needs emcc, which `make` needs as well
+    if (!res.limits.error) for (const k of ['streamGBps', 'dotGMACps']) positive(res.limits[k], `limits ${k}`);
     assert.deepEqual(res.memory.map((m) => m.type), ['q8_0', 'q4_k_m', 'q4_0']);
     for (const m of res.memory.filter((x) => !x.unsupported)) {
       for (const k of ['fileMB', 'loadMBps']) positive(m[k], `memory ${m.type} ${k}`);
