@@ -156,7 +156,8 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
       if (p.wllama)
         for (const g of p.groups) for (const { type, file } of g.files) {
           say(`chromium: wllama ${g.model} ${type}`);
-          const opts = { prefill: g.prefill, decode: g.decode, reps: g.reps, texts };
+          const { arch, trainedCtx } = fileInfo(file);
+          const opts = { prefill: g.prefill, decode: g.decode, reps: g.reps, texts, arch, trainedCtx };
           rows.push({ model: g.model, type, env: 'chromium', engine: 'wllama', build: 'simd', decodeN: g.decode, ...(await failed(browser.run('wllama', { url: browser.url(file), ...opts }))) });
         }
     } finally {
@@ -166,7 +167,7 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
   for (const r of rows) {
     const { file } = p.groups.find((g) => g.model === r.model).files.find((x) => x.type === r.type);
     if (r.loadMs !== undefined) r.loadMBps = statSync(file).size / 2 ** 20 / (r.loadMs / 1000);
-    if (r.decode) r.decodeGMACps = (weightMACs(file) * r.decode) / 1e9;
+    if (r.decode) r.decodeGMACps = (fileInfo(file).macs * r.decode) / 1e9;
   }
   const result = {
     node: process.version, chromium, wllama: p.wllama ? wllamaVersion() : null,
@@ -179,16 +180,23 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
   return result;
 }
 
-/** Multiply-adds of one token through a file's weight matrices (token_embd is a lookup, not a product). */
-function weightMACs(file) {
+/**
+ * From a file's header: its architecture, trained context, and the multiply-adds of one token
+ * through its weight matrices (token_embd is a lookup, not a product).
+ */
+function fileInfo(file) {
   const fd = openSync(file, 'r'), head = Buffer.alloc(8 << 20);
   try {
     readSync(fd, head, 0, head.length, 0);
   } finally {
     closeSync(fd);
   }
-  const { tensors } = parseHeader(new Uint8Array(head.buffer, head.byteOffset, head.length));
-  return tensors.filter((t) => t.dims.length === 2 && t.name !== 'token_embd.weight').reduce((n, t) => n + t.dims[0] * t.dims[1], 0);
+  const { kv, tensors } = parseHeader(new Uint8Array(head.buffer, head.byteOffset, head.length), { values: true });
+  const arch = kv.find((r) => r.key === 'general.architecture').value;
+  return {
+    arch, trainedCtx: kv.find((r) => r.key === `${arch}.context_length`).value,
+    macs: tensors.filter((t) => t.dims.length === 2 && t.name !== 'token_embd.weight').reduce((n, t) => n + t.dims[0] * t.dims[1], 0),
+  };
 }
 
 const wllamaVersion = () => JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@wllama/wllama/package.json'), 'utf8')).version;
@@ -223,7 +231,7 @@ export function report(res) {
   lines.push(`Node ${res.node}${res.chromium ? `, ${res.chromium} headless` : ''}${res.wllama ? `, wllama ${res.wllama}` : ''}; tokens/s, best of the runs; one run's ratios are the figures to quote`);
   for (const g of res.groups) {
     const cols = [...g.prefill.map((n) => `prefill ${n}`), `decode ${g.decode}`, 'GMAC/s', 'load MB/s'];
-    const widths = [16, 7, 9, 9, 7, 4, ...cols.map((c) => Math.max(9, c.length))];
+    const widths = [Math.max(16, g.model.length), 7, 9, 9, 7, 4, ...cols.map((c) => Math.max(9, c.length))];
     lines.push('', `${g.model}${g.synthetic ? ' (random weights)' : ''}: prompts of ${g.prefill.join(' and ')} tokens, ${g.decode} decoded after 16, best of ${g.reps}`);
     put(['model', 'type', 'env', 'engine', 'build', 'thr', ...cols], widths);
     // file by file: Node, then Chromium, then wllama in Chromium
@@ -242,16 +250,17 @@ export function report(res) {
     }
   }
   notes.forEach((n, i) => lines.push(`[${i + 1}] ${n}`));
+  const label = (r) => `${r.model} ${r.type}`.padEnd(Math.max(24, ...res.groups.map((g) => g.model.length + 8)));
   if (res.ratios.length) {
     lines.push('', 'ratios (same file, same place, one thread):');
     for (const r of res.ratios)
-      lines.push(`  ${`${r.model} ${r.type}`.padEnd(24)} ${r.env.padEnd(9)} ${r.of.padEnd(16)} ${Object.entries(r).filter(([k]) => k.startsWith('prefill') || k === 'decode').map(([k, v]) => `${k} ${v.toFixed(2)}x`).join('  ')}`);
+      lines.push(`  ${label(r)} ${r.env.padEnd(9)} ${r.of.padEnd(16)} ${Object.entries(r).filter(([k]) => k.startsWith('prefill') || k === 'decode').map(([k, v]) => `${k} ${v.toFixed(2)}x`).join('  ')}`);
   }
   if (res.memory.length) {
     lines.push('', 'loading in Node: peak resident memory over the process before the load, against the file size');
     for (const m of res.memory)
-      lines.push(m.unsupported ? `  ${`${m.model} ${m.type}`.padEnd(24)} unsupported`
-        : `  ${`${m.model} ${m.type}`.padEnd(24)} file ${m.fileMB.toFixed(1)} MB  peak +${m.peakMB.toFixed(1)} MB (${(m.peakMB / m.fileMB).toFixed(2)}x)  ${m.loadMBps.toFixed(0)} MB/s`);
+      lines.push(m.unsupported ? `  ${label(m)} unsupported`
+        : `  ${label(m)} file ${m.fileMB.toFixed(1)} MB  peak +${m.peakMB.toFixed(1)} MB (${(m.peakMB / m.fileMB).toFixed(2)}x)  ${m.loadMBps.toFixed(0)} MB/s`);
   }
   lines.push('', 'GMAC/s is the decode rate times the multiply-adds of one token through the weight matrices. For',
     'scale, issue 5: a WebAssembly SIMD loop streams memory at about 14 GB/s and a plain int8 dot-product',

@@ -9,13 +9,18 @@ const WLLAMA = '/node_modules/@wllama/wllama/esm';
  * predicted_per_second), from the best of `reps` requests, with the prompt cache off so that every
  * request evaluates its whole prompt. Returns the same shape as measureNtk.
  */
-export async function measureWllama(url, { texts, prefill, decode, reps, verbose = false }) {
+export async function measureWllama(url, { texts, prefill, decode, reps, arch, trainedCtx, verbose = false }) {
   const { Wllama } = await import(`${WLLAMA}/index.js`);
   const w = new Wllama({ default: `${WLLAMA}/wasm/wllama.wasm` }, { suppressNativeLog: !verbose });
   const t0 = performance.now();
   const blob = await (await fetch(url)).blob();
-  // llama.cpp rounds the context down to a multiple of 256 and needs a free cell after the prompt
-  await w.loadModel([blob], { n_threads: 1, n_gpu_layers: 0, n_parallel: 1, n_ctx: 256 * Math.ceil((Math.max(...prefill, 16) + decode) / 256 + 1) });
+  // llama.cpp rounds the context down to a multiple of 256 and needs a free cell after the prompt;
+  // its server caps a context at the trained length (kjv-tiny's is 512): the override lifts the cap
+  // and changes nothing else here (no RoPE scaling reads it). llama.cpp wants the list of overrides
+  // ended by one with an empty key, which wllama 3.13 does not add: the last entry is that end.
+  const nCtx = 256 * Math.ceil((Math.max(...prefill, 16) + decode) / 256 + 1);
+  const kv_overrides = nCtx > trainedCtx ? { [`${arch}.context_length`]: `int:${nCtx}`, '': 'int:0' } : undefined;
+  await w.loadModel([blob], { n_threads: 1, n_gpu_layers: 0, n_parallel: 1, n_ctx: nCtx, kv_overrides });
   const row = { loadMs: performance.now() - t0, prefill: {}, threads: w.getNumThreads() };
   const request = async (n, maxTokens) => {
     const { timings: t } = await w.createCompletion({ prompt: texts[n], max_tokens: maxTokens, temperature: 0, ignore_eos: true, cache_prompt: false });

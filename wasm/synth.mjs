@@ -72,7 +72,7 @@ function* randomRows(type, cols, rows, scale, next) {
 // and f16 super-block scales d (and dmin) chosen so that weights come out about +-scale: Q4_K/Q5_K
 // give d*sc*q - dmin*m with 6-bit sc, m and q of 4/5 bits, Q6_K gives d*sc*(q - 32) with int8 sc.
 // d stays in f16's normal range, which keeps it finite and nonzero in any reader.
-const K_LAYOUT = { // [offset of d, offset of dmin or -1, weights per unit of d]
+const K_LAYOUT = { // [offset of d, offset of dmin or -1, scale / d]
   [TYPE.Q4_K]: [0, 2, 128], [TYPE.Q5_K]: [0, 2, 256], [TYPE.Q6_K]: [208, -1, 512],
 };
 function* randomKBlocks(type, cols, rows, scale, next) {
