@@ -2,7 +2,8 @@
 #   make demo       install what is missing, build, and generate text with the bundled tiny model
 #   make            wasm/build/ntk.js (SIMD128) and wasm/build/ntk-scalar.js (same code, no SIMD)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
-#   make bench      prefill/decode speed, SIMD vs scalar, load memory
+#   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar, load
+#                   memory (BENCH_ARGS="--full", "--json", ...: node bench/bench.mjs --help)
 #   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
 # Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
 # Node from Debian; npm ci).
@@ -84,7 +85,7 @@ test-js: all
 test: test-c test-js
 
 bench: all
-	node bench/bench.mjs
+	node bench/bench.mjs $(BENCH_ARGS)
 
 clean:
 	rm -rf build wasm/build

@@ -6,10 +6,11 @@
 // no-store so that a second load can only be served by the page's Cache API, never by the HTTP
 // cache; it keeps a log of every request so a test can count what reached it. Extra routes serve
 // fixed bytes (a truncated model, say) at a path that no file has, at full speed or throttled
-// ({ bytes, bytesPerSecond }: a load slow enough to cancel).
+// ({ bytes, bytesPerSecond }: a load slow enough to cancel); mounts serve a directory outside the
+// root (or a hidden one) under a path prefix.
 //
 //   node scripts/serve.mjs            # http://127.0.0.1:8080/ (PORT=... to change it)
-//   const server = await startServer({ root, port: 0, routes: { '/test/cut.gguf': bytes } });
+//   const server = await startServer({ root, port: 0, routes: { '/test/cut.gguf': bytes }, mounts: { '/cache/': dir } });
 //   server.url('/web/'); server.count('/models/x.gguf'); await server.close();
 import http from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -59,7 +60,7 @@ function sendThrottled(res, bytes, bytesPerSecond) {
   res.on('close', () => clearInterval(timer));
 }
 
-export async function startServer({ root = ROOT, port = 0, routes = {} } = {}) {
+export async function startServer({ root = ROOT, port = 0, routes = {}, mounts = {} } = {}) {
   root = path.resolve(root);
   const log = [];
 
@@ -93,9 +94,11 @@ export async function startServer({ root = ROOT, port = 0, routes = {} } = {}) {
       res.writeHead(200, { ...HEADERS, 'content-type': type, 'content-length': bytes.length });
       return sendThrottled(res, bytes, route.bytesPerSecond);
     }
+    const [prefix, dir] = Object.entries(mounts).find(([p]) => decoded.startsWith(p)) ?? ['/', root];
+    const base = path.resolve(dir), rest = decoded.slice(prefix.length - 1);
     // no way out of the root, and nothing hidden (.git) served
-    const file = path.resolve(root, '.' + decoded);
-    if (!file.startsWith(root + path.sep) || decoded.split('/').some((s) => s.startsWith('.')))
+    const file = path.resolve(base, '.' + rest);
+    if (!file.startsWith(base + path.sep) || rest.split('/').some((s) => s.startsWith('.')))
       return send(404, {}, 'not found\n');
     let st;
     try {

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseHeader, halfToF32, tensorBytes, TYPE, BLOCK } from '../wasm/gguf.mjs';
 
 import { readGGUF } from './helpers.mjs';
 
@@ -207,6 +208,85 @@ test('synth writes a model the engine loads; info --all lists every key and tens
   const bad = await run(['synth', '-o', file, '--layers', '1', '--hidden', '60', '--heads', '7', '--ffn', '64', '--ctx', '256']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /multiple of 32/);
+});
+
+// A synth file's header with every value decoded, its tensors with their data, by name.
+async function readSynth(file) {
+  const bytes = new Uint8Array(await readFile(file));
+  const h = parseHeader(bytes, { values: true });
+  const meta = Object.fromEntries(h.kv.map((r) => [r.key, r.value]));
+  const tensors = Object.fromEntries(h.tensors.map((t) => {
+    const size = tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1));
+    return [t.name, { ...t, data: bytes.subarray(h.dataOffset + t.offset, h.dataOffset + t.offset + size) }];
+  }));
+  return { meta, tensors };
+}
+
+// Every K-quant super-block of a tensor has finite, positive, modest f16 scales where ggml reads
+// them: d (and dmin) at the start of Q4_K/Q5_K blocks, d at the end of Q6_K blocks.
+function assertKBlocks(t) {
+  const [, bytes] = BLOCK[t.type];
+  assert.equal(t.data.length % bytes, 0, `${t.name}: whole blocks`);
+  const at = t.type === TYPE.Q6_K ? [208] : [0, 2];
+  const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.length);
+  for (let b = 0; b < t.data.length; b += bytes)
+    for (const o of at) {
+      const d = halfToF32(dv.getUint16(b + o, true));
+      assert.ok(Number.isFinite(d) && d >= 2 ** -14 && d < 1, `${t.name}: block ${b / bytes} scale at +${o} is ${d}`);
+    }
+}
+
+test('synth --shape kjv-tiny --type q4_k_m: the tensor types and shapes of ggml\'s own Q4_K_M file, valid K blocks', async () => {
+  const file = join(tmp, 'kjv-q4_k_m.gguf');
+  const s = await run(['synth', '-o', file, '--shape', 'kjv-tiny', '--type', 'q4_k_m']);
+  assert.equal(s.code, 0, s.stderr);
+  const got = await readSynth(file), ggml = await readSynth(model('q4_k_m'));
+  for (const k of ['block_count', 'embedding_length', 'feed_forward_length', 'attention.head_count', 'attention.head_count_kv', 'context_length', 'rope.freq_base'])
+    assert.equal(got.meta[`internlm2.${k}`], ggml.meta[`internlm2.${k}`], k);
+  assert.deepEqual(got.meta['tokenizer.ggml.tokens'], ggml.meta['tokenizer.ggml.tokens']);
+  const layout = (f) => Object.values(f.tensors).map((t) => [t.name, t.type, t.dims]).sort();
+  assert.deepEqual(layout(got), layout(ggml));
+  assert.deepEqual(Object.keys(got.tensors).filter((n) => got.tensors[n].type === TYPE.Q6_K).sort(),
+    ['blk.2.attn_v.weight', 'blk.2.ffn_down.weight', 'blk.5.attn_v.weight', 'blk.5.ffn_down.weight', 'output.weight']);
+  for (const t of Object.values(got.tensors)) if (t.type !== TYPE.F32) assertKBlocks(t);
+  // the engine has no K-quants yet: it must say so, not misread the file
+  const r = await run(['info', file]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /type Q4_K, which this engine does not support/);
+});
+
+test('synth --shape: the shape\'s values unless a flag overrides them; q5_k and q6_k blocks; q4_0 runs', async () => {
+  const seven = join(tmp, '7b.gguf');
+  let s = await run(['synth', '-o', seven, '--shape', 'internlm2-7b', '--layers', '1', '--hidden', '256', '--type', 'q6_k']);
+  assert.equal(s.code, 0, s.stderr);
+  const f = await readSynth(seven);
+  assert.deepEqual([1, 256, 14336, 32, 8, 32768, 1e6, 2].map(String), ['block_count', 'embedding_length', 'feed_forward_length', 'attention.head_count',
+    'attention.head_count_kv', 'context_length', 'rope.freq_base', 'rope.dynamic_ntk.factor'].map((k) => String(f.meta[`internlm2.${k}`])));
+  assert.deepEqual(f.tensors['blk.0.ffn_down.weight'].dims, [14336, 256]);
+  assert.deepEqual(f.tensors['blk.0.attn_k.weight'].dims, [256, 8 * 256 / 32]);
+  for (const t of Object.values(f.tensors)) if (t.dims.length === 2) { assert.equal(t.type, TYPE.Q6_K, t.name); assertKBlocks(t); }
+
+  const five = join(tmp, 'q5_k.gguf');
+  s = await run(['synth', '-o', five, '--shape', 'kjv-tiny', '--layers', '2', '--type', 'q5_k', '--seed', '3']);
+  assert.equal(s.code, 0, s.stderr);
+  for (const t of Object.values((await readSynth(five)).tensors)) if (t.dims.length === 2) { assert.equal(t.type, TYPE.Q5_K, t.name); assertKBlocks(t); }
+
+  const bad = await run(['synth', '-o', five, '--shape', 'kjv-tiny', '--hidden', '288', '--heads', '4', '--kv-heads', '2', '--type', 'q4_k']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /multiples of 256/);
+  assert.match((await run(['synth', '-o', five, '--shape', 'internlm2-20b'])).stderr, /--shape must be one of internlm2-1\.8b, internlm2-7b, kjv-tiny/);
+
+  const small = join(tmp, '1.8b.gguf');
+  s = await run(['synth', '-o', small, '--shape', 'internlm2-1.8b', '--layers', '1', '--ffn', '512', '--type', 'q4_0']);
+  assert.equal(s.code, 0, s.stderr);
+  const r = await run(['info', small, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.deepEqual([info.nLayers, info.dim, info.nHeads, info.nKvHeads, info.headDim, info.ffn, info.contextLength, info.rope.theta, info.nVocab],
+    [1, 2048, 16, 8, 128, 512, 32768, 1e6, 4096]);
+  assert.deepEqual(info.tensorTypes, { F32: 3, Q4_0: 9 });
+  const gen = await run(['run', small, '-p', 'In the beginning', '-n', '4', '--temp', '0']);
+  assert.equal(gen.code, 0, gen.stderr);
 });
 
 test('-m URL loads over HTTP with a progress bar; HTTP errors exit 2', async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // cli.mjs — the ntk-wasm command line: a thin layer over Engine (engine.mjs).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Engine, NtkError, checkGenerateOptions, checkLoadOptions } from './engine.mjs';
@@ -45,10 +45,19 @@ Usage:
       tests/fixtures/corpus/kjv.txt) hiding "The pass key is NNNNN. ...", then the question; a
       trial is right when the 5 greedy tokens are the 5 digits. --trials default 20, --seed
       default 1000 + N. --json: {"len","trials","correct","accuracy"}.
-  ntk-wasm synth -o FILE --layers N --hidden D --heads H [--kv-heads K] --ffn F --ctx L0
-                 [--type f32|f16|q8_0|q4_0] [--dynamic-factor A] [--theta T] [--seed S]
+  ntk-wasm synth -o FILE (--shape NAME | --layers N --hidden D --heads H --ffn F --ctx L0)
+                 [--kv-heads K] [--type TYPE] [--dynamic-factor A] [--theta T] [--seed S]
       Write an internlm2 GGUF with random weights (fixed seed) and the kjv-tiny vocabulary, for
-      benchmarks at any shape. --dynamic-factor 0 writes no dynamic-NTK key.
+      benchmarks at any shape. --shape internlm2-1.8b, internlm2-7b or kjv-tiny gives every
+      value of that model; the flags given override them. TYPE: f32 (default), f16, q8_0, q4_0,
+      q4_k, q5_k, q6_k, or the mixtures q4_k_m, q5_k_m (llama.cpp's: Q6_K for output and some
+      attn_v, ffn_down); K-quant blocks hold random bits. --dynamic-factor 0 writes no
+      dynamic-NTK key.
+
+  ntk-wasm bench [--quick | --full] [--json] [...]
+      Prefill and decode tokens/s, load MB/s and memory in Node and headless Chromium, against
+      wllama (llama.cpp in WebAssembly) on the same files: bench/bench.mjs, which the npm
+      package does not ship (run it from a clone of the repository; --help there lists options).
 
 Options of every command:
   -m, --model PATH|URL       the GGUF file (or give it as the first argument): a path or an
@@ -85,7 +94,7 @@ const OPTIONS = {
   scalar: [null, 'bool'], help: ['h', 'bool'], all: [null, 'bool'], progress: [null, 'bool'],
   system: [null, 'string'], output: ['o', 'string'], layers: [null, 'int'], hidden: [null, 'int'],
   heads: [null, 'int'], 'kv-heads': [null, 'int'], ffn: [null, 'int'], ctx: [null, 'int'], type: [null, 'string'],
-  'dynamic-factor': [null, 'number'], theta: [null, 'number'], tokens: [null, 'string'], file: [null, 'string'],
+  'dynamic-factor': [null, 'number'], shape: [null, 'string'], theta: [null, 'number'], tokens: [null, 'string'], file: [null, 'string'],
   windows: [null, 'int'], len: [null, 'int'], trials: [null, 'int'], corpus: [null, 'string'],
 };
 const SHORT = Object.fromEntries(Object.entries(OPTIONS).filter(([, [s]]) => s).map(([l, [s]]) => [s, l]));
@@ -98,7 +107,8 @@ const COMMANDS = {
   info: ['json', 'all'],
   perplexity: ['tokens', 'file', 'ctx', 'windows', 'json'],
   passkey: ['len', 'trials', 'seed', 'corpus', 'json'],
-  synth: ['output', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
+  bench: [],  // its options are bench/bench.mjs's own
+  synth: ['output', 'shape', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
 };
 // options of every command that loads a model
 const COMMON = ['model', 'rope-mode', 'rope-factor', 'trained-ctx', 'rope-refresh', 'kv-type', 'max-context', 'scalar', 'progress', 'help'];
@@ -425,20 +435,34 @@ async function cmdPasskey(opts) {
 
 async function cmdSynth(opts) {
   if (!opts.output) throw new UsageError('synth needs -o FILE');
-  for (const k of ['layers', 'hidden', 'heads', 'ffn', 'ctx']) if (opts[k] === undefined) throw new UsageError(`synth needs --${k}`);
+  if (opts.shape === undefined)
+    for (const k of ['layers', 'hidden', 'heads', 'ffn', 'ctx']) if (opts[k] === undefined) throw new UsageError(`synth needs --shape NAME or --${k}`);
   const { synth } = await import('./synth.mjs');
   const t0 = performance.now();
   let size;
   try {
     size = await synth(opts.output, {
-      layers: opts.layers, hidden: opts.hidden, heads: opts.heads, kvHeads: opts['kv-heads'] ?? opts.heads, ffn: opts.ffn,
-      ctx: opts.ctx, type: opts.type ?? 'f32', dynamicFactor: opts['dynamic-factor'] ?? 2, theta: opts.theta ?? 10000, seed: opts.seed ?? 1,
+      shape: opts.shape, layers: opts.layers, hidden: opts.hidden, heads: opts.heads, kvHeads: opts['kv-heads'], ffn: opts.ffn,
+      ctx: opts.ctx, type: opts.type, dynamicFactor: opts['dynamic-factor'], theta: opts.theta, seed: opts.seed,
     });
   } catch (e) {
     if (e.code) throw new NtkError(`cannot write ${opts.output}: ${e.message}`, 'IO');
     throw new UsageError(e.message);
   }
   err(`wrote ${opts.output}: ${(size / 1048576).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+async function cmdBench(argv) {
+  const bench = new URL('../bench/bench.mjs', import.meta.url);
+  if (!existsSync(fileURLToPath(bench)))
+    throw new UsageError('bench runs from a clone of the repository (the npm package has no bench/, Chromium or wllama): there, npm install and make bench');
+  const { runBench } = await import(bench.href);
+  try {
+    await runBench(argv);
+  } catch (e) {
+    throw e.usage ? new UsageError(e.message) : e;
+  }
+  return EXIT.ok;
 }
 
 async function main(argv) {
@@ -448,6 +472,7 @@ async function main(argv) {
     return EXIT.ok;
   }
   if (!COMMANDS[command]) throw new UsageError(`unknown command "${command}" (${Object.keys(COMMANDS).join(', ')})`);
+  if (command === 'bench') return cmdBench(rest);
   const { opts, positional } = parseArgs(rest);
   if (opts.help) {
     out(HELP);

@@ -4,7 +4,12 @@
 /** Where the key/value records start: after magic, version and the two counts. */
 export const KV_START = 24;
 export const VALUE = { UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12 };
-export const TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 };
+export const TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+/** ggml's block of each type: [values, bytes] (the K-quants' super-blocks hold 256 values). */
+export const BLOCK = {
+  [TYPE.F32]: [1, 4], [TYPE.F16]: [1, 2], [TYPE.BF16]: [1, 2], [TYPE.Q4_0]: [32, 18], [TYPE.Q8_0]: [32, 34],
+  [TYPE.Q4_K]: [256, 144], [TYPE.Q5_K]: [256, 176], [TYPE.Q6_K]: [256, 210],
+};
 const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 // DataView accessors of the scalar types (64-bit integers as BigInt)
 const ACCESS = {
@@ -133,9 +138,9 @@ export function halfToF32(h) {
 
 /** Bytes of one tensor of `type` holding ne0 x rows values. */
 export function tensorBytes(type, ne0, rows) {
-  const perRow = { [TYPE.F32]: ne0 * 4, [TYPE.F16]: ne0 * 2, [TYPE.BF16]: ne0 * 2, [TYPE.Q8_0]: ne0 / 32 * 34, [TYPE.Q4_0]: ne0 / 32 * 18 }[type];
-  if (perRow === undefined) throw new Error(`tensor type ${type} not supported here`);
-  return perRow * rows;
+  if (!BLOCK[type]) throw new Error(`tensor type ${type} not supported here`);
+  const [values, bytes] = BLOCK[type];
+  return ne0 / values * bytes * rows;
 }
 
 /**
