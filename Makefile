@@ -12,9 +12,9 @@ CC      ?= gcc
 EMCC    ?= emcc
 CSTD     = -std=c11 -Wall -Wextra -Werror=implicit-function-declaration
 SRC      = src/gguf.c src/quant.c src/kernels_scalar.c src/kernels_simd.c src/matmul.c src/rope.c \
-           src/model.c src/tokenizer.c src/sampler.c src/api.c
+           src/model.c src/tokenizer.c src/sampler.c src/threadpool.c src/api.c
 HDR      = $(wildcard src/*.h)
-EXPORTS  = ntk_new ntk_free ntk_error ntk_load_begin ntk_load_window ntk_load_window_size \
+EXPORTS  = ntk_new ntk_free ntk_error ntk_set_threads ntk_threads ntk_load_begin ntk_load_window ntk_load_window_size \
            ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_set_max_context ntk_set_kv_type ntk_info_json ntk_n_vocab ntk_n_ctx \
            ntk_rope_base ntk_tokenize ntk_detok_reset ntk_detok_push ntk_detok_flush ntk_is_eog \
            ntk_token_piece ntk_eval ntk_logits ntk_reset ntk_truncate ntk_metadata_json ntk_sampler_set ntk_sample malloc free
@@ -54,11 +54,17 @@ wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile | setup
 	$(EMCC) $(CSTD) $(EMFLAGS) -Isrc $(SRC) -o $@
 
 # ---- C unit tests ----
-C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions
+C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions \
+          build/test_threads
 
 build/test_%: tests/c/test_%.c $(SRC) $(HDR) | setup
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -Isrc -Itests/c $(SRC) $< -lm -o $@
+
+# The pool and the forward pass with workers: the same C with NTK_THREADS and pthreads.
+build/test_threads: tests/c/test_threads.c $(SRC) $(HDR) | setup
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(SANITIZE) -DNTK_THREADS -pthread -Isrc -Itests/c $(SRC) $< -lm -o $@
 
 # The kernel twins only meet in a SIMD build: compile the test to wasm and run it in Node.
 build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) build/package.json | setup

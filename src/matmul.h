@@ -4,12 +4,14 @@
  * rows of cols floats; y gets n_tok rows of `rows` floats. Quantized W: x is rounded to Q8_0
  * once per call (into q8, room for n_tok*cols/32 blocks) and the products are integer. Rows are
  * walked in tiles with the tokens inside, so one tile of W serves every token of a batched
- * prefill while it is in cache. */
+ * prefill while it is in cache. Bands of rows are shared among the threads of pool (NULL: the
+ * caller alone); every thread computes a row the same way, so y does not depend on how many. */
 #ifndef NTK_MATMUL_H
 #define NTK_MATMUL_H
 
 #include <stdint.h>
 #include "quant.h"
+#include "threadpool.h"
 
 typedef struct {
     uint32_t type;      /* ggml_type */
@@ -19,7 +21,7 @@ typedef struct {
 } weight;
 
 int matmul_supported(uint32_t type);
-void matmul(const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8);
+void matmul(threadpool *pool, const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8);
 /* Copy row r of W into out as floats (embedding lookup). */
 void weight_row(const weight *w, int64_t r, float *out);
 
