@@ -27,7 +27,8 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all setup demo test test-c test-js bench clean
-all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs wasm/build/package.json
+all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk-mt.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs \
+     wasm/build/ntk-mt.mjs wasm/build/package.json
 
 # Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
 # are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
@@ -52,6 +53,15 @@ wasm/build/ntk.js: $(SRC) $(HDR) Makefile | setup
 wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile | setup
 	@mkdir -p $(@D)
 	$(EMCC) $(CSTD) $(EMFLAGS) -Isrc $(SRC) -o $@
+
+# Threads: pthreads over a SharedArrayBuffer. The workers are made when the module is
+# instantiated (a browser can only start one once the page yields to its event loop), as many as
+# the engine asks for in Module.ntkWorkers; 3.1.6 also writes ntk-mt.worker.js, which each of
+# them runs and which loads ntk-mt.js.
+wasm/build/ntk-mt.js: $(SRC) $(HDR) Makefile | setup
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -msimd128 -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
+	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
 
 # ---- C unit tests ----
 C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions \
