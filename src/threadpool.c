@@ -1,4 +1,5 @@
 /* threadpool.c — see threadpool.h. */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime under -std=c11 */
 #include "threadpool.h"
 
 #include <stddef.h>
