@@ -27,42 +27,57 @@ static float row_dot(const weight *w, const uint8_t *row, const float *x, const 
     }
 }
 
+static int takes_q8_0(uint32_t type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
+
 typedef struct {
-    const weight *w;
+    const weight *const *w;
+    float *const *y;
     const float *x;
-    const block_q8_0 *xq;   /* x as Q8_0 for quantized W, else NULL */
+    const block_q8_0 *xq;   /* x as Q8_0, for the quantized matrices */
     int64_t n_tok, rows_per_task;
-    float *y;
+    int first[MATMUL_MAX + 1];  /* task number of each matrix's first band, then the total */
 } matmul_job;
 
-/* One task: a band of rows for every token. Each y element is one row_dot, whoever computes
- * it, so the result does not depend on the number of threads. */
+/* One task: a band of rows of one matrix for every token. Each y element is one row_dot,
+ * whoever computes it, so the result does not depend on the number of threads. */
 static void matmul_task(void *ctx, int task, int thread) {
     (void)thread;
     const matmul_job *j = ctx;
-    const weight *w = j->w;
-    const int64_t nb = w->cols / QK8_0, end = (task + 1) * j->rows_per_task;
+    int m = 0;
+    while (task >= j->first[m + 1]) m++;
+    const weight *w = j->w[m];
+    const block_q8_0 *q8 = takes_q8_0(w->type) ? j->xq : NULL;
+    const int64_t nb = w->cols / QK8_0, start = (task - j->first[m]) * j->rows_per_task, end = start + j->rows_per_task;
     const uint8_t *base = w->data;
-    for (int64_t r0 = task * j->rows_per_task; r0 < end && r0 < w->rows; r0 += ROW_TILE) {
+    for (int64_t r0 = start; r0 < end && r0 < w->rows; r0 += ROW_TILE) {
         int64_t r1 = r0 + ROW_TILE < w->rows ? r0 + ROW_TILE : w->rows;
         for (int64_t t = 0; t < j->n_tok; t++) {
             const float *xt = j->x + t * w->cols;
-            const block_q8_0 *xq = j->xq ? j->xq + t * nb : NULL;
-            for (int64_t r = r0; r < r1; r++) j->y[t * w->rows + r] = row_dot(w, base + r * w->row_bytes, xt, xq);
+            const block_q8_0 *xq = q8 ? q8 + t * nb : NULL;
+            for (int64_t r = r0; r < r1; r++) j->y[m][t * w->rows + r] = row_dot(w, base + r * w->row_bytes, xt, xq);
         }
     }
 }
 
-void matmul(threadpool *pool, const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8) {
-    int quantized = w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0;
-    int64_t nb = w->cols / QK8_0;
+void matmul_many(threadpool *pool, int n, const weight *const w[], float *const y[], const float *x, int64_t n_tok,
+                 block_q8_0 *q8) {
+    const int64_t cols = w[0]->cols, nb = cols / QK8_0;
+    int64_t tiles = 0, quantized = 0;
+    for (int m = 0; m < n; m++) {
+        tiles += (w[m]->rows + ROW_TILE - 1) / ROW_TILE;
+        quantized |= takes_q8_0(w[m]->type);
+    }
     if (quantized)
-        for (int64_t t = 0; t < n_tok; t++) quantize_row_q8_0(x + t * w->cols, q8 + t * nb, w->cols);
+        for (int64_t t = 0; t < n_tok; t++) quantize_row_q8_0(x + t * cols, q8 + t * nb, cols);
     /* a few bands a thread, so that a thread slowed by other work is made up for by the rest */
-    int64_t tiles = (w->rows + ROW_TILE - 1) / ROW_TILE, bands = 4 * (int64_t)threadpool_size(pool);
-    int64_t tiles_per_task = (tiles + bands - 1) / bands;
-    matmul_job j = { w, x, quantized ? q8 : NULL, n_tok, tiles_per_task * ROW_TILE, y };
-    parallel_for(pool, (int)((tiles + tiles_per_task - 1) / tiles_per_task), matmul_task, &j);
+    const int64_t bands = 4 * (int64_t)threadpool_size(pool), tiles_per_task = (tiles + bands - 1) / bands;
+    matmul_job j = { w, y, x, q8, n_tok, tiles_per_task * ROW_TILE, { 0 } };
+    for (int m = 0; m < n; m++) j.first[m + 1] = j.first[m] + (int)((w[m]->rows + j.rows_per_task - 1) / j.rows_per_task);
+    parallel_for(pool, j.first[n], matmul_task, &j);
+}
+
+void matmul(threadpool *pool, const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8) {
+    matmul_many(pool, 1, &w, &y, x, n_tok, q8);
 }
 
 void weight_row(const weight *w, int64_t r, float *out) {

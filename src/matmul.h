@@ -22,6 +22,12 @@ typedef struct {
 
 int matmul_supported(uint32_t type);
 void matmul(threadpool *pool, const weight *w, const float *x, int64_t n_tok, float *y, block_q8_0 *q8);
+/* y[i] = w[i]·x for n <= MATMUL_MAX matrices with the same cols (Q, K and V; gate and up): x is
+ * quantized once and the pool makes one pass over all of them, so a decode step waits for its
+ * threads fewer times. */
+#define MATMUL_MAX 4
+void matmul_many(threadpool *pool, int n, const weight *const w[], float *const y[], const float *x, int64_t n_tok,
+                 block_q8_0 *q8);
 /* Copy row r of W into out as floats (embedding lookup). */
 void weight_row(const weight *w, int64_t r, float *out);
 

@@ -387,6 +387,21 @@ static void kv_store(const kv_cache *kv, uint8_t *row, const float *x) {
     }
 }
 
+/* h1 = silu(h1) ⊙ h3 in bands: the exps are a few per cent of a prefill, too many to leave to
+ * one thread. */
+#define SWIGLU_TASKS 8
+typedef struct { float *h1; const float *h3; int64_t n; } swiglu_job;
+
+static void swiglu_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const swiglu_job *j = ctx;
+    const int64_t end = (task + 1) * j->n / SWIGLU_TASKS;
+    for (int64_t i = task * j->n / SWIGLU_TASKS; i < end; i++) {
+        float a = j->h1[i];
+        j->h1[i] = a / (1.0f + expf(-a)) * j->h3[i];
+    }
+}
+
 /* Attention of one chunk, in units of (KV head, band of tokens): a query row's result does
  * not depend on the other rows of its tile (attention_tile), so any banding gives the same
  * bits; one band a head when single-threaded, as many as keep the threads busy otherwise. */
@@ -434,9 +449,7 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
         const layer_weights *L = &m->layers[l];
         /* attention: x += Wo · Attn(RMSNorm(x)) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->attn_norm, dim, c->eps);
-        matmul(s->pool, &L->wq, s->xn, n, s->q, s->q8);
-        matmul(s->pool, &L->wk, s->xn, n, s->k, s->q8);
-        matmul(s->pool, &L->wv, s->xn, n, s->v, s->q8);
+        matmul_many(s->pool, 3, (const weight *[]){ &L->wq, &L->wk, &L->wv }, (float *[]){ s->q, s->k, s->v }, s->xn, n, s->q8);
         for (int64_t t = 0; t < n; t++) {
             for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
             if (!consistent)
@@ -454,12 +467,8 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
 
         /* feed-forward: x += W2(silu(W1·h) ⊙ W3·h), h = RMSNorm(x) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->ffn_norm, dim, c->eps);
-        matmul(s->pool, &L->w1, s->xn, n, s->h1, s->q8);
-        matmul(s->pool, &L->w3, s->xn, n, s->h3, s->q8);
-        for (int64_t i = 0; i < n * c->ffn; i++) {
-            float a = s->h1[i];
-            s->h1[i] = a / (1.0f + expf(-a)) * s->h3[i];
-        }
+        matmul_many(s->pool, 2, (const weight *[]){ &L->w1, &L->w3 }, (float *[]){ s->h1, s->h3 }, s->xn, n, s->q8);
+        parallel_for(s->pool, SWIGLU_TASKS, swiglu_task, &(swiglu_job){ s->h1, s->h3, n * c->ffn });
         matmul(s->pool, &L->w2, s->h1, n, s->xn, s->q8);
         for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
     }
