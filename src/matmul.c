@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #define ROW_TILE 16  /* rows of W kept hot while every token of the batch passes over them */
+#define BAND_MACS (1 << 18)  /* at most a few tens of microseconds of work a task */
 
 int matmul_supported(uint32_t type) {
     switch (type) {
@@ -69,8 +70,12 @@ void matmul_many(threadpool *pool, int n, const weight *const w[], float *const 
     }
     if (quantized)
         for (int64_t t = 0; t < n_tok; t++) quantize_row_q8_0(x + t * cols, q8 + t * nb, cols);
-    /* a few bands a thread, so that a thread slowed by other work is made up for by the rest */
-    const int64_t bands = 4 * (int64_t)threadpool_size(pool), tiles_per_task = (tiles + bands - 1) / bands;
+    /* A few bands a thread, so that a thread slowed by other work is made up for by the rest, and
+     * none of more than BAND_MACS products: a worker descheduled in the middle of a band holds the
+     * whole job up until it runs again, which short bands make rare on a busy machine. */
+    const int64_t bands = 4 * (int64_t)threadpool_size(pool), tile_macs = ROW_TILE * cols * n_tok;
+    int64_t tiles_per_task = (tiles + bands - 1) / bands;
+    if (tiles_per_task * tile_macs > BAND_MACS) tiles_per_task = BAND_MACS / tile_macs > 1 ? BAND_MACS / tile_macs : 1;
     matmul_job j = { w, y, x, q8, n_tok, tiles_per_task * ROW_TILE, { 0 } };
     for (int m = 0; m < n; m++) j.first[m + 1] = j.first[m] + (int)((w[m]->rows + j.rows_per_task - 1) / j.rows_per_task);
     parallel_for(pool, j.first[n], matmul_task, &j);

@@ -404,7 +404,9 @@ static void swiglu_task(void *ctx, int task, int thread) {
 
 /* Attention of one chunk, in units of (KV head, band of tokens): a query row's result does
  * not depend on the other rows of its tile (attention_tile), so any banding gives the same
- * bits; one band a head when single-threaded, as many as keep the threads busy otherwise. */
+ * bits; one band a head when single-threaded (each band expands the keys again), bands of
+ * ATTN_BAND tokens otherwise. */
+#define ATTN_BAND 8
 typedef struct {
     scratch *s;
     const attn_kv *heads;    /* per KV head */
@@ -438,9 +440,9 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
     const size_t kv_head_bytes = (size_t)(hd * kv_elem_bytes(kv->type));
 
     attn_kv heads[c->n_kv_heads];
-    const int threads = threadpool_size(s->pool);
-    const int64_t bands = threads == 1 ? 1 : (4 * threads + c->n_kv_heads - 1) / c->n_kv_heads;
-    attention_job att = { s, heads, consistent ? &rot : NULL, n, p0, (n + bands - 1) / bands, group, hd, dim, scale };
+    /* short bands for the reason matmul's are */
+    const int64_t band = threadpool_size(s->pool) == 1 ? n : ATTN_BAND;
+    attention_job att = { s, heads, consistent ? &rot : NULL, n, p0, band, group, hd, dim, scale };
 
     for (int64_t t = 0; t < n; t++) weight_row(&m->tok_embd, ids[t], s->x + t * dim);
     rope_fill(base, hd, p0, 1, n, s->cos_tab, s->sin_tab);
