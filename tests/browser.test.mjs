@@ -2,7 +2,8 @@
 // served from the repository by tests/browser/server.mjs (COOP/COEP, no-store, a request log).
 // WorkerEngine and Engine on the page give the text Node's Engine gives; the Cache API serves a
 // second load with no request, cache: false and a corrupt entry go back to the server; a truncated
-// file rejects with TRUNCATED. A screenshot of the page lands in test-artifacts/browser.png.
+// file rejects with TRUNCATED; threads: 2 runs the threaded build. A screenshot of the page lands
+// in test-artifacts/browser.png.
 //
 // Chromium comes from Debian (scripts/setup.sh installs it); CHROMIUM overrides its path and
 // NTK_SKIP_BROWSER=1 skips this suite on a machine without one.
@@ -155,6 +156,15 @@ test('(d) a truncated file by URL rejects with TRUNCATED on the page; the next l
   assert.equal(missing.error?.code, 'IO', `a 404: ${JSON.stringify(missing)}`);
   assert.match(missing.error.message, /HTTP 404/);
   assert.equal(await workersLeft(), 0, 'a failed load left a worker');
+});
+
+test('(e) threads: 2 runs the threaded build on the cross-origin isolated page, in a worker and on the main thread', { skip: SKIP, timeout: 30_000 }, async () => {
+  for (const kind of ['worker', 'main']) {
+    const got = await run({ kind, source: MODEL, options: { threads: 2 }, prompt: PROMPT });
+    assertText(got, expected.greedy, `${kind}, 2 threads`);
+    assert.equal(got.threads, 2, `${kind}: the threads in use`);
+  }
+  assert.equal(await workersLeft(), 0, 'dispose ended the threads\' workers');
 });
 
 test('the page ran without errors; screenshot in test-artifacts/browser.png', { skip: SKIP, timeout: 15_000 }, async () => {
