@@ -1,8 +1,9 @@
 # ntk-wasm — build the engine to WebAssembly, test it natively and in Node, benchmark it.
 #   make demo       install what is missing, build, and generate text with the bundled tiny model
-#   make            wasm/build/ntk.js (SIMD128) and wasm/build/ntk-scalar.js (same code, no SIMD)
+#   make            wasm/build/ntk.js (SIMD128), wasm/build/ntk-scalar.js (same code, no SIMD) and
+#                   wasm/build/ntk-mt.js (SIMD128 with pthreads)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
-#   make bench      prefill/decode speed, SIMD vs scalar, load memory
+#   make bench      prefill/decode speed, SIMD vs scalar, 2 threads vs 1, load memory
 # Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
 # Node from Debian; npm ci).
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.

@@ -39,10 +39,8 @@ static void test_pool(int n_threads) {
 }
 
 static ntk_engine *load(const char *name, int threads) {
-    char path[512];
     size_t len;
-    snprintf(path, sizeof path, "%s/%s", models, name);
-    uint8_t *buf = tl_read_file(path, &len);
+    uint8_t *buf = tl_read_in(models, name, &len);
     ntk_engine *e = ntk_new();
     CHECK(ntk_set_threads(e, threads) == NTK_OK && ntk_threads(e) == threads, "set %d threads: %s", threads, ntk_error(e));
     int rc = ntk_load_begin(e);
