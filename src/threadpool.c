@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* How long an idle worker (or the caller waiting for the last tasks) watches before sleeping:
@@ -25,10 +26,12 @@ struct threadpool {
     pthread_cond_t wake;        /* idle workers sleep here */
     pthread_cond_t finished;    /* the caller sleeps here for the last tasks of a job */
     /* Even: job number gen/2 is published. Odd: the caller is rewriting the job fields, and
-     * waits until no worker is `active` (inside the job protocol) before it does. */
-    atomic_uint gen;
-    atomic_int active, sleepers, caller_sleeping, stop;
-    atomic_int next, done;      /* the next task to claim; tasks finished */
+     * waits until no worker is `active` (inside the job protocol) before it does. Idle workers
+     * poll gen: it has a cache line to itself, away from the counters every task bumps. */
+    _Alignas(64) atomic_uint gen;
+    atomic_int stop;
+    _Alignas(64) atomic_int next, done;   /* the next task to claim; tasks finished */
+    _Alignas(64) atomic_int active, sleepers, caller_sleeping;
     int n_tasks;
     task_fn fn;
     void *ctx;
@@ -102,8 +105,9 @@ static void *worker_main(void *arg) {
 
 threadpool *threadpool_new(int n_threads) {
     if (n_threads < 1) return NULL;
-    threadpool *p = calloc(1, sizeof *p);
+    threadpool *p = aligned_alloc(64, sizeof *p);   /* the struct's cache lines */
     if (!p) return NULL;
+    memset(p, 0, sizeof *p);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
     if (!p->threads) {
         free(p);
