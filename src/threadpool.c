@@ -16,8 +16,15 @@
 
 /* How long an idle worker (or the caller waiting for the last tasks) watches before sleeping:
  * longer than the serial work between two products of a decode step, short enough that a
- * pool nobody uses, or a machine busy with other processes, gets its CPU back at once. */
+ * pool nobody uses gets its CPU back at once. */
 #define SPIN_NS 50000
+/* Threads pay only while each has a core. On a machine busy with other work the pool's threads
+ * share what the scheduler grants them (with autogroup, one share per session whatever the
+ * number of threads): a worker descheduled in the middle of a task holds the job up, and one
+ * spinning burns time the working one needed. The sign is a caller that waits for the workers'
+ * last tasks longer than SPIN_NS and twice its own tasks took: then the caller runs the jobs of
+ * the next CONTENDED_NS alone, as one thread would, and tries the workers again after. */
+#define CONTENDED_NS 200000000
 
 struct threadpool {
     int n_threads;
@@ -30,6 +37,7 @@ struct threadpool {
      * poll gen: it has a cache line to itself, away from the counters every task bumps. */
     _Alignas(64) atomic_uint gen;
     atomic_int stop;
+    _Atomic int64_t alone_until;          /* now_ns() before which the caller works alone */
     _Alignas(64) atomic_int next, done;   /* the next task to claim; tasks finished */
     _Alignas(64) atomic_int active, sleepers, caller_sleeping;
     int n_tasks;
@@ -47,7 +55,7 @@ static int64_t now_ns(void) {
 
 /* Spin on cond(p, arg) for SPIN_NS (the clock read once every 64 turns); 1 if it held. */
 static int spin_until(int (*cond)(threadpool *, unsigned), threadpool *p, unsigned arg) {
-    int64_t t0 = now_ns();
+    const int64_t t0 = now_ns();
     for (unsigned i = 1;; i++) {
         if (cond(p, arg)) return 1;
         if (i % 64 == 0 && now_ns() - t0 > SPIN_NS) return 0;
@@ -63,10 +71,11 @@ static int job_done(threadpool *p, unsigned n_tasks) {
     return atomic_load(&p->done) == (int)n_tasks;
 }
 
-static void run_tasks(threadpool *p, int thread) {
-    for (;;) {
+/* Claim and run tasks until none is left; returns how many this thread ran. */
+static int run_tasks(threadpool *p, int thread) {
+    for (int ran = 0;; ran++) {
         int t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->n_tasks) return;
+        if (t >= p->n_tasks) return ran;
         p->fn(p->ctx, t, thread);
         if (atomic_fetch_add(&p->done, 1) + 1 == p->n_tasks && atomic_load(&p->caller_sleeping)) {
             pthread_mutex_lock(&p->mu);
@@ -148,6 +157,10 @@ int threadpool_size(const threadpool *p) { return p ? p->n_threads : 1; }
 
 /* parallel_for with workers to share the job. */
 static void run_job(threadpool *p, int n_tasks, task_fn fn, void *ctx) {
+    if (now_ns() < atomic_load(&p->alone_until)) {
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
     unsigned g = atomic_load(&p->gen);
     atomic_store(&p->gen, g + 1);
     /* a worker late for the previous job may still be reading its fields */
@@ -163,13 +176,17 @@ static void run_job(threadpool *p, int n_tasks, task_fn fn, void *ctx) {
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
-    run_tasks(p, 0);
+    const int64_t t0 = now_ns();
+    const int mine = run_tasks(p, 0);
+    const int64_t t1 = now_ns();
     if (!spin_until(job_done, p, (unsigned)n_tasks)) {
         pthread_mutex_lock(&p->mu);
         atomic_store(&p->caller_sleeping, 1);
         while (!job_done(p, (unsigned)n_tasks)) pthread_cond_wait(&p->finished, &p->mu);
         atomic_store(&p->caller_sleeping, 0);
         pthread_mutex_unlock(&p->mu);
+        const int64_t t2 = now_ns();
+        if (t2 - t1 > SPIN_NS + 2 * (t1 - t0) / (mine ? mine : 1)) atomic_store(&p->alone_until, t2 + CONTENDED_NS);
     }
 }
 

@@ -12,11 +12,12 @@
 
 static const char *models = "models";
 
-typedef struct { atomic_int runs[1000]; int n_threads, bad_thread; } tally;
+typedef struct { atomic_int runs[1000], by_workers; int n_threads, bad_thread; } tally;
 
 static void count_task(void *ctx, int task, int thread) {
     tally *t = ctx;
     atomic_fetch_add(&t->runs[task], 1);
+    if (thread > 0) atomic_fetch_add(&t->by_workers, 1);
     if (thread < 0 || thread >= t->n_threads) t->bad_thread = 1;
 }
 
@@ -24,17 +25,19 @@ static void test_pool(int n_threads) {
     threadpool *p = threadpool_new(n_threads);
     CHECK(p && threadpool_size(p) == n_threads, "a pool of %d threads", n_threads);
     static tally t;
-    int wrong = 0;
+    int wrong = 0, by_workers = 0;
     for (int job = 0; job < 2000; job++) {
         int n_tasks = job % 7 == 0 ? 1000 : job % 13;
         memset(&t, 0, sizeof t);
         t.n_threads = n_threads;
         parallel_for(p, n_tasks, count_task, &t);
         for (int i = 0; i < n_tasks; i++) wrong += atomic_load(&t.runs[i]) != 1;
+        by_workers += atomic_load(&t.by_workers);
         /* now and then a pause past the spin, so jobs also find the workers asleep */
         if (job % 100 == 0) nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
     }
     CHECK(wrong == 0 && !t.bad_thread, "%d threads: %d tasks did not run exactly once", n_threads, wrong);
+    CHECK(by_workers > 0, "%d threads: the workers ran no task", n_threads);
     threadpool_free(p);
 }
 
