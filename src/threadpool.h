@@ -7,9 +7,10 @@
  *
  * After a job the workers spin for a few tens of microseconds watching for the next one (the
  * matrix products of a decode step follow each other closely), then sleep on a condition
- * variable: a pool left idle, or starved by other processes, does not burn CPU. Tasks are
- * claimed one at a time from a shared counter, so a worker that wakes late or is descheduled
- * leaves its share to the others instead of stalling the job. */
+ * variable: a pool left idle does not burn CPU. Tasks are claimed one at a time from a shared
+ * counter, so a worker that wakes late leaves its share to the others; and a caller kept
+ * waiting by workers that other processes crowd out runs the jobs of the next moment alone
+ * (threadpool.c), so a busy machine does not make the pool slower than one thread by much. */
 #ifndef NTK_THREADPOOL_H
 #define NTK_THREADPOOL_H
 
