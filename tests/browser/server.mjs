@@ -1,6 +1,7 @@
 // server.mjs — a tiny static server for the browser tests: the repository root, read-only, on
 // 127.0.0.1 at an ephemeral port. It sends the MIME types a browser insists on (.mjs as JavaScript,
-// .wasm as application/wasm), COOP/COEP so the page is cross-origin isolated, no-store so that a
+// .wasm as application/wasm), COOP/COEP so the page is cross-origin isolated (not for a request
+// with ?isolated=0), no-store so that a
 // second load can only be served by the page's Cache API, never by the HTTP cache; it keeps a log
 // of every request so a test can count what reached it. Extra routes serve fixed bytes (a
 // truncated model, say) at a path that no file has.
@@ -34,17 +35,21 @@ const HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
+const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
 export async function startServer({ root, routes = {} } = {}) {
   root = path.resolve(root);
   const log = [];
 
   async function handle(req, res) {
-    const { pathname } = new URL(req.url, 'http://localhost');
+    const { pathname, searchParams } = new URL(req.url, 'http://localhost');
     const entry = { method: req.method, path: pathname, status: 0, time: Date.now() };
     log.push(entry);
+    // ?isolated=0: a page without COOP/COEP, where SharedArrayBuffer (and threads) are not allowed
+    const isolation = searchParams.get('isolated') === '0' ? { 'cross-origin-opener-policy': undefined, 'cross-origin-embedder-policy': undefined } : {};
     const send = (status, headers = {}, body) => {
       entry.status = status;
-      res.writeHead(status, { ...HEADERS, ...headers });
+      res.writeHead(status, defined({ ...HEADERS, ...isolation, ...headers }));
       if (body === undefined || req.method === 'HEAD') res.end();
       else if (typeof body.pipe === 'function') body.pipe(res);
       else res.end(body);
