@@ -22,9 +22,11 @@
  * share what the scheduler grants them (with autogroup, one share per session whatever the
  * number of threads): a worker descheduled in the middle of a task holds the job up, and one
  * spinning burns time the working one needed. The sign is a caller that waits for the workers'
- * last tasks longer than SPIN_NS and twice its own tasks took: then the caller runs the jobs of
- * the next CONTENDED_NS alone, as one thread would, and tries the workers again after. */
-#define CONTENDED_NS 200000000
+ * last tasks longer than STALL_NS beyond twice its own tasks' time: more than a sleeping worker
+ * takes to wake, about what a descheduled one waits for the CPU. Then the caller runs the jobs
+ * of the next CONTENDED_NS alone, as one thread would, and tries the workers again after. */
+#define STALL_NS 200000
+#define CONTENDED_NS 100000000
 
 struct threadpool {
     int n_threads;
@@ -186,7 +188,7 @@ static void run_job(threadpool *p, int n_tasks, task_fn fn, void *ctx) {
         atomic_store(&p->caller_sleeping, 0);
         pthread_mutex_unlock(&p->mu);
         const int64_t t2 = now_ns();
-        if (t2 - t1 > SPIN_NS + 2 * (t1 - t0) / (mine ? mine : 1)) atomic_store(&p->alone_until, t2 + CONTENDED_NS);
+        if (t2 - t1 > STALL_NS + 2 * (t1 - t0) / (mine ? mine : 1)) atomic_store(&p->alone_until, t2 + CONTENDED_NS);
     }
 }
 
