@@ -1,9 +1,10 @@
 # ntk-wasm — build the engine to WebAssembly, test it natively and in Node, benchmark it.
 #   make demo       install what is missing, build, and generate text with the bundled tiny model
-#   make            wasm/build/ntk.js (SIMD128) and wasm/build/ntk-scalar.js (same code, no SIMD)
+#   make            wasm/build/ntk.js (SIMD128), wasm/build/ntk-scalar.js (same code, no SIMD) and
+#                   wasm/build/ntk-mt.js (SIMD128 with pthreads)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
-#   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar, load
-#                   memory (BENCH_ARGS="--full", "--json", ...: node bench/bench.mjs --help)
+#   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar,
+#                   2 threads vs 1, load memory (BENCH_ARGS="--full", "--json", ...: see --help)
 #   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
 # Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
 # Node from Debian; npm ci).
@@ -14,9 +15,9 @@ CC      ?= gcc
 EMCC    ?= emcc
 CSTD     = -std=c11 -Wall -Wextra -Werror=implicit-function-declaration
 SRC      = src/gguf.c src/quant.c src/kernels_scalar.c src/kernels_simd.c src/matmul.c src/rope.c \
-           src/model.c src/tokenizer.c src/sampler.c src/api.c
+           src/model.c src/tokenizer.c src/sampler.c src/threadpool.c src/api.c
 HDR      = $(wildcard src/*.h)
-EXPORTS  = ntk_new ntk_free ntk_error ntk_load_begin ntk_load_window ntk_load_window_size \
+EXPORTS  = ntk_new ntk_free ntk_error ntk_set_threads ntk_threads ntk_load_begin ntk_load_window ntk_load_window_size \
            ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_set_max_context ntk_set_kv_type ntk_info_json ntk_n_vocab ntk_n_ctx \
            ntk_rope_base ntk_tokenize ntk_detok_reset ntk_detok_push ntk_detok_flush ntk_is_eog \
            ntk_token_piece ntk_eval ntk_logits ntk_reset ntk_truncate ntk_metadata_json ntk_sampler_set ntk_sample malloc free
@@ -29,7 +30,8 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all setup demo serve test test-c test-js bench clean
-all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs wasm/build/package.json
+all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk-mt.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs \
+     wasm/build/ntk-mt.mjs wasm/build/package.json
 
 # Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
 # are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
@@ -59,12 +61,27 @@ wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile | setup
 	@mkdir -p $(@D)
 	$(EMCC) $(CSTD) $(EMFLAGS) -Isrc $(SRC) -o $@
 
+# Threads: pthreads over a SharedArrayBuffer. The workers are made when the module is
+# instantiated (a browser can only start one once the page yields to its event loop), as many as
+# the engine asks for in Module.ntkWorkers; 3.1.6 also writes ntk-mt.worker.js, which each of
+# them runs and which loads ntk-mt.js.
+wasm/build/ntk-mt.js: $(SRC) $(HDR) Makefile | setup
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -msimd128 -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
+	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
+
 # ---- C unit tests ----
-C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions
+C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions \
+          build/test_threads
 
 build/test_%: tests/c/test_%.c $(SRC) $(HDR) | setup
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -Isrc -Itests/c $(SRC) $< -lm -o $@
+
+# The pool and the forward pass with workers: the same C with NTK_THREADS and pthreads.
+build/test_threads: tests/c/test_threads.c $(SRC) $(HDR) | setup
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(SANITIZE) -DNTK_THREADS -pthread -Isrc -Itests/c $(SRC) $< -lm -o $@
 
 # The kernel twins only meet in a SIMD build: compile the test to wasm and run it in Node.
 build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) build/package.json | setup

@@ -2,7 +2,8 @@
 // serve.mjs — a tiny static server for the demo page (`make serve`, `npm run demo:web`) and the
 // browser tests: the repository root, read-only, on 127.0.0.1. It sends the MIME types a browser
 // insists on (.mjs as JavaScript, .wasm as application/wasm), COOP/COEP so the page is
-// cross-origin isolated (which a threaded WebAssembly build needs for SharedArrayBuffer),
+// cross-origin isolated (which a threaded WebAssembly build needs for SharedArrayBuffer; not for a
+// request with ?isolated=0, to try a page without),
 // no-store so that a second load can only be served by the page's Cache API, never by the HTTP
 // cache; it keeps a log of every request so a test can count what reached it. Extra routes serve
 // fixed bytes (a truncated model, say) at a path that no file has, at full speed or throttled
@@ -32,6 +33,8 @@ const MIME = {
   '.txt': 'text/plain; charset=utf-8',
   '.md': 'text/plain; charset=utf-8',
 };
+
+const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 const HEADERS = {
   'cache-control': 'no-store',
@@ -65,12 +68,13 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
   const log = [];
 
   async function handle(req, res) {
-    const { pathname } = new URL(req.url, 'http://localhost');
+    const { pathname, searchParams } = new URL(req.url, 'http://localhost');
+    const isolation = searchParams.get('isolated') === '0' ? { 'cross-origin-opener-policy': undefined, 'cross-origin-embedder-policy': undefined } : {};
     const entry = { method: req.method, path: pathname, status: 0, time: Date.now() };
     log.push(entry);
     const send = (status, headers = {}, body) => {
       entry.status = status;
-      res.writeHead(status, { ...HEADERS, ...headers });
+      res.writeHead(status, defined({ ...HEADERS, ...isolation, ...headers }));
       if (body === undefined || req.method === 'HEAD') res.end();
       else if (typeof body.pipe === 'function') body.pipe(res);
       else res.end(body);

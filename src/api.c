@@ -12,6 +12,7 @@
 #include "model.h"
 #include "rope.h"
 #include "sampler.h"
+#include "threadpool.h"
 #include "tokenizer.h"
 
 #ifdef __EMSCRIPTEN__
@@ -45,6 +46,7 @@ struct ntk_engine {
     tokenizer tok;
     kv_cache kv;
     scratch s;
+    threadpool *pool;               /* NULL: one thread; outlives loads, like the settings */
     rope_config rope;
     int opt_mode;                   /* -1: model default */
     double opt_factor, opt_trained; /* 0: from the file / default */
@@ -113,8 +115,24 @@ static void unload(ntk_engine *e) {
 NTK_EXPORT void ntk_free(ntk_engine *e) {
     if (!e) return;
     unload(e);
+    threadpool_free(e->pool);
     free(e);
 }
+
+NTK_EXPORT int ntk_set_threads(ntk_engine *e, int n) {
+    if (e->state != LOAD_IDLE) return set_err(e, NTK_ERR_STATE, "the number of threads is set before a model is loaded");
+    if (n < 1 || n > NTK_MAX_THREADS) return set_err(e, NTK_ERR_ARG, "threads must be in [1, %d], got %d", NTK_MAX_THREADS, n);
+    threadpool_free(e->pool);
+    e->pool = NULL;
+#ifdef NTK_THREADS
+    if (n > 1 && !(e->pool = threadpool_new(n))) return set_err(e, NTK_ERR_NOMEM, "%d threads cannot start", n);
+#else
+    if (n > 1) return set_err(e, NTK_ERR_UNSUPPORTED, "this build has no threads; the threaded one (ntk-mt) has");
+#endif
+    return NTK_OK;
+}
+
+NTK_EXPORT int ntk_threads(const ntk_engine *e) { return threadpool_size(e->pool); }
 
 NTK_EXPORT const char *ntk_error(const ntk_engine *e) { return e->err; }
 
@@ -315,7 +333,7 @@ NTK_EXPORT int ntk_load_end(ntk_engine *e) {
     }
     sampler_params sp;
     sampler_defaults(&sp);
-    if (kv_init(&e->kv, &e->m) || scratch_init(&e->s, &e->m, PREFILL_CHUNK) ||
+    if (kv_init(&e->kv, &e->m) || scratch_init(&e->s, &e->m, PREFILL_CHUNK, e->pool) ||
         sampler_init(&e->smp, &sp, e->m.c.n_vocab, err, sizeof err))
         return load_fail(e, NTK_ERR_NOMEM, "out of memory setting up the context");
     free(e->staging);
@@ -451,10 +469,10 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name, name_len) ||
         sb_printf(&b, ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
                       "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
-                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"tensorTypes\":{",
+                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"threads\":%d,\"tensorTypes\":{",
                   c->arch, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
                   (double)c->eps, (long long)c->ctx_train, (unsigned long long)n_tensors,
-                  (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false");
+                  (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false", threadpool_size(e->pool));
     const char *sep = "";
     for (int t = 0; t < GGML_TYPE_COUNT && !bad; t++)
         if (types[t]) {

@@ -3,7 +3,7 @@
  * Every function returns NTK_OK (0) or a negative status and leaves a message for ntk_error();
  * none aborts on bad input, and after an error the engine is as it was before the call (a
  * failed load leaves no model). Lifecycle:
- *   e = ntk_new();
+ *   e = ntk_new();  ntk_set_threads(e, n);  (optional)
  *   ntk_load_begin(e);  loop { p = ntk_load_window(e, want); write ntk_load_window_size(e)
  *                              bytes or fewer at p; ntk_load_commit(e, n); }  ntk_load_end(e);
  *   (a split model: ntk_load_end returns N > 0 while N parts are still to come; push the next
@@ -46,6 +46,13 @@ int ntk_load_end(ntk_engine *e);   /* NTK_OK, a status, or the number of parts s
 int ntk_load_phase(const ntk_engine *e);
 /* Native convenience: push a buffer through the window (copies once). */
 int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
+
+/* Threads that evaluate (the caller and n - 1 workers), n in [1, NTK_MAX_THREADS]; before a
+ * model is loaded (else NTK_ERR_STATE). n > 1 needs a build with threads (NTK_THREADS, the
+ * wasm pthreads build), else NTK_ERR_UNSUPPORTED. Logits are bitwise the same for any n. */
+#define NTK_MAX_THREADS 64
+int ntk_set_threads(ntk_engine *e, int n);
+int ntk_threads(const ntk_engine *e);
 
 /* mode: 0 consistent, 1 cached, 2 none, -1 the model's default; factor: >= 1, or 0 for the
  * file's / default; trained_ctx: > 0, or 0 for the file's; refresh: tokens between changes of

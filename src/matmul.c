@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #define ROW_TILE 16  /* rows of W kept hot while every token of the batch passes over them */
+#define BAND_MACS (1 << 18)  /* at most a few tens of microseconds of work a task */
 
 /* The activation format each supported weight type's kernel takes: F32 means the floats as they
  * are. Types left out (act 0 is F32, so `supported` marks the entries) cannot be multiplied. */
@@ -21,6 +22,11 @@ static const struct { int supported; uint32_t act; } kinds[GGML_TYPE_COUNT] = {
     [GGML_TYPE_Q6_K] = { 1, GGML_TYPE_Q8_K },
 };
 
+/* The quantized activation formats: xq holds one region for each, so matrices of one call that
+ * pair with different formats (a mixture's Q4_K and Q8_0, say) each find x in theirs. */
+static const uint32_t acts[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q8_K };
+#define N_ACTS ((int)(sizeof acts / sizeof *acts))
+
 int matmul_supported(uint32_t type) {
     return type < GGML_TYPE_COUNT && kinds[type].supported;
 }
@@ -32,12 +38,16 @@ static size_t act_row_bytes(uint32_t act, int64_t cols) {
 }
 
 size_t matmul_xq_bytes(int64_t n_tok, int64_t cols) {
-    size_t most = 0;
-    for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++) {
-        size_t b = kinds[t].supported && kinds[t].act != GGML_TYPE_F32 ? act_row_bytes(kinds[t].act, cols) : 0;
-        if (b > most) most = b;
-    }
-    return (size_t)n_tok * most;
+    size_t all = 0;
+    for (int a = 0; a < N_ACTS; a++) all += act_row_bytes(acts[a], cols);
+    return (size_t)n_tok * all;
+}
+
+/* Where x in format act starts in xq: after the regions of the formats before it. */
+static uint8_t *act_region(void *xq, uint32_t act, int64_t n_tok, int64_t cols) {
+    size_t off = 0;
+    for (int a = 0; a < N_ACTS && acts[a] != act; a++) off += (size_t)n_tok * act_row_bytes(acts[a], cols);
+    return (uint8_t *)xq + off;
 }
 
 static void quantize_activations(uint32_t act, const float *x, void *xq, int64_t cols) {
@@ -66,21 +76,67 @@ static float row_dot(const weight *w, const uint8_t *row, const float *x, const 
     }
 }
 
-void matmul(const weight *w, const float *x, int64_t n_tok, float *y, void *xq) {
-    uint32_t act = kinds[w->type].act;
-    size_t xq_row = act == GGML_TYPE_F32 ? 0 : act_row_bytes(act, w->cols);
-    if (xq_row)
-        for (int64_t t = 0; t < n_tok; t++)
-            quantize_activations(act, x + t * w->cols, (uint8_t *)xq + t * xq_row, w->cols);
+typedef struct {
+    const weight *const *w;
+    float *const *y;
+    const float *x;
+    void *xq;               /* x in each activation format the matrices take (act_region) */
+    int64_t n_tok, rows_per_task;
+    int first[MATMUL_MAX + 1];  /* task number of each matrix's first band, then the total */
+} matmul_job;
+
+/* One task: a band of rows of one matrix for every token. Each y element is one row_dot,
+ * whoever computes it, so the result does not depend on the number of threads. */
+static void matmul_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const matmul_job *j = ctx;
+    int m = 0;
+    while (task >= j->first[m + 1]) m++;
+    const weight *w = j->w[m];
+    const uint32_t act = kinds[w->type].act;
+    const size_t xq_row = act == GGML_TYPE_F32 ? 0 : act_row_bytes(act, w->cols);
+    const uint8_t *xq = xq_row ? act_region(j->xq, act, j->n_tok, w->cols) : NULL;
+    const int64_t start = (task - j->first[m]) * j->rows_per_task, end = start + j->rows_per_task;
     const uint8_t *base = w->data;
-    for (int64_t r0 = 0; r0 < w->rows; r0 += ROW_TILE) {
+    for (int64_t r0 = start; r0 < end && r0 < w->rows; r0 += ROW_TILE) {
         int64_t r1 = r0 + ROW_TILE < w->rows ? r0 + ROW_TILE : w->rows;
-        for (int64_t t = 0; t < n_tok; t++) {
-            const float *xt = x + t * w->cols;
-            const uint8_t *xqt = (const uint8_t *)xq + t * xq_row;
-            for (int64_t r = r0; r < r1; r++) y[t * w->rows + r] = row_dot(w, base + r * w->row_bytes, xt, xqt);
+        for (int64_t t = 0; t < j->n_tok; t++) {
+            const float *xt = j->x + t * w->cols;
+            const uint8_t *xqt = xq ? xq + t * xq_row : NULL;
+            for (int64_t r = r0; r < r1; r++) j->y[m][t * w->rows + r] = row_dot(w, base + r * w->row_bytes, xt, xqt);
         }
     }
+}
+
+void matmul_many(threadpool *pool, int n, const weight *const w[], float *const y[], const float *x, int64_t n_tok,
+                 void *xq) {
+    const int64_t cols = w[0]->cols;
+    int64_t tiles = 0;
+    int done[N_ACTS] = { 0 };
+    for (int m = 0; m < n; m++) {
+        tiles += (w[m]->rows + ROW_TILE - 1) / ROW_TILE;
+        const uint32_t act = kinds[w[m]->type].act;
+        for (int a = 0; a < N_ACTS; a++)
+            if (acts[a] == act && !done[a]) {
+                done[a] = 1;
+                uint8_t *region = act_region(xq, act, n_tok, cols);
+                const size_t row = act_row_bytes(act, cols);
+                for (int64_t t = 0; t < n_tok; t++) quantize_activations(act, x + t * cols, region + t * row, cols);
+            }
+    }
+    /* A few bands a thread, so that a thread slowed by other work is made up for by the rest, and
+     * none of more than BAND_MACS products: a worker descheduled in the middle of a band holds the
+     * whole job up until it runs again, which short bands make rare on a busy machine. */
+    const int64_t bands = 4 * (int64_t)threadpool_size(pool), tile_macs = ROW_TILE * cols * n_tok;
+    int64_t tiles_per_task = (tiles + bands - 1) / bands;
+    if (tiles_per_task * tile_macs > BAND_MACS) tiles_per_task = BAND_MACS / tile_macs > 1 ? BAND_MACS / tile_macs : 1;
+    matmul_job j = { w, y, x, xq, n_tok, tiles_per_task * ROW_TILE, { 0 } };
+    for (int m = 0; m < n; m++) j.first[m + 1] = j.first[m] + (int)((w[m]->rows + j.rows_per_task - 1) / j.rows_per_task);
+    parallel_for(pool, j.first[n], matmul_task, &j);
+}
+
+void matmul(threadpool *pool, const weight *w, const float *x, int64_t n_tok, float *y, void *xq) {
+    matmul_many(pool, 1, &w, &y, x, n_tok, xq);
 }
 
 void weight_row(const weight *w, int64_t r, float *out) {

@@ -333,10 +333,11 @@ static int rope_tables_reserve(attn_tables *t, double base, int64_t L, int head_
 
 /* ---- scratch ---- */
 
-int scratch_init(scratch *s, const model *m, int64_t n_tok) {
+int scratch_init(scratch *s, const model *m, int64_t n_tok, threadpool *pool) {
     const model_config *c = &m->c;
     memset(s, 0, sizeof *s);
     s->n_tok = n_tok;
+    s->pool = pool;
     size_t dim = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * c->head_dim, ffn = (size_t)c->ffn;
     size_t wide = ffn > dim ? ffn : dim, nt = (size_t)n_tok;
     s->x = malloc(nt * dim * sizeof(float));
@@ -350,7 +351,8 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok) {
     s->cos_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->sin_tab = malloc(nt * (size_t)c->head_dim / 2 * sizeof(float));
     s->xq = malloc(matmul_xq_bytes(n_tok, (int64_t)wide));
-    s->attn = malloc(NTK_ATTN_SCRATCH(c->head_dim, nt * (size_t)(c->n_heads / c->n_kv_heads)) * sizeof(float));
+    s->attn_floats = NTK_ATTN_SCRATCH(c->head_dim, nt * (size_t)(c->n_heads / c->n_kv_heads));
+    s->attn = malloc(s->attn_floats * (size_t)threadpool_size(pool) * sizeof(float));
     if (!s->attn || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->xq) {
         scratch_free(s);
         return -1;
@@ -385,6 +387,45 @@ static void kv_store(const kv_cache *kv, uint8_t *row, const float *x) {
     }
 }
 
+/* h1 = silu(h1) ⊙ h3 in bands: the exps are a few per cent of a prefill, too many to leave to
+ * one thread. */
+#define SWIGLU_TASKS 8
+typedef struct { float *h1; const float *h3; int64_t n; } swiglu_job;
+
+static void swiglu_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const swiglu_job *j = ctx;
+    const int64_t end = (task + 1) * j->n / SWIGLU_TASKS;
+    for (int64_t i = task * j->n / SWIGLU_TASKS; i < end; i++) {
+        float a = j->h1[i];
+        j->h1[i] = a / (1.0f + expf(-a)) * j->h3[i];
+    }
+}
+
+/* Attention of one chunk, in units of (KV head, band of tokens): a query row's result does
+ * not depend on the other rows of its tile (attention_tile), so any banding gives the same
+ * bits; one band a head when single-threaded (each band expands the keys again), bands of
+ * ATTN_BAND tokens otherwise. */
+#define ATTN_BAND 8
+typedef struct {
+    scratch *s;
+    const attn_kv *heads;    /* per KV head */
+    const attn_rope *rope;
+    int64_t n, p0, band;
+    int group, hd, dim;
+    float scale;
+} attention_job;
+
+static void attention_task(void *ctx, int task, int thread) {
+    const attention_job *j = ctx;
+    const int64_t bands = (j->n + j->band - 1) / j->band, t0 = task % bands * j->band;
+    const int64_t t1 = t0 + j->band < j->n ? t0 + j->band : j->n;
+    const int g = (int)(task / bands);
+    const size_t off = (size_t)t0 * j->dim + (size_t)g * j->group * j->hd;
+    attention_tile(j->s->att + off, j->s->q + off, (int)(t1 - t0), j->group, j->dim, &j->heads[g],
+                   (int)(j->p0 + t0), j->rope, j->scale, j->s->attn + (size_t)thread * j->s->attn_floats);
+}
+
 /* One chunk of n tokens at positions p0.. with the call's base; the cache already has room. */
 static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
                           const int32_t *ids, int64_t n, double base) {
@@ -398,6 +439,11 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
     const attn_rope rot = { kv->rot.start_cos, kv->rot.start_sin, kv->rot.step_cos, kv->rot.step_sin };
     const size_t kv_head_bytes = (size_t)(hd * kv_elem_bytes(kv->type));
 
+    attn_kv heads[c->n_kv_heads];
+    /* short bands for the reason matmul's are */
+    const int64_t band = threadpool_size(s->pool) == 1 ? n : ATTN_BAND;
+    attention_job att = { s, heads, consistent ? &rot : NULL, n, p0, band, group, hd, dim, scale };
+
     for (int64_t t = 0; t < n; t++) weight_row(&m->tok_embd, ids[t], s->x + t * dim);
     rope_fill(base, hd, p0, 1, n, s->cos_tab, s->sin_tab);
 
@@ -405,9 +451,7 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
         const layer_weights *L = &m->layers[l];
         /* attention: x += Wo · Attn(RMSNorm(x)) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->attn_norm, dim, c->eps);
-        matmul(&L->wq, s->xn, n, s->q, s->xq);
-        matmul(&L->wk, s->xn, n, s->k, s->xq);
-        matmul(&L->wv, s->xn, n, s->v, s->xq);
+        matmul_many(s->pool, 3, (const weight *[]){ &L->wq, &L->wk, &L->wv }, (float *[]){ s->q, s->k, s->v }, s->xn, n, s->xq);
         for (int64_t t = 0; t < n; t++) {
             for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
             if (!consistent)
@@ -417,23 +461,17 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
             kv_store(kv, kv->k[l] + (p0 + t) * kv->row_bytes, s->k + t * kvd);
             kv_store(kv, kv->v[l] + (p0 + t) * kv->row_bytes, s->v + t * kvd);
         }
-        for (int g = 0; g < c->n_kv_heads; g++) {
-            const attn_kv kvh = { kv->k[l] + g * kv_head_bytes, kv->v[l] + g * kv_head_bytes, kv->type, kvd, hd };
-            attention_tile(s->att + g * group * hd, s->q + g * group * hd, (int)n, group, dim, &kvh, (int)p0,
-                           consistent ? &rot : NULL, scale, s->attn);
-        }
-        matmul(&L->wo, s->att, n, s->xn, s->xq);
+        for (int g = 0; g < c->n_kv_heads; g++)
+            heads[g] = (attn_kv){ kv->k[l] + g * kv_head_bytes, kv->v[l] + g * kv_head_bytes, kv->type, kvd, hd };
+        parallel_for(s->pool, (int)(c->n_kv_heads * ((n + att.band - 1) / att.band)), attention_task, &att);
+        matmul(s->pool, &L->wo, s->att, n, s->xn, s->xq);
         for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
 
         /* feed-forward: x += W2(silu(W1·h) ⊙ W3·h), h = RMSNorm(x) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->ffn_norm, dim, c->eps);
-        matmul(&L->w1, s->xn, n, s->h1, s->xq);
-        matmul(&L->w3, s->xn, n, s->h3, s->xq);
-        for (int64_t i = 0; i < n * c->ffn; i++) {
-            float a = s->h1[i];
-            s->h1[i] = a / (1.0f + expf(-a)) * s->h3[i];
-        }
-        matmul(&L->w2, s->h1, n, s->xn, s->xq);
+        matmul_many(s->pool, 2, (const weight *[]){ &L->w1, &L->w3 }, (float *[]){ s->h1, s->h3 }, s->xn, n, s->xq);
+        parallel_for(s->pool, SWIGLU_TASKS, swiglu_task, &(swiglu_job){ s->h1, s->h3, n * c->ffn });
+        matmul(s->pool, &L->w2, s->h1, n, s->xn, s->xq);
         for (int64_t i = 0; i < n * dim; i++) s->x[i] += s->xn[i];
     }
     memcpy(kv->tokens + p0, ids, (size_t)n * sizeof *ids);
@@ -464,7 +502,7 @@ int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *
         int64_t first = all_logits ? 0 : nc - 1;
         if (!all_logits && i + nc < n) continue;
         for (int64_t t = first; t < nc; t++) rmsnorm(s->xn + (t - first) * c->dim, s->x + t * c->dim, m->out_norm, c->dim, c->eps);
-        matmul(&m->output, s->xn, nc - first, all_logits ? logits + i * c->n_vocab : logits, s->xq);
+        matmul(s->pool, &m->output, s->xn, nc - first, all_logits ? logits + i * c->n_vocab : logits, s->xq);
     }
     kv->base = base;
     return 0;

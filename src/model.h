@@ -19,6 +19,7 @@
 #include "kernels.h"
 #include "matmul.h"
 #include "rope.h"
+#include "threadpool.h"
 
 typedef struct {
     char arch[16];         /* "internlm2" or "llama" */
@@ -86,15 +87,21 @@ void kv_clear(kv_cache *kv);
 
 typedef struct {
     int64_t n_tok;           /* chunk size the buffers hold */
-    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab, *attn;
+    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab;
+    float *attn;             /* attention_tile's scratch, attn_floats for each thread of pool */
+    size_t attn_floats;
     void *xq;                /* activations quantized for a matmul (matmul_xq_bytes) */
+    threadpool *pool;        /* the engine's (not owned); NULL: one thread */
 } scratch;
 
-int scratch_init(scratch *s, const model *m, int64_t n_tok);
+/* Buffers for chunks of n_tok tokens, computed by the threads of pool. */
+int scratch_init(scratch *s, const model *m, int64_t n_tok, threadpool *pool);
 void scratch_free(scratch *s);
 
 /* Evaluate n tokens after the cached ones. logits gets the last position's n_vocab floats, or
- * n rows if all_logits. On error (-1: bad argument, -2: the context cannot grow in memory)
+ * n rows if all_logits. Matrix products and attention are shared among the threads of s->pool
+ * in units that each compute the same thing whatever the thread, so the logits are bitwise the
+ * same for any number of threads. On error (-1: bad argument, -2: the context cannot grow in memory)
  * nothing has changed: the context is as before and the engine can go on or reset. */
 int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
                   const int32_t *ids, int64_t n, float *logits, int all_logits,

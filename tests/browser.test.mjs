@@ -3,7 +3,9 @@
 // no-store, a request log).
 // WorkerEngine and Engine on the page give the text Node's Engine gives; the Cache API serves a
 // second load with no request, cache: false and a corrupt entry go back to the server; a truncated
-// file rejects with TRUNCATED. A screenshot of the page lands in test-artifacts/browser.png.
+// file rejects with TRUNCATED; threads: 2 runs the threaded build, and falls back to one thread on
+// a page that is not cross-origin isolated. A screenshot of the page lands in
+// test-artifacts/browser.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -139,6 +141,27 @@ test('(d) a truncated file by URL rejects with TRUNCATED on the page; the next l
   assert.equal(missing.error?.code, 'IO', `a 404: ${JSON.stringify(missing)}`);
   assert.match(missing.error.message, /HTTP 404/);
   assert.equal(await workersLeft(), 0, 'a failed load left a worker');
+});
+
+test('(e) threads: 2 runs the threaded build on the cross-origin isolated page, in a worker and on the main thread; one thread elsewhere', { skip: SKIP, timeout: 30_000 }, async () => {
+  for (const kind of ['worker', 'main']) {
+    const got = await run({ kind, source: MODEL, options: { threads: 2 }, prompt: PROMPT });
+    assertText(got, expected.greedy, `${kind}, 2 threads`);
+    assert.equal(got.threads, 2, `${kind}: the threads in use`);
+  }
+  assert.equal(await workersLeft(), 0, 'dispose ended the threads\' workers');
+  // a page that is not cross-origin isolated cannot share memory: one thread, the same text
+  const plain = await context.newPage();
+  try {
+    await plain.goto(server.url('/tests/browser/index.html?isolated=0'));
+    await plain.waitForFunction(() => window.ntkReady === true, null, { timeout: 15_000 });
+    assert.equal(await plain.evaluate(() => crossOriginIsolated), false);
+    const got = await plain.evaluate((a) => window.ntkTest.greedy(a), { kind: 'main', source: MODEL, options: { threads: 2 }, prompt: PROMPT });
+    assertText(got, expected.greedy, 'not isolated, threads: 2');
+    assert.equal(got.threads, 1, 'not isolated: the single-thread build');
+  } finally {
+    await plain.close();
+  }
 });
 
 test('the page ran without errors; screenshot in test-artifacts/browser.png', { skip: SKIP, timeout: 15_000 }, async () => {

@@ -46,6 +46,10 @@ const EXPECTED_FILES = [
   'wasm/build/ntk-scalar.js',
   'wasm/build/ntk-scalar.mjs',
   'wasm/build/ntk-scalar.wasm',
+  'wasm/build/ntk-mt.js',
+  'wasm/build/ntk-mt.mjs',
+  'wasm/build/ntk-mt.wasm',
+  'wasm/build/ntk-mt.worker.js',
 ].sort();
 
 // npm's own variables (set when this runs under `npm test`) must not steer the child npm runs.
@@ -67,7 +71,7 @@ const node = (args, cwd) => run(process.execPath, args, { cwd });
 let tmp, tarball, packed, project;
 
 before(async () => {
-  if (!existsSync(join(root, 'wasm/build/ntk.wasm')) || !existsSync(join(root, 'wasm/build/ntk-scalar.wasm'))) {
+  if (['ntk', 'ntk-scalar', 'ntk-mt'].some((b) => !existsSync(join(root, `wasm/build/${b}.wasm`)))) {
     const r = spawnSync('make', ['all'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     assert.equal(r.status, 0, 'make all');
   }

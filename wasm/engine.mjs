@@ -11,6 +11,8 @@ import { Listeners } from './events.mjs';
 export { NtkError };
 
 const BUILDS = { simd: 'ntk', scalar: 'ntk-scalar' };
+const THREADED = 'ntk-mt'; // the simd build with pthreads: runs when threads > 1 and memory can be shared
+const MAX_THREADS = 64;    // NTK_MAX_THREADS of api.h
 const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED', [-7]: 'CONTEXT_FULL' };
 const ROPE_MODES = ['consistent', 'cached', 'none'];
 const KV_TYPES = ['f32', 'f16', 'q8_0'];
@@ -22,17 +24,35 @@ const utf8 = new TextDecoder();
 const yieldToEventLoop = () => new Promise((r) => (globalThis.setImmediate ?? setTimeout)(r));
 const argError = (msg) => new NtkError(msg, 'ARG');
 
-async function instantiate(build) {
-  const name = BUILDS[build];
+// Threads need a SharedArrayBuffer: Node always has one, a browser only on a cross-origin
+// isolated page (COOP/COEP) or in a worker of one.
+const canShareMemory = () => typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
+
+/** The build that runs for these options, and with how many threads. */
+function chooseBuild(build, threads) {
+  return threads > 1 && build === 'simd' && canShareMemory() ? { name: THREADED, threads } : { name: BUILDS[build], threads: 1 };
+}
+
+async function instantiate({ name, threads }) {
+  // the workers of the threaded build are made with the module, one fewer than the threads: the
+  // calling thread works too
+  const workers = threads > 1 ? { ntkWorkers: threads - 1 } : {};
+  let mod;
   if (isNode) {
     // Emscripten's loader would fetch() the .wasm by path, which Node cannot: hand it the bytes.
     const { createRequire } = await import('node:module');
     const { readFile } = await import('node:fs/promises');
     const factory = createRequire(import.meta.url)(`./build/${name}.js`);
-    return factory({ wasmBinary: await readFile(new URL(`./build/${name}.wasm`, import.meta.url)) });
+    mod = await factory({ wasmBinary: await readFile(new URL(`./build/${name}.wasm`, import.meta.url)), ...workers });
+    // the workers must not keep Node running once the program is done with its engines
+    for (const w of mod.PThread?.unusedWorkers ?? []) w.unref();
+  } else {
+    const { default: factory } = await import(`./build/${name}.mjs`);
+    // each worker loads the classic script (importScripts), not the module the page imported
+    mod = await factory({ locateFile: (file) => new URL(`./build/${file}`, import.meta.url).href,
+                          mainScriptUrlOrBlob: new URL(`./build/${name}.js`, import.meta.url).href, ...workers });
   }
-  const { default: factory } = await import(`./build/${name}.mjs`);
-  return factory({ locateFile: (file) => new URL(`./build/${file}`, import.meta.url).href });
+  return mod;
 }
 
 // lo may be exclusive: checkNumber('topP', v, 0, 1, { openLow: true }) accepts (0, 1].
@@ -58,7 +78,7 @@ export function checkLoadOptions(options = {}) {
     throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
   if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
   if (!KV_TYPES.includes(kvType)) throw argError(`kvType must be one of ${KV_TYPES.join(', ')}, got ${kvType}`);
-  if (threads !== 1) throw argError(`threads must be 1 in this version (no threaded build yet), got ${threads}`);
+  checkNumber('threads', threads, 1, MAX_THREADS, { integer: true });
   checkNumber('ropeFactor', ropeFactor, 1, 1e6);
   checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
   checkNumber('ropeRefresh', ropeRefresh, 1, 2 ** 31 - 1, { integer: true });
@@ -137,11 +157,13 @@ export class Engine {
     const opts = checkLoadOptions(options);
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
-      const mod = await instantiate(opts.build);
+      const build = chooseBuild(opts.build, opts.threads);
+      const mod = await instantiate(build);
       const handle = mod._ntk_new();
       if (!handle) throw new NtkError('out of memory creating the engine', 'NOMEM');
       const engine = new Engine(mod, handle);
       try {
+        engine.#check(mod._ntk_set_threads(handle, build.threads));
         await engine.#stream(source, { ...opts, cache: opts.cache && (attempt === 0 || 'reload') });
         if ([opts.ropeMode, opts.ropeFactor, opts.trainedCtx, opts.ropeRefresh].some((v) => v !== undefined))
           engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode),
@@ -298,7 +320,8 @@ export class Engine {
   }
 
   #utf8(n) {
-    return n ? utf8.decode(this.#m.HEAPU8.subarray(this.#text >>> 0, (this.#text >>> 0) + n)) : '';
+    // a copy: TextDecoder refuses a view of the threaded build's SharedArrayBuffer
+    return n ? utf8.decode(this.#m.HEAPU8.slice(this.#text >>> 0, (this.#text >>> 0) + n)) : '';
   }
 
   /** Text of one vocab piece as stored ("▁the", "<0x0A>"). */
@@ -438,6 +461,8 @@ export class Engine {
     if (!this.#e) return;
     this.#m._free(this.#text);
     this.#m._ntk_free(this.#e);
+    // the threads have ended; their workers would otherwise wait in Emscripten's pool
+    this.#m.PThread?.terminateAllThreads();
     this.#e = 0;
     // the instance (and its memory) goes with the last reference to it, even if this object lives on
     this.#m = null;

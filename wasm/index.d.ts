@@ -96,8 +96,13 @@ export interface LoadOptions {
   maxContext?: number;
   /** element type of the KV cache: 'f32' (the default), 'f16' or 'q8_0' (head dimension a multiple of 32, else an UNSUPPORTED error) */
   kvType?: KvType;
-  /** threads; only 1 in this version (the default: there is no threaded build yet) */
-  threads?: 1;
+  /**
+   * threads that evaluate, an integer in [1, 64]; default 1. Above 1 the threaded build runs
+   * (WebAssembly threads over a SharedArrayBuffer: always in Node, in a browser only when the
+   * page is cross-origin isolated); otherwise, and with build 'scalar', one thread does, and
+   * info().threads tells. Logits are bitwise the same for any number of threads.
+   */
+  threads?: number;
   /** 'simd' (default, WebAssembly SIMD128) or 'scalar' (the same C without SIMD, for comparisons) */
   build?: 'simd' | 'scalar';
   /** bytes per read while loading, an integer in [1, 2^30]; default 1 MiB (1048576) */
@@ -124,7 +129,7 @@ export interface ResolvedLoadOptions {
   ropeRefresh: number | undefined;
   maxContext: number | undefined;
   kvType: KvType;
-  threads: 1;
+  threads: number;
   build: 'simd' | 'scalar';
   chunkSize: number;
   onProgress: ((progress: LoadProgress) => void) | undefined;
@@ -244,6 +249,8 @@ export interface ModelInfo {
   splits: number;
   /** whether this engine runs the SIMD build */
   simd: boolean;
+  /** threads evaluating: LoadOptions.threads, or 1 where the threaded build cannot run */
+  threads: number;
   /** number of tensors of each type, by ggml type name ('F32', 'Q8_0', ...) */
   tensorTypes: Record<string, number>;
   rope: {

@@ -19,7 +19,7 @@ const absolute = (url) => new URL(url, document.baseURI).href;
 
 /**
  * Load with Engine ('main') or WorkerEngine ('worker'), generate greedily (aborting after
- * abortAfter items if given), dispose. Returns { text, ids, nCtx, progress, ms } or { error }.
+ * abortAfter items if given), dispose. Returns { text, ids, nCtx, threads, progress, ms } or { error }.
  */
 async function greedy({ kind, source, options = {}, prompt, maxTokens = 20, chat = false, abortAfter }) {
   const Cls = kind === 'worker' ? WorkerEngine : Engine;
@@ -39,7 +39,7 @@ async function greedy({ kind, source, options = {}, prompt, maxTokens = 20, chat
     const text = items.map((x) => x.text).join('');
     const ms = performance.now() - t0;
     log(`${kind}${chat ? ' chat' : ''}: ${source} ${JSON.stringify(options)} → ${JSON.stringify(text)} (load ${tLoad.toFixed(0)} ms, total ${ms.toFixed(0)} ms)`);
-    return { text, ids: items.map((x) => x.id), nCtx: engine.nCtx, progress, ms };
+    return { text, ids: items.map((x) => x.id), nCtx: engine.nCtx, threads: (await engine.info()).threads, progress, ms };
   } catch (e) {
     log(`${kind}: ${source} ${JSON.stringify(options)} → ${e.name} ${e.code ?? ''}: ${e.message}`, 'err');
     return { error: errorOf(e) };

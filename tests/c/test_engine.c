@@ -25,10 +25,8 @@ static int load(ntk_engine *e, const uint8_t *buf, size_t len, size_t chunk) {
 }
 
 static ntk_engine *load_path(const char *name, size_t chunk) {
-    char path[512];
     size_t len;
-    snprintf(path, sizeof path, "%s/%s", models, name);
-    uint8_t *buf = tl_read_file(path, &len);
+    uint8_t *buf = tl_read_in(models, name, &len);
     ntk_engine *e = ntk_new();
     int rc = load(e, buf, len, chunk);
     CHECK(rc == NTK_OK, "load %s (chunk %zu): %s", name, chunk, ntk_error(e));

@@ -40,6 +40,13 @@ static inline uint8_t *tl_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* tl_read_file of dir/name */
+static inline uint8_t *tl_read_in(const char *dir, const char *name, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return tl_read_file(path, len);
+}
+
 /* ---- GGUF writer ---- */
 typedef struct { uint8_t *b; size_t len, cap; } tl_buf;
 

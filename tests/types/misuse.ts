@@ -10,8 +10,8 @@ const engine = await Engine.load('model.gguf');
 await Engine.load('model.gguf', { ropeMode: 'dynamic' });
 // @ts-expect-error kvType is 'f32', 'f16' or 'q8_0'
 checkLoadOptions({ kvType: 'q4_0' });
-// @ts-expect-error threads is only 1
-checkLoadOptions({ threads: 4 });
+// @ts-expect-error threads is a number
+checkLoadOptions({ threads: '4' });
 // @ts-expect-error build is 'simd' | 'scalar'
 checkLoadOptions({ build: 'gpu' });
 // @ts-expect-error cache is a boolean

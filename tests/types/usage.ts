@@ -21,7 +21,7 @@ const loadOptions: LoadOptions = {
   ropeFactor: 2,
   trainedCtx: 512,
   kvType: 'f32',
-  threads: 1,
+  threads: 2,
   build: 'simd',
   chunkSize: 1 << 16,
   onProgress: (p) => {
@@ -63,6 +63,7 @@ const ids: number[] = [info.bos, info.eos, info.eot];
 const shapes: number = info.nVocab + info.dim + info.nLayers + info.nHeads + info.nKvHeads + info.headDim +
   info.ffn + info.rmsEps + info.contextLength + info.nTensors + info.tensorBytes + info.ggufVersion + info.splits;
 const simd: boolean = info.simd && info.addBos;
+const threads: number = info.threads;
 
 const meta: Metadata = engine.metadata({ maxArrayItems: 4 });
 const template: MetadataValue = meta.metadata['tokenizer.chat_template'];
@@ -146,5 +147,5 @@ await worker.reset();
 await worker.dispose();
 const sameClass: boolean = WorkerNtkError === NtkError;
 
-console.log(pkgName, chunk, arch, mode, fromFile, q8, ids, shapes, simd, unsubscribe, text, eog, counts, stops, out,
+console.log(pkgName, chunk, arch, mode, fromFile, q8, ids, shapes, simd, threads, unsubscribe, text, eog, counts, stops, out,
   mine, winfo, wmeta, wtext, wpiece, weog, wlogits, wstate, sameClass, sources.length);
