@@ -151,7 +151,7 @@ test('(e) threads: 2 runs the threaded build on the cross-origin isolated page, 
   }
   assert.equal(await workersLeft(), 0, 'dispose ended the threads\' workers');
   // a page that is not cross-origin isolated cannot share memory: one thread, the same text
-  const plain = await context.newPage();
+  const plain = await browser.context.newPage();
   try {
     await plain.goto(server.url('/tests/browser/index.html?isolated=0'));
     await plain.waitForFunction(() => window.ntkReady === true, null, { timeout: 15_000 });

@@ -76,12 +76,13 @@ test('opens with the bundled model and generates the text Node gives', { skip: S
   assert.equal(await page.evaluate(() => document.body.dataset.model), 'ready');
   assert.match(await text('#model-name'), /kjv-tiny.*loaded in/);
   assert.equal(await text('#trained'), String(TRAINED));
-  // more threads only where the engine accepts them: none of its builds does yet
+  // every core when the page is cross-origin isolated (shared memory allowed), else one thread
   assert.deepEqual(await page.evaluate(async () => {
     const { threadCount } = await import('/web/settings.mjs');
     return [threadCount(true, 8), threadCount(false, 8), threadCount(true, 1)];
-  }), [1, 1, 1]);
-  assert.match(await text('#engine-desc'), /SIMD128 · 1 thread · isolated/);
+  }), [8, 1, 1]);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.match(await text('#engine-desc'), new RegExp(`SIMD128 · ${cores} threads? · isolated`));
   await shot('ready');
   assert.equal(await generate(PROMPT), expected);
   assert.match(await text('#prefill'), /tok\/s/);

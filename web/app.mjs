@@ -6,7 +6,7 @@
 // body[data-model] says whether a model is ready: the controls follow them, and so can a test.
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
 import { BaseChart } from './chart.mjs';
-import { samplingOptions, setSampling, loadOptions, threadCount } from './settings.mjs';
+import { samplingOptions, setSampling, loadOptions } from './settings.mjs';
 import { passkeyDocument, QUESTION } from './passkey.mjs';
 import { megabytes, bytes, perSecond, rate, baseText, describeError } from './format.mjs';
 
@@ -111,7 +111,7 @@ async function ready(label, ms) {
   for (const e of document.querySelectorAll('.trained')) e.textContent = rope.trainedCtx;
   $('trained').textContent = rope.trainedCtx;
   $('rope-desc').textContent = `${rope.mode}${rope.mode === 'none' ? '' : `, factor ${rope.factor}`} (${rope.modeSource === rope.factorSource ? rope.modeSource : `${rope.modeSource}/${rope.factorSource}`})`;
-  const threads = threadCount();
+  const threads = info.threads ?? 1;
   $('engine-desc').textContent = `${info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
   chart.setModel({ theta: rope.theta, factor: rope.factor, trainedCtx: rope.trainedCtx, headDim: info.headDim, mode: rope.mode });
   engine.on('scale', (e) => {
