@@ -155,6 +155,7 @@ test('maxContext: past the cap is CONTEXT_FULL before anything is evaluated; res
     await assertNtkError(async () => { for await (const t of e.generate(prompt(90), { maxTokens: 50, temperature: 0 })) items.push(t); },
       'CONTEXT_FULL', /context full at 100 tokens/);
     assert.equal(items.length, 11, 'tokens up to the cap were generated');
+    assert.equal(e.nCtx, 100, 'the token yielded last, which did not fit, is not in the context');
     e.reset();
     assert.equal((await collect(e.generate(prompt(20), { maxTokens: 3, temperature: 0 }))).length, 3);
   } finally {

@@ -23,7 +23,7 @@ const GREEDY = { temperature: 0, seed: 1, maxTokens: 20 };
 const TRAINED = 512;
 
 let server, browser, page, tmp;
-let expected; // Node's Engine on PROMPT
+let expected, promptTokens; // Node's Engine on PROMPT: the text, and the prompt's tokens
 
 const shot = async (name, options) => page.screenshot({ path: await artifact(`web-${name}.png`), fullPage: true, ...options });
 const text = (sel) => page.locator(sel).textContent();
@@ -51,6 +51,7 @@ before(async () => {
   const engine = await Engine.load(MODEL);
   try {
     expected = (await collect(engine.generate(PROMPT, GREEDY))).map((x) => x.text).join('');
+    promptTokens = engine.tokenize(PROMPT).length;
   } finally {
     engine.dispose();
   }
@@ -135,6 +136,28 @@ test('a truncated file shows the error; the good model loads after it', { skip: 
   await page.click('#load-bundled');
   await waitStatus(/^Ready/);
   assert.equal(await page.locator('#error').isHidden(), true);
+  assert.equal(await generate(PROMPT), expected);
+});
+
+test('a context cap the generation runs into shows CONTEXT_FULL; without the cap the page goes on', { skip: SKIP, timeout: 90_000 }, async () => {
+  const setLoadField = async (id, value) => {
+    await page.evaluate(() => { document.getElementById('max-context').closest('details').open = true; });
+    await setField(id, value);
+    await page.locator(`#${id}`).dispatchEvent('change');
+    await waitStatus(/^Ready/);
+  };
+  // room for the prompt and 5 of the 20 tokens asked for
+  await setLoadField('max-context', promptTokens + 5);
+  await page.click('#clear');
+  const partial = await generate(PROMPT);
+  assert.ok(partial.length > 0 && expected.startsWith(partial), `the tokens that fit came out: ${JSON.stringify(partial)}`);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text('#error'), /context is full/);
+  assert.match(await text('#error'), /CONTEXT_FULL/);
+  await shot('context-full');
+  await page.click('#error-close');
+  await page.click('#clear');
+  await setLoadField('max-context', '');
   assert.equal(await generate(PROMPT), expected);
 });
 

@@ -355,6 +355,13 @@ export class Engine {
     try {
       new Int32Array(m.HEAPU8.buffer, p >>> 0, all.length).set(all);
       this.#check(m._ntk_eval(this.#e, p, all.length, allLogits ? 1 : 0));
+    } catch (err) {
+      // generated tokens that cannot join a full context leave it: nCtx stays what the cache holds
+      if (err.code === 'CONTEXT_FULL') {
+        this.#tokens.length -= this.#pending.length;
+        this.#pending = [];
+      }
+      throw err;
     } finally {
       m._free(p);
     }

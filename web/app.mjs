@@ -6,7 +6,7 @@
 // body[data-model] says whether a model is ready: the controls follow them, and so can a test.
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
 import { BaseChart } from './chart.mjs';
-import { samplingOptions, setSampling, loadOptions } from './settings.mjs';
+import { samplingOptions, setSampling, loadOptions, LOAD_FIELDS } from './settings.mjs';
 import { passkeyDocument, QUESTION } from './passkey.mjs';
 import { megabytes, bytes, perSecond, rate, baseText, describeError } from './format.mjs';
 
@@ -33,7 +33,7 @@ function refresh() {
   const busy = state !== 'idle';
   for (const id of ['send', 'ask', 'compare', 'clear', 'passkey-make']) $(id).disabled = busy || !engine;
   for (const id of ['stop', 'stop-doc']) $(id).disabled = state !== 'generating';
-  for (const id of ['rope-mode', 'rope-factor']) $(id).disabled = busy;
+  for (const id of LOAD_FIELDS) $(id).disabled = busy;
 }
 
 function status(text) {
@@ -136,7 +136,7 @@ $('file').addEventListener('change', () => {
   $('file').value = ''; // the same file can be picked again
 });
 $('cancel-load').addEventListener('click', () => loading?.abort());
-for (const id of ['rope-mode', 'rope-factor'])
+for (const id of LOAD_FIELDS)
   $(id).addEventListener('change', () => source && load(source.src, source.label));
 
 // The worker died (it ran out of memory mid-call, say): its engine answers nothing any more.

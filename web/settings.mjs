@@ -45,11 +45,16 @@ export function threadCount(isolated = globalThis.crossOriginIsolated, cores = n
   }
 }
 
-/** load options from the RoPE panel, with the thread count. */
+/** The fields of the RoPE-and-context panel: load options, so changing one reloads the model. */
+export const LOAD_FIELDS = ['rope-mode', 'rope-factor', 'kv-type', 'max-context'];
+
+/** load options from the RoPE-and-context panel, with the thread count. */
 export function loadOptions() {
   return {
     ropeMode: $('rope-mode').value || undefined,
     ropeFactor: numberField('rope-factor'),
+    kvType: $('kv-type').value || undefined,
+    maxContext: numberField('max-context'),
     threads: threadCount(),
   };
 }
