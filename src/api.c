@@ -420,8 +420,6 @@ static int sb_json_str(strbuf *b, const char *s, size_t len) {
     return sb_printf(b, "\"");
 }
 
-/* About how many tokens of context fit: those held, and what the heap can still grow by, a
- * token's KV cache at a time (an estimate: growth also needs the copy of a doubling). */
 /* Tokens that fit with a KV cache of type: the heap's room plus the cache there is now (which a
  * change of type would free), over the bytes a token takes; 0 if the model cannot use type. */
 static int64_t context_fit(const ntk_engine *e, int type) {
@@ -500,7 +498,6 @@ static int sb_json_num(strbuf *b, double v) {
 }
 
 /* One metadata value as JSON; arrays as {"array": type, "length": n, "head": [first few]}. */
-
 static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_items) {
     int64_t iv;
     double fv;

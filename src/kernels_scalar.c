@@ -188,21 +188,13 @@ static const float *rows_scalar(const void *base, int type, int j0, int n, int s
         return (const float *)base + (size_t)j0 * stride;
     }
     *row_stride = head_dim;
+    const uint32_t ggml = type == NTK_KV_F16 ? GGML_TYPE_F16 : type == NTK_KV_Q8_0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F32;
+    const ggml_type_traits *t = ggml_type_info(ggml);
     for (int j = 0; j < n; j++) {
-        const size_t row = (size_t)(j0 + j) * stride;
         float *y = buf + (size_t)j * head_dim;
-        if (type == NTK_KV_F16) {
-            const ggml_half *h = (const ggml_half *)base + row;
-            for (int i = 0; i < head_dim; i++)
-                y[i] = fp16_to_fp32(h[i]);
-        } else if (type == NTK_KV_Q8_0) {
-            const block_q8_0 *b = (const block_q8_0 *)base + row / QK8_0;
-            for (int i = 0; i < head_dim; i++)
-                y[i] = fp16_to_fp32(b[i / QK8_0].d) * b[i / QK8_0].qs[i % QK8_0];
-        } else {
-            for (int i = 0; i < head_dim; i++)
-                y[i] = ((const float *)base)[row + i];
-        }
+        /* stride is in elements, a multiple of the block size (kernels.h) */
+        const size_t row_bytes = (size_t)(j0 + j) * stride / t->block_size * t->type_size;
+        dequantize_row(ggml, (const uint8_t *)base + row_bytes, y, head_dim);
         if (rot_cos)
             rope_rotate_scalar(y, rot_cos + (size_t)j * (head_dim / 2),
                                rot_sin + (size_t)j * (head_dim / 2), head_dim);

@@ -121,6 +121,14 @@ void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8])
     }
 }
 
+/* One block of 32 int8 values times d: Q8_0, and Q8_1 (whose s is not needed to expand it). */
+static void expand_q8(ggml_half dh, const int8_t *qs, float *y)
+{
+    const float d = fp16_to_fp32(dh);
+    for (int j = 0; j < QK8_0; j++)
+        y[j] = d * qs[j];
+}
+
 /* One Q4_1 or Q5_0 or Q5_1 block (qh NULL for Q4_1): d*(q - offset) + m, in ggml's order. */
 static void expand_q4_q5(float d, float m, int offset, const uint8_t *qs, const uint8_t *qh, float *y)
 {
@@ -160,11 +168,8 @@ int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
     }
     case GGML_TYPE_Q8_0: {
         const block_q8_0 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0) {
-            const float d = fp16_to_fp32(b[i].d);
-            for (int j = 0; j < QK8_0; j++)
-                y[j] = d * b[i].qs[j];
-        }
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+            expand_q8(b[i].d, b[i].qs, y);
         return 0;
     }
     case GGML_TYPE_Q4_0: {
@@ -198,11 +203,8 @@ int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
     }
     case GGML_TYPE_Q8_1: {
         const block_q8_1 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0) {
-            const float d = fp16_to_fp32(b[i].d);
-            for (int j = 0; j < QK8_0; j++)
-                y[j] = d * b[i].qs[j];
-        }
+        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+            expand_q8(b[i].d, b[i].qs, y);
         return 0;
     }
     case GGML_TYPE_Q4_K: {
