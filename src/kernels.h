@@ -12,6 +12,7 @@
 #ifndef NTK_KERNELS_H
 #define NTK_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "quant.h"
 
@@ -38,6 +39,17 @@ NTK_KERNEL_TWINS(float, dot_q5_1_q8_1, (const block_q5_1 *w, const block_q8_1 *x
 NTK_KERNEL_TWINS(float, dot_q4_K_q8_K, (const block_q4_K *w, const block_q8_K *x, int n))
 NTK_KERNEL_TWINS(float, dot_q5_K_q8_K, (const block_q5_K *w, const block_q8_K *x, int n))
 NTK_KERNEL_TWINS(float, dot_q6_K_q8_K, (const block_q6_K *w, const block_q8_K *x, int n))
+/* The same K-quant dots of one weight row with n_tok activation rows at once, bit for bit:
+ * out[t] = dot_*_q8_K(w, x_t, n) where x_t starts x_stride bytes after x_{t-1}. The SIMD twin
+ * unpacks each block of weights once for up to NTK_DOTS_TOKENS tokens, which is what makes a
+ * prefill faster per token than a decode; the scalar twin is the loop over tokens. */
+#define NTK_DOTS_TOKENS 8
+NTK_KERNEL_TWINS(void, dots_q4_K_q8_K, (const block_q4_K *w, const block_q8_K *x, size_t x_stride,
+                                        int n_tok, int n, float *out))
+NTK_KERNEL_TWINS(void, dots_q5_K_q8_K, (const block_q5_K *w, const block_q8_K *x, size_t x_stride,
+                                        int n_tok, int n, float *out))
+NTK_KERNEL_TWINS(void, dots_q6_K_q8_K, (const block_q6_K *w, const block_q8_K *x, size_t x_stride,
+                                        int n_tok, int n, float *out))
 /* y[i] += a * x[i] */
 NTK_KERNEL_TWINS(void, axpy_f32, (float *y, float a, const float *x, int n))
 /* Rotate adjacent pairs (x[2i], x[2i+1]) of one head by the angle whose cos/sin are c[i], s[i]:
@@ -135,6 +147,9 @@ NTK_KERNEL_TWINS(float, softmax_chunk, (float *scores, int n, float *max, float 
 #define dot_q4_K_q8_K  NTK_KERNEL(dot_q4_K_q8_K)
 #define dot_q5_K_q8_K  NTK_KERNEL(dot_q5_K_q8_K)
 #define dot_q6_K_q8_K  NTK_KERNEL(dot_q6_K_q8_K)
+#define dots_q4_K_q8_K NTK_KERNEL(dots_q4_K_q8_K)
+#define dots_q5_K_q8_K NTK_KERNEL(dots_q5_K_q8_K)
+#define dots_q6_K_q8_K NTK_KERNEL(dots_q6_K_q8_K)
 #define axpy_f32       NTK_KERNEL(axpy_f32)
 #define rope_rotate    NTK_KERNEL(rope_rotate)
 #define attention_tile NTK_KERNEL(attention_tile)

@@ -147,6 +147,32 @@ float dot_q6_K_q8_K_scalar(const block_q6_K *w, const block_q8_K *x, int n)
     return sum;
 }
 
+static const block_q8_K *token_row(const block_q8_K *x, size_t x_stride, int t)
+{
+    return (const block_q8_K *)((const uint8_t *)x + (size_t)t * x_stride);
+}
+
+void dots_q4_K_q8_K_scalar(const block_q4_K *w, const block_q8_K *x, size_t x_stride, int n_tok,
+                           int n, float *out)
+{
+    for (int t = 0; t < n_tok; t++)
+        out[t] = dot_q4_K_q8_K_scalar(w, token_row(x, x_stride, t), n);
+}
+
+void dots_q5_K_q8_K_scalar(const block_q5_K *w, const block_q8_K *x, size_t x_stride, int n_tok,
+                           int n, float *out)
+{
+    for (int t = 0; t < n_tok; t++)
+        out[t] = dot_q5_K_q8_K_scalar(w, token_row(x, x_stride, t), n);
+}
+
+void dots_q6_K_q8_K_scalar(const block_q6_K *w, const block_q8_K *x, size_t x_stride, int n_tok,
+                           int n, float *out)
+{
+    for (int t = 0; t < n_tok; t++)
+        out[t] = dot_q6_K_q8_K_scalar(w, token_row(x, x_stride, t), n);
+}
+
 void axpy_f32_scalar(float *y, float a, const float *x, int n)
 {
     for (int i = 0; i < n; i++)

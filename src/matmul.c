@@ -69,11 +69,25 @@ static float row_dot(const weight *w, const uint8_t *row, const float *x, const 
     case GGML_TYPE_Q4_1: return dot_q4_1_q8_1((const block_q4_1 *)row, xq, n);
     case GGML_TYPE_Q5_0: return dot_q5_0_q8_0((const block_q5_0 *)row, xq, n);
     case GGML_TYPE_Q5_1: return dot_q5_1_q8_1((const block_q5_1 *)row, xq, n);
-    case GGML_TYPE_Q4_K: return dot_q4_K_q8_K((const block_q4_K *)row, xq, n);
-    case GGML_TYPE_Q5_K: return dot_q5_K_q8_K((const block_q5_K *)row, xq, n);
-    case GGML_TYPE_Q6_K: return dot_q6_K_q8_K((const block_q6_K *)row, xq, n);
-    default: return 0.0f;  /* unreachable: the loader accepts only matmul_supported types */
+    default: return 0.0f;  /* unreachable: K-quants go through row_dots, and the loader accepts only matmul_supported types */
     }
+}
+
+/* y[t * y_stride] = the dot of one row with token t's x (xq_row bytes apart in xq) for
+ * n_tok <= NTK_DOTS_TOKENS tokens. K-quant rows meet all of them in one call, which unpacks each
+ * block of weights once; the kernels' results are those of one token at a time, bit for bit. */
+static void row_dots(const weight *w, const uint8_t *row, const float *x, const uint8_t *xq, size_t xq_row,
+                     int n_tok, float *y, int64_t y_stride) {
+    float out[NTK_DOTS_TOKENS];
+    const int n = (int)w->cols;
+    switch (w->type) {
+    case GGML_TYPE_Q4_K: dots_q4_K_q8_K((const block_q4_K *)row, (const block_q8_K *)xq, xq_row, n_tok, n, out); break;
+    case GGML_TYPE_Q5_K: dots_q5_K_q8_K((const block_q5_K *)row, (const block_q8_K *)xq, xq_row, n_tok, n, out); break;
+    case GGML_TYPE_Q6_K: dots_q6_K_q8_K((const block_q6_K *)row, (const block_q8_K *)xq, xq_row, n_tok, n, out); break;
+    default:
+        for (int t = 0; t < n_tok; t++) out[t] = row_dot(w, row, x + t * w->cols, xq ? xq + t * xq_row : NULL);
+    }
+    for (int t = 0; t < n_tok; t++) y[t * y_stride] = out[t];
 }
 
 typedef struct {
@@ -85,7 +99,7 @@ typedef struct {
     int first[MATMUL_MAX + 1];  /* task number of each matrix's first band, then the total */
 } matmul_job;
 
-/* One task: a band of rows of one matrix for every token. Each y element is one row_dot,
+/* One task: a band of rows of one matrix for every token. Each y element is one dot product,
  * whoever computes it, so the result does not depend on the number of threads. */
 static void matmul_task(void *ctx, int task, int thread) {
     (void)thread;
@@ -100,10 +114,12 @@ static void matmul_task(void *ctx, int task, int thread) {
     const uint8_t *base = w->data;
     for (int64_t r0 = start; r0 < end && r0 < w->rows; r0 += ROW_TILE) {
         int64_t r1 = r0 + ROW_TILE < w->rows ? r0 + ROW_TILE : w->rows;
-        for (int64_t t = 0; t < j->n_tok; t++) {
+        for (int64_t t = 0; t < j->n_tok; t += NTK_DOTS_TOKENS) {
+            const int n = j->n_tok - t < NTK_DOTS_TOKENS ? (int)(j->n_tok - t) : NTK_DOTS_TOKENS;
             const float *xt = j->x + t * w->cols;
             const uint8_t *xqt = xq ? xq + t * xq_row : NULL;
-            for (int64_t r = r0; r < r1; r++) j->y[m][t * w->rows + r] = row_dot(w, base + r * w->row_bytes, xt, xqt);
+            for (int64_t r = r0; r < r1; r++)
+                row_dots(w, base + r * w->row_bytes, xt, xqt, xq_row, n, j->y[m] + t * w->rows + r, w->rows);
         }
     }
 }

@@ -51,6 +51,24 @@ for (const [file, { bits, types }] of Object.entries(FILES)) {
   });
 }
 
+// A prompt in one call goes through the kernels that unpack each weight block once for up to 8
+// tokens (groups of 8, 4, 2 and 1 for 47 tokens); one token a call goes through the one-token
+// kernels. Each dot must come out the same bit for bit, so the logits do.
+for (const file of Object.keys(FILES)) {
+  test(`${file}: logits of a 47-token prompt in one call equal those of its tokens one at a time, bit for bit`, { concurrency: false }, async () => {
+    const e = await engine(file);
+    const ids = refRun(0, 512).token_ids.slice(0, 47);
+    e.reset();
+    const whole = e.evaluate(ids);
+    e.reset();
+    let last;
+    for (const id of ids) last = e.evaluate([id]);
+    assert.equal(whole.length, last.length);
+    const differ = whole.findIndex((v, i) => !Object.is(v, last[i]));
+    assert.equal(differ, -1, `${file}: logit ${differ} differs: ${whole[differ]} whole, ${last[differ]} one at a time`);
+  });
+}
+
 // ---- ggml's dequantizers, restated from its block layouts ----
 
 // Q4_K/Q5_K sub-block j's 6-bit scale and min from the 12 packed bytes

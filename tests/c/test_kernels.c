@@ -918,6 +918,44 @@ static void test_k_dots(void)
     dot_bufs_free(&d);
 }
 
+/* dots_*: a row against several tokens at once gives each token's one-token dot bit for bit
+ * (the SIMD twin against the scalar one-token kernel, so its groups of 8, 4, 2 and a single
+ * token are all covered by n_tok up to 23), with activation rows further apart than a row. */
+static void test_k_dots_tokens(void)
+{
+    enum { TRIALS = 120, MAX_TOK = 23, COLS = 2048, STRIDE_BLOCKS = COLS / 256 + 1 };
+    block_q8_K *x = xmalloc(MAX_TOK * STRIDE_BLOCKS * sizeof *x);
+    const size_t stride = STRIDE_BLOCKS * sizeof *x;
+    float *tmp = xmalloc(COLS * sizeof *tmp), out[MAX_TOK];
+    block_q4_K *w4 = xmalloc(COLS / 256 * sizeof *w4);
+    block_q5_K *w5 = xmalloc(COLS / 256 * sizeof *w5);
+    block_q6_K *w6 = xmalloc(COLS / 256 * sizeof *w6);
+    int differ[3] = { 0, 0, 0 }, compared = 0;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        const int n = 256 * irand(1, COLS / 256), n_tok = trial < MAX_TOK ? trial + 1 : irand(1, MAX_TOK);
+        for (int t = 0; t < n_tok; t++)
+            rand_activations_k(x + t * STRIDE_BLOCKS, tmp, n);
+        rand_k_blocks(w4, sizeof *w4, n / 256);
+        rand_k_blocks(w5, sizeof *w5, n / 256);
+        rand_k_blocks(w6, sizeof *w6, n / 256);
+        dots_q4_K_q8_K(w4, x, stride, n_tok, n, out);
+        for (int t = 0; t < n_tok; t++)
+            differ[0] += bits_from_f32(out[t]) != bits_from_f32(dot_q4_K_q8_K_scalar(w4, x + t * STRIDE_BLOCKS, n));
+        dots_q5_K_q8_K(w5, x, stride, n_tok, n, out);
+        for (int t = 0; t < n_tok; t++)
+            differ[1] += bits_from_f32(out[t]) != bits_from_f32(dot_q5_K_q8_K_scalar(w5, x + t * STRIDE_BLOCKS, n));
+        dots_q6_K_q8_K(w6, x, stride, n_tok, n, out);
+        for (int t = 0; t < n_tok; t++)
+            differ[2] += bits_from_f32(out[t]) != bits_from_f32(dot_q6_K_q8_K_scalar(w6, x + t * STRIDE_BLOCKS, n));
+        compared += n_tok;
+    }
+    const char *names[3] = { "q4_K", "q5_K", "q6_K" };
+    for (int k = 0; k < 3; k++)
+        check(differ[k] == 0, "dots_%s_q8_K (%s), 1..%d tokens: each the one-token scalar dot bit for bit (%d of %d differ)",
+              names[k], NTK_SIMD ? "SIMD" : "scalar", MAX_TOK, differ[k], compared);
+    free(x), free(tmp), free(w4), free(w5), free(w6);
+}
+
 /* cos/sin of pos * base^(-2i/head_dim) for n_pos positions pos0, pos0+step, .., as the engine
  * builds them */
 static void rope_tables(float *c, float *s, int n_pos, int pos0, int step, int head_dim)
@@ -1371,6 +1409,7 @@ int main(void)
     test_dequantize();
     test_scalar_dots();
     test_k_dots();
+    test_k_dots_tokens();
     test_legacy_dots();
     test_scalar_elementwise();
     test_scalar_attention();
