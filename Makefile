@@ -30,8 +30,9 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all setup demo serve test test-c test-js bench clean
-all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk-mt.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs \
-     wasm/build/ntk-mt.mjs wasm/build/package.json
+all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk-mt.js wasm/build/ntk-relaxed.js \
+     wasm/build/ntk-mt-relaxed.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs wasm/build/ntk-mt.mjs \
+     wasm/build/ntk-relaxed.mjs wasm/build/ntk-mt-relaxed.mjs wasm/build/package.json
 
 # Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
 # are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
@@ -70,6 +71,23 @@ wasm/build/ntk-mt.js: $(SRC) $(HDR) Makefile | setup
 	$(EMCC) $(CSTD) -msimd128 -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
 	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
 
+# Relaxed SIMD: the K-quant kernels' pair products in one i16x8.relaxed_dot_i8x16_i7x16_s each.
+# clang 14 cannot emit it: the kernels call an import (NTK_RELAXED_SIMD; src/relaxed-simd.js lets
+# it link) that scripts/relaxed-simd.mjs turns into the instruction after linking. Engines pick
+# these builds where the runtime validates relaxed SIMD (wasm/engine.mjs).
+RELAXED = -DNTK_RELAXED_SIMD --js-library src/relaxed-simd.js
+
+wasm/build/ntk-relaxed.js: $(SRC) $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs Makefile | setup
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -msimd128 $(RELAXED) $(EMFLAGS) -Isrc $(SRC) -o $@
+	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
+
+wasm/build/ntk-mt-relaxed.js: $(SRC) $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs Makefile | setup
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -msimd128 $(RELAXED) -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
+	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
+	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
+
 # ---- C unit tests ----
 C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions \
           build/test_threads
@@ -88,13 +106,20 @@ build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c s
 	@mkdir -p $(@D)
 	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
 
+# The same with the relaxed kernels; Node 20 validates relaxed SIMD only behind a V8 flag.
+build/test_kernels_relaxed.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs build/package.json | setup
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
+	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
+
 build/test_kernels_native: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c $(HDR) | setup
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -Isrc src/quant.c src/kernels_scalar.c $< -lm -o $@
 
-test-c: $(C_TESTS) build/test_kernels_native build/test_kernels.js
+test-c: $(C_TESTS) build/test_kernels_native build/test_kernels.js build/test_kernels_relaxed.js
 	@set -e; for t in $(C_TESTS) build/test_kernels_native; do echo "== $$t"; $$t; done
 	@echo "== build/test_kernels.js (wasm SIMD vs scalar)"; node build/test_kernels.js
+	@echo "== build/test_kernels_relaxed.js (wasm relaxed SIMD vs scalar)"; node --experimental-wasm-relaxed-simd build/test_kernels_relaxed.js
 
 test-js: all
 	node --test --test-reporter=spec tests/

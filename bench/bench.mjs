@@ -1,8 +1,8 @@
 // bench.mjs — how fast ntk-wasm runs, against llama.cpp in the same browser. Prefill tokens/s
 // (prompts of 128 and 512 tokens), decode tokens/s (greedy), load MB/s and peak memory, for the
 // bundled tiny model and a synthetic InternLM2-1.8B-shaped model (random weights, written once
-// into the cache directory by wasm/synth.mjs), in Node and in headless Chromium; the SIMD build
-// against the scalar build of the same C; and wllama (llama.cpp in WebAssembly) on the same files
+// into the cache directory by wasm/synth.mjs), in Node and in headless Chromium; the relaxed-SIMD
+// and SIMD builds against the scalar build of the same C; and wllama (llama.cpp in WebAssembly) on the same files
 // in the same Chromium, one thread, as the anchor. Ratios taken within one run are the figures to
 // quote: the machine is shared and absolute times drift.
 //
@@ -12,7 +12,8 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Engine, checkLoadOptions } from '../wasm/engine.mjs';
+import v8 from 'node:v8';
+import { Engine, checkLoadOptions, relaxedSimdSupported } from '../wasm/engine.mjs';
 import { synth } from '../wasm/synth.mjs';
 import { parseHeader } from '../wasm/gguf.mjs';
 import { measureNode, loadMemory } from './node.mjs';
@@ -66,13 +67,13 @@ function plan(argv) {
   if (prefill?.some((n) => n < 2)) throw new Error('--prefill lengths must be at least 2 (BOS and a token)');
   const reps = o.reps ? counts('reps', o.reps)[0] : 3;
   const groups = [{ model: 'kjv-tiny', files: list(o.tiny ?? 'q8_0,q4_0,q4_k_m').map((type) => ({ type, file: tiny(type) })),
-    prefill: prefill ?? [128, 512], decode: decode ?? 64, reps, builds: ['simd', 'scalar'] }];
+    prefill: prefill ?? [128, 512], decode: decode ?? 64, reps, builds: ['relaxed', 'simd', 'scalar'] }];
   const shape = o.shape ?? 'internlm2-1.8b', cacheDir = path.resolve(o['cache-dir'] ?? path.join(ROOT, 'bench/.cache'));
   const synthTypes = o.synth === 'none' ? [] : list(o.synth ?? 'q4_0,q8_0,q4_k_m');
   if (synthTypes.length)
     groups.push({ model: `synth-${shape}`, synthetic: true, files: synthTypes.map((type) => ({ type, file: path.join(cacheDir, `${shape}-${type}.gguf`) })),
       prefill: prefill ?? (o.full ? [128, 512] : [128]), decode: decode ?? (o.full ? 64 : 16), reps: o.reps ? reps : 1,
-      builds: o['synth-scalar'] ? ['simd', 'scalar'] : ['simd'] });
+      builds: o['synth-scalar'] ? ['relaxed', 'simd', 'scalar'] : ['relaxed', 'simd'] });
   for (const g of groups) for (const f of g.files)
     if (!g.synthetic && !existsSync(f.file)) throw new Error(`no such model: ${f.file}`);
   return { o, groups, shape, cacheDir, threads: o.threads ? counts('threads', o.threads) : [1, 2],
@@ -125,6 +126,9 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
     throw Object.assign(e, { usage: true });
   }
   if (p.o.help) return process.stdout.write(HELP);
+  // Node 20 runs the relaxed build only with this V8 flag; the bench is its own process
+  const relaxedFlag = !relaxedSimdSupported();
+  if (relaxedFlag) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   const { ids, texts } = await prompts([16, ...p.groups.flatMap((g) => g.prefill)]);
   for (const g of p.groups) if (g.synthetic) for (const f of g.files) await ensureSynth(p.shape, f.type, f.file, say);
 
@@ -170,7 +174,7 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
     if (r.decode) r.decodeGMACps = (fileInfo(file).macs * r.decode) / 1e9;
   }
   const result = {
-    node: process.version, chromium, wllama: p.wllama ? wllamaVersion() : null,
+    node: process.version, relaxedFlag, chromium, wllama: p.wllama ? wllamaVersion() : null,
     groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) =>
       ({ model, synthetic, prefill, decode, reps, types: files.map((f) => f.type), files: files.map((f) => path.relative(ROOT, f.file)) })),
     limits, rows, memory, ratios: ratios(rows),
@@ -209,16 +213,19 @@ function over(a, b) {
   return out;
 }
 
-/** ntk-wasm/wllama in Chromium per file; SIMD/scalar per file and place; one thread. */
+/** Per file and place, one thread: each SIMD build against wllama (Chromium) and against the
+ * scalar build, and relaxed against simd. */
 function ratios(rows) {
   const ok = rows.filter((r) => r.prefill && (r.threads ?? 1) === 1);
   const find = (r, q) => ok.find((x) => x.model === r.model && x.type === r.type && Object.entries(q).every(([k, v]) => x[k] === v));
   const out = [];
-  for (const r of ok.filter((x) => x.engine === 'ntk-wasm' && x.build === 'simd')) {
+  for (const r of ok.filter((x) => x.engine === 'ntk-wasm' && x.build !== 'scalar')) {
     const w = r.env === 'chromium' && find(r, { engine: 'wllama' });
-    if (w) out.push({ model: r.model, type: r.type, env: r.env, of: 'ntk-wasm/wllama', ...over(r, w) });
+    if (w) out.push({ model: r.model, type: r.type, env: r.env, of: `${r.build}/wllama`, ...over(r, w) });
     const s = find(r, { engine: 'ntk-wasm', env: r.env, build: 'scalar' });
-    if (s) out.push({ model: r.model, type: r.type, env: r.env, of: 'simd/scalar', ...over(r, s) });
+    if (s) out.push({ model: r.model, type: r.type, env: r.env, of: `${r.build}/scalar`, ...over(r, s) });
+    const plain = r.build === 'relaxed' && find(r, { engine: 'ntk-wasm', env: r.env, build: 'simd' });
+    if (plain) out.push({ model: r.model, type: r.type, env: r.env, of: 'relaxed/simd', ...over(r, plain) });
   }
   return out;
 }
@@ -228,7 +235,7 @@ const fmt = (v, d = 1) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v.to
 export function report(res) {
   const lines = [], notes = [];
   const put = (cells, widths) => lines.push(cells.map((c, i) => (i < 6 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ').trimEnd());
-  lines.push(`Node ${res.node}${res.chromium ? `, ${res.chromium} headless` : ''}${res.wllama ? `, wllama ${res.wllama}` : ''}; tokens/s, best of the runs; one run's ratios are the figures to quote`);
+  lines.push(`Node ${res.node}${res.relaxedFlag ? ' (relaxed SIMD by --experimental-wasm-relaxed-simd)' : ''}${res.chromium ? `, ${res.chromium} headless` : ''}${res.wllama ? `, wllama ${res.wllama}` : ''}; tokens/s, best of the runs; one run's ratios are the figures to quote`);
   for (const g of res.groups) {
     const cols = [...g.prefill.map((n) => `prefill ${n}`), `decode ${g.decode}`, 'GMAC/s', 'load MB/s'];
     const widths = [Math.max(16, g.model.length), 7, 9, 9, 7, 4, ...cols.map((c) => Math.max(9, c.length))];

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v emcc >/dev/null || need+=(emscripten)
+# wasm-dis and wasm-as rewrite the relaxed builds (scripts/relaxed-simd.mjs); Emscripten depends on it
+command -v wasm-as >/dev/null || need+=(binaryen)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)

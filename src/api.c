@@ -467,10 +467,11 @@ NTK_EXPORT const char *ntk_info_json(ntk_engine *e) {
     int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name, name_len) ||
         sb_printf(&b, ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
                       "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
-                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"threads\":%d,\"tensorTypes\":{",
+                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"relaxedSimd\":%s,\"threads\":%d,\"tensorTypes\":{",
                   c->arch, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
                   (double)c->eps, (long long)c->ctx_train, (unsigned long long)n_tensors,
-                  (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false", threadpool_size(e->pool));
+                  (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false", NTK_RELAXED ? "true" : "false",
+                  threadpool_size(e->pool));
     const char *sep = "";
     for (int t = 0; t < GGML_TYPE_COUNT && !bad; t++)
         if (types[t]) {

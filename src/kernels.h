@@ -135,6 +135,12 @@ NTK_KERNEL_TWINS(float, softmax_chunk, (float *scores, int n, float *max, float 
 #define NTK_KERNEL(name) name##_scalar
 #define NTK_SIMD 0
 #endif
+/* The relaxed build (NTK_RELAXED_SIMD, see kernels_simd.c): SIMD twins that use relaxed SIMD */
+#if defined(NTK_RELAXED_SIMD) && defined(__wasm_simd128__)
+#define NTK_RELAXED 1
+#else
+#define NTK_RELAXED 0
+#endif
 
 #define dot_f32        NTK_KERNEL(dot_f32)
 #define dot_f16_f32    NTK_KERNEL(dot_f16_f32)

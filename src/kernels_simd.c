@@ -361,13 +361,28 @@ float dot_q5_1_q8_1_simd(const block_q5_1 *w, const block_q8_1 *x, int n)
 
 /* K-quants. The integer work of a super-block is exact, as in the scalar twin, and ends in the
  * same float expression, so the two twins agree bit for bit. Products of weight and activation
- * bytes fit in int16 (|q*x| <= 63 * 127), so extmul forms them two-at-a-time per lane and
- * i32x4.dot against a splat of the sub-block's scale both widens and scales them in one step. */
+ * bytes fit in int16 (|q*x| <= 63 * 127), so mul_pairs_i8x16 forms them two-at-a-time per lane
+ * and i32x4.dot against a splat of the sub-block's scale both widens and scales them in one step. */
 
-/* q[i]*x[i] + q[i+8]*x[i+8] in the eight int16 lanes; |result| <= 2 * 63 * 127. */
+#if defined(NTK_RELAXED_SIMD)
+/* i16x8.relaxed_dot_i8x16_i7x16_s(x, q): one instruction (pmaddubsw on x86) where extmul takes
+ * about nine. Emscripten 3.1.6's clang cannot emit it, so the relaxed build calls this import and
+ * scripts/relaxed-simd.mjs turns every call into the instruction once the module is linked. Its
+ * result is only implementation-defined where q leaves the i7 range; K-quant quants are 0..63. */
+v128_t ntk_relaxed_dot_i8x16_i7x16_s(v128_t x, v128_t q) __attribute__((const));
+#endif
+
+/* Products of sixteen unsigned quants q (0..63) and activations x, summed in pairs into the eight
+ * int16 lanes, |lane| <= 2 * 63 * 127: q[i]*x[i] + q[i+8]*x[i+8], or in the relaxed build
+ * q[2i]*x[2i] + q[2i+1]*x[2i+1]. Callers only use the sum of all eight lanes (i32x4.dot against a
+ * splat), which is the same integer either way. */
 static inline v128_t mul_pairs_i8x16(v128_t q, v128_t x)
 {
+#if defined(NTK_RELAXED_SIMD)
+    return ntk_relaxed_dot_i8x16_i7x16_s(x, q);
+#else
     return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(q, x), wasm_i16x8_extmul_high_i8x16(q, x));
+#endif
 }
 
 static inline int32_t hsum_i32x4(v128_t v)

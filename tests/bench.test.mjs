@@ -31,8 +31,9 @@ test('ntk-wasm bench --json --no-browser: every row measured, refused or n/a; a 
     assert.deepEqual(res.groups.map((g) => [g.model, g.prefill, g.decode, g.reps]), [['kjv-tiny', [8], 4, 1], ['synth-kjv-tiny', [8], 4, 1]]);
     assert.ok(existsSync(join(cache, 'kjv-tiny-q4_0.gguf')), 'the synthetic model is kept in the cache directory');
     assert.ok(res.rows.every((row) => row.env === 'node' && row.engine === 'ntk-wasm'));
-    // two tiny files in the simd and scalar builds, the synthetic one in simd only; 1 and 2 threads
-    assert.equal(res.rows.length, (2 * 2 + 1) * 2);
+    // two tiny files in the relaxed, simd and scalar builds, the synthetic one in relaxed and simd;
+    // 1 and 2 threads (Node 20 runs relaxed SIMD here: the bench turns its V8 flag on)
+    assert.equal(res.rows.length, (2 * 3 + 2) * 2);
     for (const row of res.rows) {
       const what = `${row.model} ${row.type} ${row.build} ${row.threads}`;
       if (row.na !== undefined) {
@@ -52,6 +53,8 @@ test('ntk-wasm bench --json --no-browser: every row measured, refused or n/a; a 
     const ratio = res.ratios.find((x) => x.type === 'q8_0' && x.of === 'simd/scalar');
     positive(ratio?.prefill8, 'simd/scalar prefill');
     positive(ratio?.decode, 'simd/scalar decode');
+    assert.ok(measured.some((row) => row.type === 'q4_k_m' && row.build === 'relaxed' && row.threads === 1), 'the relaxed build ran');
+    positive(res.ratios.find((x) => x.type === 'q4_k_m' && x.of === 'relaxed/simd')?.decode, 'relaxed/simd decode');
     // the microbenchmark needs emcc, which `make` needs as well
     if (!res.limits.error) for (const k of ['streamGBps', 'dotGMACps']) positive(res.limits[k], `limits ${k}`);
     assert.deepEqual(res.memory.map((m) => m.type), ['q8_0', 'q4_k_m', 'q4_0']);

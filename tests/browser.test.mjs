@@ -4,8 +4,9 @@
 // WorkerEngine and Engine on the page give the text Node's Engine gives; the Cache API serves a
 // second load with no request, cache: false and a corrupt entry go back to the server; a truncated
 // file rejects with TRUNCATED; threads: 2 runs the threaded build, and falls back to one thread on
-// a page that is not cross-origin isolated. A screenshot of the page lands in
-// test-artifacts/browser.png.
+// a page that is not cross-origin isolated; Chromium, which validates relaxed SIMD, runs the
+// relaxed build by default and gives a K-quant file's text Node's SIMD build gives. A screenshot of
+// the page lands in test-artifacts/browser.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { startServer } from '../scripts/serve.mjs';
 import { launch, artifact, SKIP } from './browser/chromium.mjs';
 
 const MODEL = '/models/kjv-tiny-q8_0.gguf';
+const K_MODEL = '/models/kjv-tiny-q4_k_m.gguf';
 const TRUNCATED = '/test/kjv-tiny-q8_0-truncated.gguf';
 const PROMPT = reference().prompts[1].first_line;
 const MESSAGES = [{ role: 'user', content: 'Who made the heaven and the earth?' }];
@@ -49,6 +51,13 @@ before(async () => {
     expected.chat = { text: chat.map((x) => x.text).join(''), ids: chat.map((x) => x.id) };
   } finally {
     engine.dispose();
+  }
+  const k = await Engine.load(path.join(ROOT, K_MODEL), { build: 'simd' });
+  try {
+    const items = await collect(k.generate(PROMPT, { maxTokens: 20, temperature: 0 }));
+    expected.kquant = { text: items.map((x) => x.text).join(''), ids: items.map((x) => x.id) };
+  } finally {
+    k.dispose();
   }
   server = await startServer({ root: ROOT, routes: { [TRUNCATED]: readFileSync(path.join(ROOT, MODEL)).subarray(0, 3_000_000) } });
   browser = await launch();
@@ -162,6 +171,18 @@ test('(e) threads: 2 runs the threaded build on the cross-origin isolated page, 
   } finally {
     await plain.close();
   }
+});
+
+test('(f) relaxed SIMD: Chromium runs the relaxed build by default, and a Q4_K_M file gives the text of Node\'s SIMD build, with 1 and 2 threads', { skip: SKIP, timeout: 30_000 }, async () => {
+  for (const [kind, threads] of [['main', 1], ['worker', 2]]) {
+    const got = await run({ kind, source: K_MODEL, options: { threads }, prompt: PROMPT });
+    assertText(got, expected.kquant, `${kind}, ${threads} thread(s)`);
+    assert.equal(got.relaxedSimd, true, `${kind}: the relaxed build ran`);
+    assert.equal(got.threads, threads);
+  }
+  const plain = await run({ kind: 'main', source: K_MODEL, options: { build: 'simd' }, prompt: PROMPT });
+  assertText(plain, expected.kquant, 'build simd');
+  assert.equal(plain.relaxedSimd, false);
 });
 
 test('the page ran without errors; screenshot in test-artifacts/browser.png', { skip: SKIP, timeout: 15_000 }, async () => {

@@ -50,6 +50,13 @@ const EXPECTED_FILES = [
   'wasm/build/ntk-mt.mjs',
   'wasm/build/ntk-mt.wasm',
   'wasm/build/ntk-mt.worker.js',
+  'wasm/build/ntk-relaxed.js',
+  'wasm/build/ntk-relaxed.mjs',
+  'wasm/build/ntk-relaxed.wasm',
+  'wasm/build/ntk-mt-relaxed.js',
+  'wasm/build/ntk-mt-relaxed.mjs',
+  'wasm/build/ntk-mt-relaxed.wasm',
+  'wasm/build/ntk-mt-relaxed.worker.js',
 ].sort();
 
 // npm's own variables (set when this runs under `npm test`) must not steer the child npm runs.

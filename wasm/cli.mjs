@@ -74,7 +74,10 @@ Options of every command:
   --kv-type T                KV cache elements: f32 (default), f16 or q8_0
   --max-context N            refuse to hold more than N tokens (default: memory is the limit)
   --threads N                threads that evaluate (default 1); the logits are the same
-  --scalar                   run the build without SIMD (for comparisons; one thread)
+  --build B                  auto (default: relaxed where the runtime validates relaxed SIMD, else
+                             simd), relaxed, simd, or scalar (no SIMD, for comparisons; one thread).
+                             Node 20 runs relaxed only as node --experimental-wasm-relaxed-simd
+  --scalar                   the same as --build scalar
   -h, --help                 this text
 
 A prompt file is a JSON array of token ids, used as is (include BOS 1 if you want it).
@@ -92,7 +95,7 @@ const OPTIONS = {
   seed: [null, 'int'], 'rope-mode': [null, 'string'], 'rope-factor': [null, 'number'],
   'trained-ctx': [null, 'int'], 'rope-refresh': [null, 'int'], 'kv-type': [null, 'string'],
   'max-context': [null, 'int'], at: [null, 'string'], top: [null, 'int'], json: [null, 'bool'],
-  threads: [null, 'int'], scalar: [null, 'bool'], help: ['h', 'bool'], all: [null, 'bool'], progress: [null, 'bool'],
+  threads: [null, 'int'], build: [null, 'string'], scalar: [null, 'bool'], help: ['h', 'bool'], all: [null, 'bool'], progress: [null, 'bool'],
   system: [null, 'string'], output: ['o', 'string'], layers: [null, 'int'], hidden: [null, 'int'],
   heads: [null, 'int'], 'kv-heads': [null, 'int'], ffn: [null, 'int'], ctx: [null, 'int'], type: [null, 'string'],
   'dynamic-factor': [null, 'number'], shape: [null, 'string'], theta: [null, 'number'], tokens: [null, 'string'], file: [null, 'string'],
@@ -112,7 +115,7 @@ const COMMANDS = {
   synth: ['output', 'shape', 'layers', 'hidden', 'heads', 'kv-heads', 'ffn', 'ctx', 'type', 'dynamic-factor', 'theta', 'seed'],
 };
 // options of every command that loads a model
-const COMMON = ['model', 'rope-mode', 'rope-factor', 'trained-ctx', 'rope-refresh', 'kv-type', 'max-context', 'threads', 'scalar', 'progress', 'help'];
+const COMMON = ['model', 'rope-mode', 'rope-factor', 'trained-ctx', 'rope-refresh', 'kv-type', 'max-context', 'threads', 'build', 'scalar', 'progress', 'help'];
 
 function parseArgs(argv) {
   const opts = {}, positional = [];
@@ -168,7 +171,7 @@ function loadOptions(opts) {
   return usage(() => checkLoadOptions({
     ropeMode: opts['rope-mode'], ropeFactor: opts['rope-factor'], trainedCtx: opts['trained-ctx'],
     ropeRefresh: opts['rope-refresh'], kvType: opts['kv-type'], maxContext: opts['max-context'],
-    threads: opts.threads, build: opts.scalar ? 'scalar' : 'simd',
+    threads: opts.threads, build: opts.scalar ? 'scalar' : opts.build,
   }));
 }
 
@@ -302,7 +305,7 @@ async function cmdInfo(opts) {
       `rope           base ${r.theta} up to ${r.trainedCtx} tokens; beyond: ${scaling}`,
       `rope mode      ${r.mode} (${r.modeSource === 'option' ? 'from the option' : r.modeSource === 'file' ? 'the file asks for dynamic NTK' : `default for ${i.architecture}`})`,
       `tokens         bos ${i.bos}, eos ${i.eos}${i.eot >= 0 ? `, end-of-turn ${i.eot}` : ''}, add_bos ${i.addBos}`,
-      `kernels        ${i.simd ? 'WebAssembly SIMD128' : 'scalar'}, ${i.threads} thread${i.threads > 1 ? 's' : ''}`,
+      `kernels        ${i.relaxedSimd ? 'WebAssembly SIMD128 and relaxed SIMD' : i.simd ? 'WebAssembly SIMD128' : 'scalar'}, ${i.threads} thread${i.threads > 1 ? 's' : ''}`,
       i.splits > 1 ? `split          ${i.splits} parts` : null,
     ].filter(Boolean).join('\n') + '\n');
   }

@@ -10,8 +10,15 @@ import { Listeners } from './events.mjs';
 
 export { NtkError };
 
-const BUILDS = { simd: 'ntk', scalar: 'ntk-scalar' };
-const THREADED = 'ntk-mt'; // the simd build with pthreads: runs when threads > 1 and memory can be shared
+// 'relaxed' is 'simd' whose K-quant kernels use relaxed SIMD (the same results bit for bit, in
+// fewer instructions), for runtimes that validate it; 'auto' takes it where it can.
+const BUILDS = { simd: 'ntk', relaxed: 'ntk-relaxed', scalar: 'ntk-scalar' };
+const BUILD_NAMES = ['auto', ...Object.keys(BUILDS)];
+// with pthreads: runs when threads > 1 and memory can be shared
+const THREADED = { simd: 'ntk-mt', relaxed: 'ntk-mt-relaxed' };
+// a module of one function: i16x8.relaxed_dot_i8x16_i7x16_s of two v128.const
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0,
+  253, 12, ...new Array(16).fill(1), 253, 12, ...new Array(16).fill(1), 253, 146, 2, 11]);
 const MAX_THREADS = 64;    // NTK_MAX_THREADS of api.h
 const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED', [-7]: 'CONTEXT_FULL' };
 const ROPE_MODES = ['consistent', 'cached', 'none'];
@@ -28,9 +35,16 @@ const argError = (msg) => new NtkError(msg, 'ARG');
 // isolated page (COOP/COEP) or in a worker of one.
 const canShareMemory = () => typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
 
+/** Whether this runtime runs relaxed SIMD (browsers since 2023; Node 20 behind --experimental-wasm-relaxed-simd). */
+export const relaxedSimdSupported = () => WebAssembly.validate(RELAXED_PROBE);
+
 /** The build that runs for these options, and with how many threads. */
 function chooseBuild(build, threads) {
-  return threads > 1 && build === 'simd' && canShareMemory() ? { name: THREADED, threads } : { name: BUILDS[build], threads: 1 };
+  const b = build === 'auto' ? (relaxedSimdSupported() ? 'relaxed' : 'simd') : build;
+  if (b === 'relaxed' && !relaxedSimdSupported())
+    throw new NtkError('the relaxed build needs relaxed SIMD, which this runtime does not validate ' +
+      '(Node 20 has it behind --experimental-wasm-relaxed-simd); build "auto" falls back to "simd"', 'UNSUPPORTED');
+  return threads > 1 && THREADED[b] && canShareMemory() ? { name: THREADED[b], threads } : { name: BUILDS[b], threads: 1 };
 }
 
 async function instantiate({ name, threads }) {
@@ -73,10 +87,10 @@ const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v 
 /** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
 export function checkLoadOptions(options = {}) {
   checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'ropeRefresh', 'maxContext', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
-  const { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType = 'f32', threads = 1, build = 'simd', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
+  const { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType = 'f32', threads = 1, build = 'auto', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
   if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
     throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
-  if (!BUILDS[build]) throw argError(`build must be simd or scalar, got ${build}`);
+  if (!BUILD_NAMES.includes(build)) throw argError(`build must be one of ${BUILD_NAMES.join(', ')}, got ${build}`);
   if (!KV_TYPES.includes(kvType)) throw argError(`kvType must be one of ${KV_TYPES.join(', ')}, got ${kvType}`);
   checkNumber('threads', threads, 1, MAX_THREADS, { integer: true });
   checkNumber('ropeFactor', ropeFactor, 1, 1e6);

@@ -103,8 +103,14 @@ export interface LoadOptions {
    * info().threads tells. Logits are bitwise the same for any number of threads.
    */
   threads?: number;
-  /** 'simd' (default, WebAssembly SIMD128) or 'scalar' (the same C without SIMD, for comparisons) */
-  build?: 'simd' | 'scalar';
+  /**
+   * which build of the engine runs: 'simd' (WebAssembly SIMD128); 'relaxed' (the same, with the
+   * K-quant kernels' products in relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s: faster, and the
+   * same logits bit for bit; an UNSUPPORTED error where the runtime does not validate relaxed
+   * SIMD, as Node 20 without --experimental-wasm-relaxed-simd); 'scalar' (the same C without
+   * SIMD, for comparisons); or 'auto' (the default): 'relaxed' where it can run, else 'simd'
+   */
+  build?: Build;
   /** bytes per read while loading, an integer in [1, 2^30]; default 1 MiB (1048576) */
   chunkSize?: number;
   /** called with the progress after every chunk read, and with phase 'ready' at the end */
@@ -118,6 +124,9 @@ export interface LoadOptions {
   cache?: boolean;
 }
 
+/** a build of the engine (LoadOptions.build) */
+export type Build = 'auto' | 'relaxed' | 'simd' | 'scalar';
+
 /** element type of the KV cache */
 export type KvType = 'f32' | 'f16' | 'q8_0';
 
@@ -130,7 +139,7 @@ export interface ResolvedLoadOptions {
   maxContext: number | undefined;
   kvType: KvType;
   threads: number;
-  build: 'simd' | 'scalar';
+  build: Build;
   chunkSize: number;
   onProgress: ((progress: LoadProgress) => void) | undefined;
   signal: AbortSignal | undefined;
@@ -247,8 +256,10 @@ export interface ModelInfo {
   ggufVersion: number;
   /** number of files the model was split in (1 if not split) */
   splits: number;
-  /** whether this engine runs the SIMD build */
+  /** whether this engine runs a SIMD build ('simd' or 'relaxed') */
   simd: boolean;
+  /** whether it runs the relaxed build */
+  relaxedSimd: boolean;
   /** threads evaluating: LoadOptions.threads, or 1 where the threaded build cannot run */
   threads: number;
   /** number of tensors of each type, by ggml type name ('F32', 'Q8_0', ...) */
@@ -406,6 +417,9 @@ export class Engine {
 
 /** Validate Engine.load options and fill in the defaults; throws NtkError 'ARG'. */
 export function checkLoadOptions(options?: LoadOptions): ResolvedLoadOptions;
+
+/** Whether this runtime validates relaxed SIMD, so that build 'auto' runs the relaxed build. */
+export function relaxedSimdSupported(): boolean;
 
 /** Validate generate() / chat() options and fill in the defaults (seed: a random one); throws NtkError 'ARG'. */
 export function checkGenerateOptions(options?: GenerateOptions): ResolvedGenerateOptions;

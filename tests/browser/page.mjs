@@ -19,7 +19,8 @@ const absolute = (url) => new URL(url, document.baseURI).href;
 
 /**
  * Load with Engine ('main') or WorkerEngine ('worker'), generate greedily (aborting after
- * abortAfter items if given), dispose. Returns { text, ids, nCtx, threads, progress, ms } or { error }.
+ * abortAfter items if given), dispose. Returns { text, ids, nCtx, threads, relaxedSimd, progress, ms } or
+ * { error }.
  */
 async function greedy({ kind, source, options = {}, prompt, maxTokens = 20, chat = false, abortAfter }) {
   const Cls = kind === 'worker' ? WorkerEngine : Engine;
@@ -39,7 +40,8 @@ async function greedy({ kind, source, options = {}, prompt, maxTokens = 20, chat
     const text = items.map((x) => x.text).join('');
     const ms = performance.now() - t0;
     log(`${kind}${chat ? ' chat' : ''}: ${source} ${JSON.stringify(options)} → ${JSON.stringify(text)} (load ${tLoad.toFixed(0)} ms, total ${ms.toFixed(0)} ms)`);
-    return { text, ids: items.map((x) => x.id), nCtx: engine.nCtx, threads: (await engine.info()).threads, progress, ms };
+    const { threads, relaxedSimd } = await engine.info();
+    return { text, ids: items.map((x) => x.id), nCtx: engine.nCtx, threads, relaxedSimd, progress, ms };
   } catch (e) {
     log(`${kind}: ${source} ${JSON.stringify(options)} → ${e.name} ${e.code ?? ''}: ${e.message}`, 'err');
     return { error: errorOf(e) };
