@@ -294,6 +294,22 @@ export function sendBytes(res, bytes, { length = true, piece = 1 << 16, delayMs 
   next();
 }
 
+/** Every position's logits of a prompt (from a reset), then those of `decode` greedy steps from the last. */
+export function promptAndDecode(engine, prompt, decode) {
+  engine.reset();
+  const prefill = engine.evaluate(prompt, { allLogits: true });
+  const steps = [];
+  let last = row(prefill, prompt.length - 1);
+  for (let i = 0; i < decode; i++) steps.push((last = engine.evaluate([argmax(last)])));
+  return { prefill, steps };
+}
+
+/** Assert two promptAndDecode runs are the same bit for bit. */
+export function assertSameRun(got, want, label) {
+  assertBitIdentical(got.prefill, want.prefill, `${label}: prefill`);
+  got.steps.forEach((s, i) => assertBitIdentical(s, want.steps[i], `${label}: decode step ${i}`));
+}
+
 /** Assert two Float32Arrays are equal bit for bit (NaNs included). */
 export function assertBitIdentical(got, want, label, nVocab = 4096) {
   assert.equal(got.length, want.length, `${label}: length`);

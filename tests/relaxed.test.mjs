@@ -13,7 +13,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import v8 from 'node:v8';
-import { Engine, model, refRun, refLastLogits, diffStats, argmax, row, assertBitIdentical, ROOT } from './helpers.mjs';
+import { Engine, model, refRun, refLastLogits, diffStats, promptAndDecode, assertSameRun, ROOT } from './helpers.mjs';
 import { relaxedSimdSupported } from '../wasm/engine.mjs';
 
 if (!relaxedSimdSupported()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -31,15 +31,6 @@ async function load(file, options) {
   return e;
 }
 
-function run(engine) {
-  engine.reset();
-  const prefill = engine.evaluate(PROMPT, { allLogits: true });
-  const steps = [];
-  let last = row(prefill, PROMPT.length - 1);
-  for (let i = 0; i < DECODE; i++) steps.push((last = engine.evaluate([argmax(last)])));
-  return { prefill, steps };
-}
-
 test('this runtime runs relaxed SIMD once the flag is on, and build "auto" then takes the relaxed build', async () => {
   assert.equal(relaxedSimdSupported(), true);
   const info = (await load('q4_k_m')).info();
@@ -50,13 +41,11 @@ test('this runtime runs relaxed SIMD once the flag is on, and build "auto" then 
 
 for (const [file, bound] of Object.entries(FILES)) {
   test(`${file}: the relaxed build gives the SIMD build's logits bit for bit, with 1 and 2 threads; last logits within ${bound} of the reference`, async (t) => {
-    const want = run(await load(file, { build: 'simd' }));
+    const want = promptAndDecode(await load(file, { build: 'simd' }), PROMPT, DECODE);
     for (const threads of [1, 2]) {
       const engine = await load(file, { build: 'relaxed', threads });
       assert.equal(engine.info().threads, threads);
-      const got = run(engine);
-      assertBitIdentical(got.prefill, want.prefill, `${file}, ${threads} thread(s): prefill`);
-      got.steps.forEach((s, i) => assertBitIdentical(s, want.steps[i], `${file}, ${threads} thread(s): decode step ${i}`));
+      assertSameRun(promptAndDecode(engine, PROMPT, DECODE), want, `${file}, ${threads} thread(s)`);
     }
     const engine = engines.at(-1);
     const ref = refRun(0, 512);

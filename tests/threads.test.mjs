@@ -4,7 +4,7 @@
 // through WorkerEngine. The fallback to one thread, and the option's checks.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, model, refRun, argmax, row, assertBitIdentical, assertNtkError } from './helpers.mjs';
+import { Engine, model, refRun, promptAndDecode, assertSameRun, assertBitIdentical, assertNtkError } from './helpers.mjs';
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
 
 const PROMPT = refRun(0, 1500).token_ids.slice(0, 600); // two 512s' worth of dynamic NTK past L0
@@ -18,20 +18,7 @@ async function load(options) {
   return e;
 }
 
-/** Every position's logits of PROMPT, then each decode step's, greedy from the last. */
-function run(engine) {
-  engine.reset();
-  const prefill = engine.evaluate(PROMPT, { allLogits: true });
-  const steps = [];
-  let last = row(prefill, PROMPT.length - 1);
-  for (let i = 0; i < DECODE; i++) steps.push((last = engine.evaluate([argmax(last)])));
-  return { prefill, steps };
-}
-
-function assertSameRun(got, want, label) {
-  assertBitIdentical(got.prefill, want.prefill, `${label}: prefill`);
-  got.steps.forEach((s, i) => assertBitIdentical(s, want.steps[i], `${label}: decode step ${i}`));
-}
+const run = (engine) => promptAndDecode(engine, PROMPT, DECODE);
 
 for (const ropeMode of ['consistent', 'cached']) {
   test(`${ropeMode}: 2 and 4 threads give the logits of one, bit for bit (600-token prompt, ${DECODE} decode steps)`, async (t) => {
