@@ -33,13 +33,6 @@ const ggml_type_traits *ggml_type_info(uint32_t type)
     return &type_traits[type];
 }
 
-static float f32_from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static uint32_t bits_from_f32(float f)
 {
     uint32_t u;
@@ -49,28 +42,6 @@ static uint32_t bits_from_f32(float f)
 
 /* binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits; binary32 bias is 127, so a
  * normal half's exponent field moves up by 127 - 15 = 112. */
-float fp16_to_fp32(ggml_half h)
-{
-    const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    const uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
-
-    if (exp == 0x1f) /* inf, or NaN with its payload kept */
-        return f32_from_bits(sign | 0x7f800000 | mant << 13);
-    if (exp != 0)
-        return f32_from_bits(sign | (exp + 112) << 23 | mant << 13);
-    if (mant == 0)
-        return f32_from_bits(sign);
-    /* Subnormal half (mant * 2^-24) is a normal float: shift the leading 1 up to the implicit
-     * bit position, lowering the exponent once per shift. */
-    uint32_t e = 113;
-    while (!(mant & 0x400)) {
-        mant <<= 1;
-        e--;
-    }
-    return f32_from_bits(sign | e << 23 | (mant & 0x3ff) << 13);
-}
-
 ggml_half fp32_to_fp16(float f)
 {
     const uint32_t x = bits_from_f32(f);
@@ -103,10 +74,6 @@ ggml_half fp32_to_fp16(float f)
     return (ggml_half)(sign | q);
 }
 
-float bf16_to_fp32(uint16_t h)
-{
-    return f32_from_bits((uint32_t)h << 16);
-}
 
 void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8])
 {

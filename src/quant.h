@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ggml type ids as stored in GGUF tensor infos */
 enum ggml_type {
@@ -125,9 +126,44 @@ static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 typedef struct { const char *name; int block_size; int type_size; } ggml_type_traits;
 const ggml_type_traits *ggml_type_info(uint32_t type); /* NULL if unknown */
 
-float fp16_to_fp32(ggml_half h);
 ggml_half fp32_to_fp16(float f);   /* round to nearest even, as ggml */
-float bf16_to_fp32(uint16_t h);
+
+/* Exact for every half, NaN payloads kept. Inline: the kernels convert a block's scales on every
+ * block, and a call cost decode a few per cent. binary16 has 5 exponent bits (bias 15), binary32
+ * 8 (bias 127): a normal half's exponent field moves up by 112. */
+static inline float fp16_to_fp32(ggml_half h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff, bits;
+    if (exp == 0x1f) /* inf, or NaN */
+        bits = sign | 0x7f800000 | mant << 13;
+    else if (exp != 0)
+        bits = sign | (exp + 112) << 23 | mant << 13;
+    else if (mant == 0)
+        bits = sign;
+    else {
+        /* a subnormal half (mant * 2^-24) is a normal float: shift the leading 1 up to the
+         * implicit bit, lowering the exponent once per shift */
+        uint32_t e = 113;
+        while (!(mant & 0x400)) {
+            mant <<= 1;
+            e--;
+        }
+        bits = sign | e << 23 | (mant & 0x3ff) << 13;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* a bfloat16 is the top half of a float */
+static inline float bf16_to_fp32(uint16_t h)
+{
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* Expand one row of k values of `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
  * Q5_K, Q6_K, Q8_K; Q8_1 as the Q8_0 row of its d and qs) into y. Returns 0, or -1 (nothing

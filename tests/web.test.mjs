@@ -83,7 +83,7 @@ test('opens with the bundled model and generates the text Node gives', { skip: S
     return [threadCount(true, 8), threadCount(false, 8), threadCount(true, 1)];
   }), [8, 1, 1]);
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  assert.match(await text('#engine-desc'), new RegExp(`SIMD128 · ${cores} threads? · isolated`));
+  assert.match(await text('#engine-desc'), new RegExp(`SIMD128 \\+ relaxed SIMD · ${cores} threads? · isolated`));
   await shot('ready');
   assert.equal(await generate(PROMPT), expected);
   assert.match(await text('#prefill'), /tok\/s/);

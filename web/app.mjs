@@ -112,7 +112,7 @@ async function ready(label, ms) {
   $('trained').textContent = rope.trainedCtx;
   $('rope-desc').textContent = `${rope.mode}${rope.mode === 'none' ? '' : `, factor ${rope.factor}`} (${rope.modeSource === rope.factorSource ? rope.modeSource : `${rope.modeSource}/${rope.factorSource}`})`;
   const threads = info.threads ?? 1;
-  $('engine-desc').textContent = `${info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
+  $('engine-desc').textContent = `${info.relaxedSimd ? 'SIMD128 + relaxed SIMD' : info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
   chart.setModel({ theta: rope.theta, factor: rope.factor, trainedCtx: rope.trainedCtx, headDim: info.headDim, mode: rope.mode });
   engine.on('scale', (e) => {
     chart.add(e);
