@@ -13,6 +13,16 @@
 #include <wasm_simd128.h>
 #include "kernels.h"
 
+#if defined(NTK_RELAXED_SIMD)
+/* i16x8.relaxed_dot_i8x16_i7x16_s(x, q): q[2i]*x[2i] + q[2i+1]*x[2i+1] in int16 lanes, one
+ * instruction (pmaddubsw on x86) where extending and multiplying take about nine. Emscripten
+ * 3.1.6's clang cannot emit it, so the relaxed build calls this import and
+ * scripts/relaxed-simd.mjs turns every call into the instruction once the module is linked. Its
+ * result is only implementation-defined where q leaves the i7 range; the quants it meets here are
+ * unsigned, 0..63, and no pair sum comes near int16's limit. */
+v128_t ntk_relaxed_dot_i8x16_i7x16_s(v128_t x, v128_t q) __attribute__((const));
+#endif
+
 static inline float hsum_f32x4(v128_t v)
 {
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
@@ -177,17 +187,38 @@ static inline v128_t q8_0_block(const block_q8_0 *w, const block_q8_0 *x)
                           dot_i8x16(wasm_v128_load(w->qs + 16), wasm_v128_load(x->qs + 16)));
 }
 
+/* sum (q[i] - offset) * x[i] over 32 unsigned quants (lo: values 0-15, hi: 16-31; q <= 31) and
+ * activations xq[0..31], in four int32 lanes. The relaxed build multiplies the unsigned quants as
+ * they are and takes offset * sum x back: int16 pair sums stay under 4*31*127 + 4*16*127. */
+static inline __attribute__((always_inline)) v128_t quants_dot32(v128_t lo, v128_t hi, int offset,
+                                                                 const int8_t *xq)
+{
+    const v128_t x0 = wasm_v128_load(xq), x1 = wasm_v128_load(xq + 16);
+#if defined(NTK_RELAXED_SIMD)
+    v128_t p = wasm_i16x8_add(ntk_relaxed_dot_i8x16_i7x16_s(x0, lo), ntk_relaxed_dot_i8x16_i7x16_s(x1, hi));
+    if (offset) {
+        const v128_t o = wasm_i8x16_splat((int8_t)offset);
+        p = wasm_i16x8_sub(p, wasm_i16x8_add(ntk_relaxed_dot_i8x16_i7x16_s(x0, o),
+                                             ntk_relaxed_dot_i8x16_i7x16_s(x1, o)));
+    }
+    return wasm_i32x4_dot_i16x8(p, wasm_i16x8_splat(1));
+#else
+    if (offset) {
+        lo = wasm_i8x16_sub(lo, wasm_i8x16_splat((int8_t)offset));
+        hi = wasm_i8x16_sub(hi, wasm_i8x16_splat((int8_t)offset));
+    }
+    return wasm_i32x4_add(dot_i8x16(lo, x0), dot_i8x16(hi, x1));
+#endif
+}
+
 /* Low nibbles are elements 0..15 and high nibbles 16..31, matching x's first and second
  * 16 bytes, so no interleaving is needed. The high nibbles are shifted down in 16-bit lanes
  * and masked: x86 has no byte shift, so an 8-bit shift would cost V8 a mask of its own. */
 static inline v128_t q4_0_block(const block_q4_0 *w, const block_q8_0 *x)
 {
-    const v128_t packed = wasm_v128_load(w->qs);
-    const v128_t low4 = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
-    const v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, low4), eight);
-    const v128_t hi = wasm_i8x16_sub(wasm_v128_and(wasm_u16x8_shr(packed, 4), low4), eight);
-    return wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(x->qs)),
-                          dot_i8x16(hi, wasm_v128_load(x->qs + 16)));
+    const v128_t packed = wasm_v128_load(w->qs), low4 = wasm_i8x16_splat(0x0f);
+    return quants_dot32(wasm_v128_and(packed, low4), wasm_v128_and(wasm_u16x8_shr(packed, 4), low4), 8,
+                        x->qs);
 }
 
 /* Quantized dots work on pairs of blocks. Each block's integer sum is exact, as in the scalar
@@ -313,11 +344,7 @@ static inline __attribute__((always_inline)) v128_t q4_q5_block(const uint8_t *q
         lo = wasm_v128_or(lo, h_lo);
         hi = wasm_v128_or(hi, h_hi);
     }
-    if (offset) {
-        lo = wasm_i8x16_sub(lo, wasm_i8x16_splat((int8_t)offset));
-        hi = wasm_i8x16_sub(hi, wasm_i8x16_splat((int8_t)offset));
-    }
-    return wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(xq)), dot_i8x16(hi, wasm_v128_load(xq + 16)));
+    return quants_dot32(lo, hi, offset, xq);
 }
 
 /* dw * dx * block sum, accumulated per lane (|lane| <= 8 * 31 * 127: converts exactly) */
@@ -363,14 +390,6 @@ float dot_q5_1_q8_1_simd(const block_q5_1 *w, const block_q8_1 *x, int n)
  * same float expression, so the two twins agree bit for bit. Products of weight and activation
  * bytes fit in int16 (|q*x| <= 63 * 127), so mul_pairs_i8x16 forms them two-at-a-time per lane
  * and i32x4.dot against a splat of the sub-block's scale both widens and scales them in one step. */
-
-#if defined(NTK_RELAXED_SIMD)
-/* i16x8.relaxed_dot_i8x16_i7x16_s(x, q): one instruction (pmaddubsw on x86) where extmul takes
- * about nine. Emscripten 3.1.6's clang cannot emit it, so the relaxed build calls this import and
- * scripts/relaxed-simd.mjs turns every call into the instruction once the module is linked. Its
- * result is only implementation-defined where q leaves the i7 range; K-quant quants are 0..63. */
-v128_t ntk_relaxed_dot_i8x16_i7x16_s(v128_t x, v128_t q) __attribute__((const));
-#endif
 
 /* Products of sixteen unsigned quants q (0..63) and activations x, summed in pairs into the eight
  * int16 lanes, |lane| <= 2 * 63 * 127: q[i]*x[i] + q[i+8]*x[i+8], or in the relaxed build
