@@ -8,7 +8,8 @@
  * Conventions: n is the length of a row in elements and a multiple of the weight type's block
  * (32, or 256 for K-quants); quantized dot products take weights in their block format and
  * activations already quantized (once per matrix product, as ggml does) to Q8_0, Q8_1 (for
- * Q4_1 and Q5_1) or Q8_K (for the K-quants). */
+ * Q4_1 and Q5_1) or Q8_K (for the K-quants), whose quants are -127..127 as quant.c makes them
+ * (the relaxed build's Q8_0 kernel relies on it). */
 #ifndef NTK_KERNELS_H
 #define NTK_KERNELS_H
 

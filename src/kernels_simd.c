@@ -181,10 +181,27 @@ static inline v128_t dot_i8x16(v128_t a, v128_t b)
     return wasm_i32x4_add(lo, hi);
 }
 
+/* dot_i8x16 of Q8_0 weights w (any int8) and activations x (-127..127, quantize_row_q8_0's
+ * range). The relaxed build's relaxed_dot wants its unsigned operand under 128, so x is split into
+ * x+ = max(x, 0) and x- = x+ - x, both 0..127, and w.x = w.x+ - w.x-: each int16 lane of the
+ * difference is a true pair sum, |w[2i]*x[2i] + w[2i+1]*x[2i+1]| <= 2*128*127, so the wrapping
+ * subtraction is exact. */
+static inline v128_t q8_dot16(v128_t w, v128_t x)
+{
+#if defined(NTK_RELAXED_SIMD)
+    const v128_t xp = wasm_i8x16_max(x, wasm_i8x16_splat(0)), xm = wasm_i8x16_sub(xp, x);
+    const v128_t pairs = wasm_i16x8_sub(ntk_relaxed_dot_i8x16_i7x16_s(w, xp),
+                                        ntk_relaxed_dot_i8x16_i7x16_s(w, xm));
+    return wasm_i32x4_dot_i16x8(pairs, wasm_i16x8_splat(1));
+#else
+    return dot_i8x16(w, x);
+#endif
+}
+
 static inline v128_t q8_0_block(const block_q8_0 *w, const block_q8_0 *x)
 {
-    return wasm_i32x4_add(dot_i8x16(wasm_v128_load(w->qs), wasm_v128_load(x->qs)),
-                          dot_i8x16(wasm_v128_load(w->qs + 16), wasm_v128_load(x->qs + 16)));
+    return wasm_i32x4_add(q8_dot16(wasm_v128_load(w->qs), wasm_v128_load(x->qs)),
+                          q8_dot16(wasm_v128_load(w->qs + 16), wasm_v128_load(x->qs + 16)));
 }
 
 /* sum (q[i] - offset) * x[i] over 32 unsigned quants (lo: values 0-15, hi: 16-31; q <= 31) and

@@ -1,10 +1,11 @@
-// The relaxed build (wasm/build/ntk-relaxed.*, ntk-mt-relaxed.*): its kernels for unsigned quants
-// (K-quants, Q4_0 and the other legacy 4- and 5-bit types) form the products of quants and
-// activations with relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s, whose result is defined for
-// the quants' range, so it must give the SIMD build's logits bit for bit: every position of a
-// 600-token fixture prompt (past the trained 512) and a greedy decode loop, for the K-quant files
-// and the Q4_0 one, with one thread and two; their last logits also stay within the bounds
-// tests/kquant.test.mjs and tests/quant.test.mjs set against the F32 reference. And the choice of build: 'auto'
+// The relaxed build (wasm/build/ntk-relaxed.*, ntk-mt-relaxed.*): its quantized kernels form the
+// products of quants and activations with relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s, always
+// with an unsigned operand under 128 (the quants of K-quants and the legacy 4- and 5-bit types;
+// for Q8_0, the activations split into positive and negative parts), where its result is defined,
+// so it must give the SIMD build's logits bit for bit: every position of a 600-token fixture
+// prompt (past the trained 512) and a greedy decode loop, for the K-quant, Q4_0 and Q8_0 files,
+// with one thread and two; their last logits also stay within the bounds tests/kquant.test.mjs
+// and tests/quant.test.mjs set against the F32 reference. And the choice of build: 'auto'
 // takes relaxed where the runtime validates it, falls back to simd where not, and 'relaxed' there
 // is an UNSUPPORTED error.
 //
@@ -22,8 +23,8 @@ if (!relaxedSimdSupported()) v8.setFlagsFromString('--experimental-wasm-relaxed-
 const PROMPT = refRun(0, 1500).token_ids.slice(0, 600);
 const DECODE = 8;
 // tests/kquant.test.mjs: 2^(8-b) times Q8_0's largest error against the reference, b the main
-// type's bits; tests/quant.test.mjs: Q4_0's from models/kjv-tiny.md
-const FILES = { q4_k_m: 3.92, q5_k_m: 1.96, q6_k: 0.98, q4_0: 3.0 };
+// type's bits; tests/quant.test.mjs: twice Q4_0's and Q8_0's figures in models/kjv-tiny.md
+const FILES = { q4_k_m: 3.92, q5_k_m: 1.96, q6_k: 0.98, q4_0: 6.0, q8_0: 0.49 };
 const engines = [];
 after(() => engines.forEach((e) => e.dispose()));
 
