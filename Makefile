@@ -71,8 +71,8 @@ wasm/build/ntk-mt.js: $(SRC) $(HDR) Makefile | setup
 	$(EMCC) $(CSTD) -msimd128 -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
 	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
 
-# Relaxed SIMD: the products of unsigned quants (K-quants, Q4_0, Q4_1, Q5_0, Q5_1) and activations
-# in one i16x8.relaxed_dot_i8x16_i7x16_s per sixteen.
+# Relaxed SIMD: the quantized kernels' products of quants and activations in one
+# i16x8.relaxed_dot_i8x16_i7x16_s per sixteen.
 # clang 14 cannot emit it: the kernels call an import (NTK_RELAXED_SIMD; src/relaxed-simd.js lets
 # it link) that scripts/relaxed-simd.mjs turns into the instruction after linking. Engines pick
 # these builds where the runtime validates relaxed SIMD (wasm/engine.mjs).

@@ -10,7 +10,7 @@ import { Listeners } from './events.mjs';
 
 export { NtkError };
 
-// 'relaxed' is 'simd' whose kernels of unsigned quants use relaxed SIMD (the same results bit for
+// 'relaxed' is 'simd' whose quantized kernels use relaxed SIMD (the same results bit for
 // bit, in fewer instructions), for runtimes that validate it; 'auto' takes it where it can.
 const BUILDS = { simd: 'ntk', relaxed: 'ntk-relaxed', scalar: 'ntk-scalar' };
 const BUILD_NAMES = ['auto', ...Object.keys(BUILDS)];

@@ -105,11 +105,10 @@ export interface LoadOptions {
   threads?: number;
   /**
    * which build of the engine runs: 'simd' (WebAssembly SIMD128); 'relaxed' (the same, with the
-   * products of unsigned quants (K-quants, Q4_0, Q4_1, Q5_0, Q5_1) in relaxed SIMD's
-   * i16x8.relaxed_dot_i8x16_i7x16_s: faster, and the same logits bit for bit; an UNSUPPORTED
-   * error where the runtime does not validate relaxed SIMD, as Node 20 without
-   * --experimental-wasm-relaxed-simd); 'scalar' (the same C without SIMD, for comparisons); or
-   * 'auto' (the default): 'relaxed' where it can run, else 'simd'
+   * quantized kernels' products in relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s: faster, and
+   * the same logits bit for bit; an UNSUPPORTED error where the runtime does not validate relaxed
+   * SIMD, as Node 20 without --experimental-wasm-relaxed-simd); 'scalar' (the same C without
+   * SIMD, for comparisons); or 'auto' (the default): 'relaxed' where it can run, else 'simd'
    */
   build?: Build;
   /** bytes per read while loading, an integer in [1, 2^30]; default 1 MiB (1048576) */
