@@ -636,10 +636,14 @@ static inline __attribute__((always_inline)) token_lanes lanes_of(const v128_t *
     float xd[4];
     for (int i = 0; i < 4; i++) {
         const int t = g + i;
-        const block_q8_K *xt = token_row(x, x_stride, t) + b;
-        a[i] = t < T ? acc[t] : wasm_i32x4_splat(0);
-        m[i] = t >= T ? wasm_i32x4_splat(0) : q6 ? q6_K_offset(m_lo, m_hi, xt) : k4_mins(m_lo, xt);
-        xd[i] = t < T ? xt->d : 0.0f;
+        a[i] = m[i] = wasm_i32x4_splat(0);
+        xd[i] = 0.0f;
+        if (t < T) {
+            const block_q8_K *xt = token_row(x, x_stride, t) + b;
+            a[i] = acc[t];
+            m[i] = q6 ? q6_K_offset(m_lo, m_hi, xt) : k4_mins(m_lo, xt);
+            xd[i] = xt->d;
+        }
     }
     const token_lanes l = { wasm_f32x4_make(xd[0], xd[1], xd[2], xd[3]),
                             hsum_i32x4_x4(a[0], a[1], a[2], a[3]),

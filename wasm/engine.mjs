@@ -40,8 +40,9 @@ export const relaxedSimdSupported = () => WebAssembly.validate(RELAXED_PROBE);
 
 /** The build that runs for these options, and with how many threads. */
 function chooseBuild(build, threads) {
-  const b = build === 'auto' ? (relaxedSimdSupported() ? 'relaxed' : 'simd') : build;
-  if (b === 'relaxed' && !relaxedSimdSupported())
+  const relaxed = relaxedSimdSupported();
+  const b = build === 'auto' ? (relaxed ? 'relaxed' : 'simd') : build;
+  if (b === 'relaxed' && !relaxed)
     throw new NtkError('the relaxed build needs relaxed SIMD, which this runtime does not validate ' +
       '(Node 20 has it behind --experimental-wasm-relaxed-simd); build "auto" falls back to "simd"', 'UNSUPPORTED');
   return threads > 1 && THREADED[b] && canShareMemory() ? { name: THREADED[b], threads } : { name: BUILDS[b], threads: 1 };
