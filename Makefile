@@ -1,13 +1,14 @@
 # ntk-wasm — build the engine to WebAssembly, test it natively and in Node, benchmark it.
 #   make demo       install what is missing, build, and generate text with the bundled tiny model
-#   make            wasm/build/ntk.js (SIMD128), wasm/build/ntk-scalar.js (same code, no SIMD) and
-#                   wasm/build/ntk-mt.js (SIMD128 with pthreads)
+#   make            the five builds in wasm/build/ (ntk.js: SIMD128, ntk-scalar.js: the same code
+#                   without SIMD, ntk-mt.js: with pthreads, ntk-relaxed.js and ntk-mt-relaxed.js:
+#                   with relaxed SIMD) and wasm/build/abi.mjs (the C facts the JS side reads)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
 #   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar,
 #                   2 threads vs 1, load memory (BENCH_ARGS="--full", "--json", ...: see --help)
 #   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
-# Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
-# Node from Debian; npm ci).
+# These targets and `make setup` first run scripts/setup.sh, which installs what is missing
+# (Emscripten, gcc, Node from Debian; npm ci); any other, a plain `make` among them, does not.
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.
 export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
 
@@ -31,17 +32,21 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
            -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# Only `make setup` and the targets the README names install what is missing (scripts/setup.sh,
-# which may run apt-get); a plain `make` never does.
+# For the goals that install what is missing (above), every build waits for setup.
 ifneq ($(filter demo test serve bench,$(MAKECMDGOALS)),)
 SETUP = setup
 endif
 
-# ---- the WebAssembly builds ----
 # ntk: SIMD128; ntk-scalar: the same C without SIMD (for comparisons); ntk-mt: SIMD128 with
-# pthreads; ntk-relaxed, ntk-mt-relaxed: the same with relaxed SIMD (below). Each compiles every
-# source into build/obj/<variant>/, so an edit recompiles one file per variant.
+# pthreads; ntk-relaxed, ntk-mt-relaxed: the same with relaxed SIMD (below).
 VARIANTS = ntk ntk-scalar ntk-mt ntk-relaxed ntk-mt-relaxed
+
+.PHONY: all setup demo serve test test-c test-js bench clean
+all: wasm/build/abi.mjs $(VARIANTS:%=wasm/build/%.js) $(VARIANTS:%=wasm/build/%.mjs) wasm/build/package.json
+
+# ---- the WebAssembly builds ----
+# Each variant compiles every source into build/obj/<variant>/, so an edit recompiles one file per
+# variant (and the files that include an edited header: the .d files say which).
 
 # Threads: pthreads over a SharedArrayBuffer. The workers are made when the module is
 # instantiated (a browser can only start one once the page yields to its event loop), as many as
@@ -82,9 +87,6 @@ wasm/build/$(1).js: $(call objects,$(1)) $(if $(call relaxed,$(1)),$$(RELAXED_DE
 endef
 $(foreach v,$(VARIANTS),$(eval $(call wasm_variant,$(v))))
 -include $(wildcard build/obj/*/*.d build/obj/*/*/*.d)
-
-.PHONY: all setup demo serve test test-c test-js bench clean
-all: wasm/build/abi.mjs $(VARIANTS:%=wasm/build/%.js) $(VARIANTS:%=wasm/build/%.mjs) wasm/build/package.json
 
 # Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
 # are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
