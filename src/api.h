@@ -97,6 +97,7 @@ int ntk_reset(ntk_engine *e);
 /* Keep the first n tokens of the context (to reuse a shared prefix). */
 int ntk_truncate(ntk_engine *e, double n);
 
+/* Until it is called, a model samples with sampler_defaults (sampler.h), seed 0. */
 int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
                     double repeat_penalty, int repeat_window, double seed);
 int ntk_sample(ntk_engine *e);   /* next token id from the last logits, or a status */
