@@ -1,26 +1,29 @@
 # ntk-wasm — build the engine to WebAssembly, test it natively and in Node, benchmark it.
 #   make demo       install what is missing, build, and generate text with the bundled tiny model
-#   make            wasm/build/ntk.js (SIMD128), wasm/build/ntk-scalar.js (same code, no SIMD) and
-#                   wasm/build/ntk-mt.js (SIMD128 with pthreads)
+#   make            the five builds in wasm/build/ (ntk.js: SIMD128, ntk-scalar.js: the same code
+#                   without SIMD, ntk-mt.js: with pthreads, ntk-relaxed.js and ntk-mt-relaxed.js:
+#                   with relaxed SIMD) and wasm/build/abi.mjs (the C facts the JS side reads)
 #   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
 #   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar,
 #                   2 threads vs 1, load memory (BENCH_ARGS="--full", "--json", ...: see --help)
 #   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
-# Every target first runs scripts/setup.sh, which installs what is missing (Emscripten, gcc,
-# Node from Debian; npm ci).
+# These targets and `make setup` first run scripts/setup.sh, which installs what is missing
+# (Emscripten, gcc, Node from Debian; npm ci); any other, a plain `make` among them, does not.
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.
 export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
 
 CC      ?= gcc
 EMCC    ?= emcc
 CSTD     = -std=c11 -Wall -Wextra -Werror=implicit-function-declaration
-SRC      = src/gguf.c src/quant.c src/kernels_scalar.c src/kernels_simd.c src/matmul.c src/rope.c \
-           src/model.c src/tokenizer.c src/sampler.c src/threadpool.c src/api.c
-HDR      = $(wildcard src/*.h)
-EXPORTS  = ntk_new ntk_free ntk_error ntk_set_threads ntk_threads ntk_load_begin ntk_load_window ntk_load_window_size \
-           ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_set_max_context ntk_set_kv_type ntk_info_json ntk_n_vocab ntk_n_ctx \
-           ntk_rope_base ntk_tokenize ntk_detok_reset ntk_detok_push ntk_detok_flush ntk_is_eog \
-           ntk_token_piece ntk_eval ntk_logits ntk_reset ntk_truncate ntk_metadata_json ntk_sampler_set ntk_sample malloc free
+# The kernels sit in src/kernels_*.c or src/kernels/*.c; the types' rows (types.c) point to them.
+KERNELS  = src/types.c src/quant.c $(wildcard src/kernels_*.c src/kernels/*.c)
+SRC      = src/gguf.c $(KERNELS) src/matmul.c src/rope.c src/arch.c src/model.c src/tokenizer.c \
+           src/sampler.c src/threadpool.c src/load.c src/json.c src/api.c
+HDR      = $(wildcard src/*.h src/kernels/*.h)
+# The exports are the functions api.h declares (but its native-only block), and the allocator.
+lparen  := (
+EXPORTS  = $(shell sed -n '/^\#ifndef __EMSCRIPTEN__/,/^\#endif/d; s/^[a-z][^$(lparen)]*[ *]\(ntk_[a-z0-9_]*\)$(lparen).*/\1/p' src/api.h) \
+           malloc free
 comma    = ,
 EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWTH=1 \
            -sMAXIMUM_MEMORY=4GB -sABORTING_MALLOC=0 -sFILESYSTEM=0 -sENVIRONMENT=node,web,worker \
@@ -29,15 +32,79 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
            -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# For the goals that install what is missing (above), every build waits for setup.
+ifneq ($(filter demo test serve bench,$(MAKECMDGOALS)),)
+SETUP = setup
+endif
+
+# ntk: SIMD128; ntk-scalar: the same C without SIMD (for comparisons); ntk-mt: SIMD128 with
+# pthreads; ntk-relaxed, ntk-mt-relaxed: the same with relaxed SIMD (below).
+VARIANTS = ntk ntk-scalar ntk-mt ntk-relaxed ntk-mt-relaxed
+
 .PHONY: all setup demo serve test test-c test-js bench clean
-all: wasm/build/ntk.js wasm/build/ntk-scalar.js wasm/build/ntk-mt.js wasm/build/ntk-relaxed.js \
-     wasm/build/ntk-mt-relaxed.js wasm/build/ntk.mjs wasm/build/ntk-scalar.mjs wasm/build/ntk-mt.mjs \
-     wasm/build/ntk-relaxed.mjs wasm/build/ntk-mt-relaxed.mjs wasm/build/package.json
+all: wasm/build/abi.mjs $(VARIANTS:%=wasm/build/%.js) $(VARIANTS:%=wasm/build/%.mjs) wasm/build/package.json
+
+# ---- the WebAssembly builds ----
+# Each variant compiles every source into build/obj/<variant>/, so an edit recompiles one file per
+# variant (and the files that include an edited header: the .d files say which).
+
+# Threads: pthreads over a SharedArrayBuffer. The workers are made when the module is
+# instantiated (a browser can only start one once the page yields to its event loop), as many as
+# the engine asks for in Module.ntkWorkers; 3.1.6 also writes <variant>.worker.js, which each of
+# them runs and which loads <variant>.js.
+THREADS_CFLAGS  = -DNTK_THREADS -pthread
+THREADS_LDFLAGS = -sUSE_PTHREADS=1 -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2
+
+# Relaxed SIMD: the quantized kernels' products of quants and activations in one
+# i16x8.relaxed_dot_i8x16_i7x16_s per sixteen.
+# clang 14 cannot emit it: the kernels call an import (NTK_RELAXED_SIMD; src/relaxed-simd.js lets
+# it link) that scripts/relaxed-simd.mjs turns into the instruction after linking. Engines pick
+# these builds where the runtime validates relaxed SIMD (wasm/engine.mjs).
+RELAXED_CFLAGS  = -DNTK_RELAXED_SIMD
+RELAXED_LDFLAGS = --js-library src/relaxed-simd.js
+RELAXED_DEPS    = src/relaxed-simd.js scripts/relaxed-simd.mjs
+
+CFLAGS_ntk             = -msimd128
+CFLAGS_ntk-scalar      =
+CFLAGS_ntk-mt          = -msimd128 $(THREADS_CFLAGS)
+CFLAGS_ntk-relaxed     = -msimd128 $(RELAXED_CFLAGS)
+CFLAGS_ntk-mt-relaxed  = -msimd128 $(RELAXED_CFLAGS) $(THREADS_CFLAGS)
+LDFLAGS_ntk-mt         = $(THREADS_LDFLAGS)
+LDFLAGS_ntk-relaxed    = $(RELAXED_LDFLAGS)
+LDFLAGS_ntk-mt-relaxed = $(RELAXED_LDFLAGS) $(THREADS_LDFLAGS)
+objects = $(patsubst src/%.c,build/obj/$(1)/%.o,$(SRC))
+relaxed = $(findstring relaxed,$(1))
+
+define wasm_variant
+build/obj/$(1)/%.o: src/%.c Makefile | $$(SETUP)
+	@mkdir -p $$(@D)
+	$$(EMCC) $$(CSTD) -O3 $$(CFLAGS_$(1)) -MMD -MP -Isrc -c $$< -o $$@
+
+wasm/build/$(1).js: $(call objects,$(1)) $(if $(call relaxed,$(1)),$$(RELAXED_DEPS)) Makefile | wasm/build/abi.mjs
+	@mkdir -p $$(@D)
+	$$(EMCC) $$(CFLAGS_$(1)) $$(EMFLAGS) $$(LDFLAGS_$(1)) $(call objects,$(1)) -o $$@
+	$(if $(call relaxed,$(1)),node scripts/relaxed-simd.mjs $$(@:.js=.wasm))
+endef
+$(foreach v,$(VARIANTS),$(eval $(call wasm_variant,$(v))))
+-include $(wildcard build/obj/*/*.d build/obj/*/*/*.d)
 
 # Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
 # are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
 wasm/build/%.mjs: wasm/build/%.js
 	{ cat $<; echo; echo 'export default createNtkModule;'; } > $@
+
+# The C facts the JS side needs (status names, RoPE modes, KV types, sampling defaults, ggml
+# types), printed by a native program linked with the engine.
+build/obj/host/%.o: src/%.c Makefile | $(SETUP)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O1 -MMD -MP -Isrc -c $< -o $@
+
+build/abi: scripts/abi.c $(call objects,host) | $(SETUP)
+	$(CC) $(CSTD) -O1 -Isrc $^ -lm -o $@
+
+wasm/build/abi.mjs: build/abi
+	@mkdir -p $(@D)
+	build/abi > $@.tmp && mv $@.tmp $@
 
 setup:
 	@scripts/setup.sh
@@ -54,69 +121,34 @@ serve: all
 	@mkdir -p $(@D)
 	echo '{ "type": "commonjs" }' > $@
 
-wasm/build/ntk.js: $(SRC) $(HDR) Makefile | setup
-	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -msimd128 $(EMFLAGS) -Isrc $(SRC) -o $@
-
-wasm/build/ntk-scalar.js: $(SRC) $(HDR) Makefile | setup
-	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) $(EMFLAGS) -Isrc $(SRC) -o $@
-
-# Threads: pthreads over a SharedArrayBuffer. The workers are made when the module is
-# instantiated (a browser can only start one once the page yields to its event loop), as many as
-# the engine asks for in Module.ntkWorkers; 3.1.6 also writes ntk-mt.worker.js, which each of
-# them runs and which loads ntk-mt.js.
-wasm/build/ntk-mt.js: $(SRC) $(HDR) Makefile | setup
-	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -msimd128 -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
-	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
-
-# Relaxed SIMD: the quantized kernels' products of quants and activations in one
-# i16x8.relaxed_dot_i8x16_i7x16_s per sixteen.
-# clang 14 cannot emit it: the kernels call an import (NTK_RELAXED_SIMD; src/relaxed-simd.js lets
-# it link) that scripts/relaxed-simd.mjs turns into the instruction after linking. Engines pick
-# these builds where the runtime validates relaxed SIMD (wasm/engine.mjs).
-RELAXED = -DNTK_RELAXED_SIMD --js-library src/relaxed-simd.js
-
-wasm/build/ntk-relaxed.js: $(SRC) $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs Makefile | setup
-	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -msimd128 $(RELAXED) $(EMFLAGS) -Isrc $(SRC) -o $@
-	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
-
-wasm/build/ntk-mt-relaxed.js: $(SRC) $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs Makefile | setup
-	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -msimd128 $(RELAXED) -DNTK_THREADS -pthread $(EMFLAGS) -sUSE_PTHREADS=1 \
-	    -sPTHREAD_POOL_SIZE=Module.ntkWorkers -sPTHREAD_POOL_SIZE_STRICT=2 -Isrc $(SRC) -o $@
-	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
-
 # ---- C unit tests ----
 C_TESTS = build/test_gguf build/test_tokenizer build/test_sampler build/test_rope build/test_engine build/test_fuzz_regressions \
-          build/test_threads
+          build/test_threads build/test_types build/test_arch
 
-build/test_%: tests/c/test_%.c $(SRC) $(HDR) | setup
+build/test_%: tests/c/test_%.c $(SRC) $(HDR) | $(SETUP)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -Isrc -Itests/c $(SRC) $< -lm -o $@
 
 # The pool and the forward pass with workers: the same C with NTK_THREADS and pthreads.
-build/test_threads: tests/c/test_threads.c $(SRC) $(HDR) | setup
+build/test_threads: tests/c/test_threads.c $(SRC) $(HDR) | $(SETUP)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -DNTK_THREADS -pthread -Isrc -Itests/c $(SRC) $< -lm -o $@
 
 # The kernel twins only meet in a SIMD build: compile the test to wasm and run it in Node.
-build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) build/package.json | setup
+build/test_kernels.js: tests/c/test_kernels.c $(KERNELS) $(HDR) build/package.json | $(SETUP)
 	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
+	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc $(KERNELS) $< -o $@
 
 # The same with the relaxed kernels; Node 20 validates relaxed SIMD only behind a V8 flag, set
 # from inside the process (a Node that ships relaxed SIMD may no longer take it on the command line).
-build/test_kernels_relaxed.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs build/package.json | setup
+build/test_kernels_relaxed.js: tests/c/test_kernels.c $(KERNELS) $(HDR) $(RELAXED_DEPS) build/package.json | $(SETUP)
 	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
+	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED_CFLAGS) $(RELAXED_LDFLAGS) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc $(KERNELS) $< -o $@
 	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
 
-build/test_kernels_native: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c $(HDR) | setup
+build/test_kernels_native: tests/c/test_kernels.c $(KERNELS) $(HDR) | $(SETUP)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(SANITIZE) -Isrc src/quant.c src/kernels_scalar.c $< -lm -o $@
+	$(CC) $(CSTD) $(SANITIZE) -Isrc $(KERNELS) $< -lm -o $@
 
 test-c: $(C_TESTS) build/test_kernels_native build/test_kernels.js build/test_kernels_relaxed.js
 	@set -e; for t in $(C_TESTS) build/test_kernels_native; do echo "== $$t"; $$t; done
@@ -155,7 +187,7 @@ build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(SRC) $(HDR) | fuzz-setup
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CSTD) $(FUZZ_FLAGS) -Isrc $(SRC) $< -lm -o $@
 
-build/fuzz/seeds.stamp: tests/fuzz/make-seeds.mjs $(wildcard models/kjv-tiny-*.gguf) | fuzz-setup
+build/fuzz/seeds.stamp: tests/fuzz/make-seeds.mjs $(wildcard models/kjv-tiny-*.gguf) wasm/build/abi.mjs | fuzz-setup
 	node tests/fuzz/make-seeds.mjs build/fuzz/corpus
 	@touch $@
 

@@ -13,23 +13,29 @@
  *   ntk_eval(e, ids, n, all_logits);  ntk_logits(e);  id = ntk_sample(e);  ...
  *   ntk_free(e);
  * Loading writes tensor bytes straight into their final place: in the data section the load
- * window is the model's own memory, so there is no staging copy. */
+ * window is the model's own memory, so there is no staging copy.
+ * The functions declared here (outside the native-only block at the end) are what the
+ * WebAssembly module exports: the Makefile reads their names from this file. */
 #ifndef NTK_API_H
 #define NTK_API_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
-    NTK_OK = 0,
-    NTK_ERR_ARG = -1,          /* bad argument or option */
-    NTK_ERR_FORMAT = -2,       /* not a valid GGUF / model file */
-    NTK_ERR_UNSUPPORTED = -3,  /* valid file, unsupported architecture or tensor type */
-    NTK_ERR_NOMEM = -4,
-    NTK_ERR_STATE = -5,        /* call out of order (no model, load in progress, ...) */
-    NTK_ERR_TRUNCATED = -6,
-    NTK_ERR_CONTEXT_FULL = -7   /* the context cannot grow (its cap, or memory); nothing was lost */
-};
+/* The error statuses, NTK_ERR_<name>, as one list: the JS side gets their names from
+ * wasm/build/abi.mjs, which make writes from this list (scripts/abi.c). */
+#define NTK_ERRORS(X)                                                                       \
+    X(ARG, -1)          /* bad argument or option */                                        \
+    X(FORMAT, -2)       /* not a valid GGUF / model file */                                 \
+    X(UNSUPPORTED, -3)  /* valid file, unsupported architecture or tensor type */           \
+    X(NOMEM, -4)                                                                            \
+    X(STATE, -5)        /* call out of order (no model, load in progress, ...) */           \
+    X(TRUNCATED, -6)                                                                        \
+    X(CONTEXT_FULL, -7) /* the context cannot grow (its cap, or memory); nothing was lost */
+
+#define NTK_ERROR_ENUM(name, value) NTK_ERR_##name = value,
+enum { NTK_OK = 0, NTK_ERRORS(NTK_ERROR_ENUM) };
+#undef NTK_ERROR_ENUM
 
 typedef struct ntk_engine ntk_engine;
 
@@ -44,15 +50,12 @@ int ntk_load_commit(ntk_engine *e, size_t n);
 int ntk_load_end(ntk_engine *e);   /* NTK_OK, a status, or the number of parts still to push */
 /* 0 while the header and tensor table of the current part arrive, 1 once tensor data does. */
 int ntk_load_phase(const ntk_engine *e);
-/* Native convenience: push a buffer through the window (copies once). */
-int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
 
 /* Threads that evaluate (the caller and n - 1 workers), n in [1, NTK_MAX_THREADS]; before a
  * model is loaded (else NTK_ERR_STATE). n > 1 needs a build with threads (NTK_THREADS, the
  * wasm pthreads build), else NTK_ERR_UNSUPPORTED. Logits are bitwise the same for any n. */
 #define NTK_MAX_THREADS 64
 int ntk_set_threads(ntk_engine *e, int n);
-int ntk_threads(const ntk_engine *e);
 
 /* mode: 0 consistent, 1 cached, 2 none, -1 the model's default; factor: >= 1, or 0 for the
  * file's / default; trained_ctx: > 0, or 0 for the file's; refresh: tokens between changes of
@@ -73,7 +76,6 @@ const char *ntk_info_json(ntk_engine *e);
 const char *ntk_metadata_json(ntk_engine *e, int max_array_items);
 
 int ntk_n_vocab(const ntk_engine *e);
-double ntk_n_ctx(const ntk_engine *e);     /* tokens in context */
 double ntk_rope_base(const ntk_engine *e); /* base of the last evaluation (theta before any) */
 
 /* Returns the number of ids (may exceed cap: nothing beyond cap is written) or a status. */
@@ -95,8 +97,15 @@ int ntk_reset(ntk_engine *e);
 /* Keep the first n tokens of the context (to reuse a shared prefix). */
 int ntk_truncate(ntk_engine *e, double n);
 
+/* Until it is called, a model samples with sampler_defaults (sampler.h), seed 0. */
 int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
                     double repeat_penalty, int repeat_window, double seed);
 int ntk_sample(ntk_engine *e);   /* next token id from the last logits, or a status */
+
+#ifndef __EMSCRIPTEN__
+/* Native programs (tests, fuzzing) only, not exported to WebAssembly: push a buffer through the
+ * load window (copies once). */
+int ntk_load_bytes(ntk_engine *e, const uint8_t *buf, size_t len);
+#endif
 
 #endif

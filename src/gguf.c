@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant.h"
+#include "types.h"
 
 enum {
     ST_MAGIC, ST_VERSION, ST_NTENSORS, ST_NKV,
@@ -272,7 +272,9 @@ static gguf_status parse_header(gguf_ctx *g) {
             gguf_tensor *t = &g->tensors[g->item];
             if (!rd_u32(g, &t->type)) return GGUF_NEED_MORE;
             const ggml_type_traits *tr = ggml_type_info(t->type);
-            if (!tr) return fail(g, GGUF_ERR_FORMAT, "tensor '%s': unknown tensor type %u", t->name, t->type);
+            if (!tr) return fail(g, GGUF_ERR_FORMAT, "tensor '%s' has type id %u, which ggml does not define", t->name, t->type);
+            if (!tr->block_size)
+                return fail(g, GGUF_ERR_FORMAT, "tensor '%s' has type %s, which ggml has removed", t->name, tr->name);
             if (t->ne[0] % tr->block_size)
                 return fail(g, GGUF_ERR_FORMAT, "tensor '%s': row of %lld is not a multiple of the %s block size %d",
                             t->name, (long long)t->ne[0], tr->name, tr->block_size);

@@ -6,30 +6,10 @@
 #define ROW_TILE 16  /* rows of W kept hot while every token of the batch passes over them */
 #define BAND_MACS (1 << 18)  /* at most a few tens of microseconds of work a task */
 
-/* The activation format each supported weight type's kernel takes: F32 means the floats as they
- * are. Types left out (act 0 is F32, so `supported` marks the entries) cannot be multiplied. */
-static const struct { int supported; uint32_t act; } kinds[GGML_TYPE_COUNT] = {
-    [GGML_TYPE_F32]  = { 1, GGML_TYPE_F32 },
-    [GGML_TYPE_F16]  = { 1, GGML_TYPE_F32 },
-    [GGML_TYPE_BF16] = { 1, GGML_TYPE_F32 },
-    [GGML_TYPE_Q8_0] = { 1, GGML_TYPE_Q8_0 },
-    [GGML_TYPE_Q4_0] = { 1, GGML_TYPE_Q8_0 },
-    [GGML_TYPE_Q4_1] = { 1, GGML_TYPE_Q8_1 },
-    [GGML_TYPE_Q5_0] = { 1, GGML_TYPE_Q8_0 },
-    [GGML_TYPE_Q5_1] = { 1, GGML_TYPE_Q8_1 },
-    [GGML_TYPE_Q4_K] = { 1, GGML_TYPE_Q8_K },
-    [GGML_TYPE_Q5_K] = { 1, GGML_TYPE_Q8_K },
-    [GGML_TYPE_Q6_K] = { 1, GGML_TYPE_Q8_K },
-};
-
-/* The quantized activation formats: xq holds one region for each, so matrices of one call that
- * pair with different formats (a mixture's Q4_K and Q8_0, say) each find x in theirs. */
-static const uint32_t acts[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q8_K };
-#define N_ACTS ((int)(sizeof acts / sizeof *acts))
-
-int matmul_supported(uint32_t type) {
-    return type < GGML_TYPE_COUNT && kinds[type].supported;
-}
+/* An activation format is a row with a quantizer. xq holds one region for each, so matrices of
+ * one call that pair with different formats (a mixture's Q4_K and Q8_0, say) each find x in
+ * theirs. */
+static int is_act(uint32_t t) { return ggml_type_info(t) && ggml_type_info(t)->from_float; }
 
 /* Bytes of one row of cols values in an activation format, a partial block rounded up. */
 static size_t act_row_bytes(uint32_t act, int64_t cols) {
@@ -39,54 +19,31 @@ static size_t act_row_bytes(uint32_t act, int64_t cols) {
 
 size_t matmul_xq_bytes(int64_t n_tok, int64_t cols) {
     size_t all = 0;
-    for (int a = 0; a < N_ACTS; a++) all += act_row_bytes(acts[a], cols);
+    for (uint32_t a = 0; a < GGML_TYPE_COUNT; a++)
+        if (is_act(a)) all += act_row_bytes(a, cols);
     return (size_t)n_tok * all;
 }
 
 /* Where x in format act starts in xq: after the regions of the formats before it. */
 static uint8_t *act_region(void *xq, uint32_t act, int64_t n_tok, int64_t cols) {
     size_t off = 0;
-    for (int a = 0; a < N_ACTS && acts[a] != act; a++) off += (size_t)n_tok * act_row_bytes(acts[a], cols);
+    for (uint32_t a = 0; a < act; a++)
+        if (is_act(a)) off += (size_t)n_tok * act_row_bytes(a, cols);
     return (uint8_t *)xq + off;
 }
 
-static void quantize_activations(uint32_t act, const float *x, void *xq, int64_t cols) {
-    switch (act) {
-    case GGML_TYPE_Q8_0: quantize_row_q8_0(x, xq, cols); break;
-    case GGML_TYPE_Q8_1: quantize_row_q8_1(x, xq, cols); break;
-    default: quantize_row_q8_K(x, xq, cols); break;
-    }
-}
-
-static float row_dot(const weight *w, const uint8_t *row, const float *x, const void *xq) {
-    int n = (int)w->cols;
-    switch (w->type) {
-    case GGML_TYPE_F32:  return dot_f32((const float *)row, x, n);
-    case GGML_TYPE_F16:  return dot_f16_f32((const ggml_half *)row, x, n);
-    case GGML_TYPE_BF16: return dot_bf16_f32((const uint16_t *)row, x, n);
-    case GGML_TYPE_Q8_0: return dot_q8_0_q8_0((const block_q8_0 *)row, xq, n);
-    case GGML_TYPE_Q4_0: return dot_q4_0_q8_0((const block_q4_0 *)row, xq, n);
-    case GGML_TYPE_Q4_1: return dot_q4_1_q8_1((const block_q4_1 *)row, xq, n);
-    case GGML_TYPE_Q5_0: return dot_q5_0_q8_0((const block_q5_0 *)row, xq, n);
-    case GGML_TYPE_Q5_1: return dot_q5_1_q8_1((const block_q5_1 *)row, xq, n);
-    default: return 0.0f;  /* unreachable: K-quants go through row_dots, and the loader accepts only matmul_supported types */
-    }
-}
-
-/* y[t * y_stride] = the dot of one row with token t's x (xq_row bytes apart in xq) for
- * n_tok <= NTK_DOTS_TOKENS tokens. K-quant rows meet all of them in one call, which unpacks each
- * block of weights once; the kernels' results are those of one token at a time, bit for bit. */
-static void row_dots(const weight *w, const uint8_t *row, const float *x, const uint8_t *xq, size_t xq_row,
-                     int n_tok, float *y, int64_t y_stride) {
+/* y[t * y_stride] = the dot of one row (of type tt) with token t's activations for
+ * n_tok <= NTK_DOTS_TOKENS tokens: x as floats, or xq in the format of tt->act, xq_row bytes a
+ * token. A type with dots meets all of them in one call, which unpacks each block of weights
+ * once; the kernels' results are those of one token at a time, bit for bit. */
+static void row_dots(const ggml_type_traits *tt, const weight *w, const uint8_t *row, const float *x,
+                     const uint8_t *xq, size_t xq_row, int n_tok, float *y, int64_t y_stride) {
     float out[NTK_DOTS_TOKENS];
     const int n = (int)w->cols;
-    switch (w->type) {
-    case GGML_TYPE_Q4_K: dots_q4_K_q8_K((const block_q4_K *)row, (const block_q8_K *)xq, xq_row, n_tok, n, out); break;
-    case GGML_TYPE_Q5_K: dots_q5_K_q8_K((const block_q5_K *)row, (const block_q8_K *)xq, xq_row, n_tok, n, out); break;
-    case GGML_TYPE_Q6_K: dots_q6_K_q8_K((const block_q6_K *)row, (const block_q8_K *)xq, xq_row, n_tok, n, out); break;
-    default:
-        for (int t = 0; t < n_tok; t++) out[t] = row_dot(w, row, x + t * w->cols, xq ? xq + t * xq_row : NULL);
-    }
+    if (tt->dots)
+        tt->dots(row, xq, xq_row, n_tok, n, out);
+    else
+        for (int t = 0; t < n_tok; t++) out[t] = tt->dot(row, xq ? (const void *)(xq + t * xq_row) : x + t * w->cols, n);
     for (int t = 0; t < n_tok; t++) y[t * y_stride] = out[t];
 }
 
@@ -107,7 +64,8 @@ static void matmul_task(void *ctx, int task, int thread) {
     int m = 0;
     while (task >= j->first[m + 1]) m++;
     const weight *w = j->w[m];
-    const uint32_t act = kinds[w->type].act;
+    const ggml_type_traits *tt = ggml_type_info(w->type);
+    const uint32_t act = tt->act;
     const size_t xq_row = act == GGML_TYPE_F32 ? 0 : act_row_bytes(act, w->cols);
     const uint8_t *xq = xq_row ? act_region(j->xq, act, j->n_tok, w->cols) : NULL;
     const int64_t start = (task - j->first[m]) * j->rows_per_task, end = start + j->rows_per_task;
@@ -119,7 +77,7 @@ static void matmul_task(void *ctx, int task, int thread) {
             const float *xt = j->x + t * w->cols;
             const uint8_t *xqt = xq ? xq + t * xq_row : NULL;
             for (int64_t r = r0; r < r1; r++)
-                row_dots(w, base + r * w->row_bytes, xt, xqt, xq_row, n, j->y[m] + t * w->rows + r, w->rows);
+                row_dots(tt, w, base + r * w->row_bytes, xt, xqt, xq_row, n, j->y[m] + t * w->rows + r, w->rows);
         }
     }
 }
@@ -128,17 +86,15 @@ void matmul_many(threadpool *pool, int n, const weight *const w[], float *const 
                  void *xq) {
     const int64_t cols = w[0]->cols;
     int64_t tiles = 0;
-    int done[N_ACTS] = { 0 };
+    int done[GGML_TYPE_COUNT] = { 0 };
     for (int m = 0; m < n; m++) {
         tiles += (w[m]->rows + ROW_TILE - 1) / ROW_TILE;
-        const uint32_t act = kinds[w[m]->type].act;
-        for (int a = 0; a < N_ACTS; a++)
-            if (acts[a] == act && !done[a]) {
-                done[a] = 1;
-                uint8_t *region = act_region(xq, act, n_tok, cols);
-                const size_t row = act_row_bytes(act, cols);
-                for (int64_t t = 0; t < n_tok; t++) quantize_activations(act, x + t * cols, region + t * row, cols);
-            }
+        const uint32_t act = ggml_type_info(w[m]->type)->act;
+        if (act == GGML_TYPE_F32 || done[act]) continue;
+        done[act] = 1;
+        uint8_t *region = act_region(xq, act, n_tok, cols);
+        const size_t row = act_row_bytes(act, cols);
+        for (int64_t t = 0; t < n_tok; t++) ggml_type_info(act)->from_float(x + t * cols, region + t * row, cols);
     }
     /* A few bands a thread, so that a thread slowed by other work is made up for by the rest, and
      * none of more than BAND_MACS products: a worker descheduled in the middle of a band holds the

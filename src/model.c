@@ -10,10 +10,10 @@
 
 /* ---- binding ---- */
 
-static int get_u32_key(const gguf_ctx *g, const char *arch, const char *suffix, int64_t lo, int64_t hi,
+static int get_u32_key(const gguf_ctx *g, const char *prefix, const char *suffix, int64_t lo, int64_t hi,
                        int required, int64_t *out, char *err, size_t errlen) {
     char key[96];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
     if (!gguf_get_i64(g, key, out)) {
         if (!required) return 0;
         snprintf(err, errlen, "missing metadata key %s", key);
@@ -43,13 +43,20 @@ static int missing(const tensor_set *ts, const char *name, char *err, size_t err
     return -2;
 }
 
+/* A type the engine has no kernels for (gguf.c has sized it, so ggml defines it). */
+static int unsupported_type(const gguf_tensor *t, const char *name, const char *runs, char *err, size_t errlen) {
+    snprintf(err, errlen, "tensor %s has type %s, which this engine does not run (it runs %s)", name,
+             ggml_type_info(t->type)->name, runs);
+    return -1;
+}
+
 /* The kernels read weights as floats, halves and blocks that start with a half, and the data
  * buffer is 64-aligned: the offset must suit the type, which general.alignment 1 or 2 does not
  * ensure. */
 static int check_aligned(const gguf_tensor *t, const char *name, char *err, size_t errlen) {
-    unsigned need = t->type == GGML_TYPE_F32 ? 4 : 2;
+    const int need = ggml_type_info(t->type)->align;
     if (t->offset % need == 0) return 0;
-    snprintf(err, errlen, "tensor %s is at data offset %llu, which is not aligned to the %u bytes its type needs",
+    snprintf(err, errlen, "tensor %s is at data offset %llu, which is not aligned to the %d bytes its type needs",
              name, (unsigned long long)t->offset, need);
     return -2;
 }
@@ -59,10 +66,10 @@ static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int
     const gguf_tensor *t = find_tensor(ts, name);
     if (!t) return missing(ts, name, err, errlen);
     const ggml_type_traits *tr = ggml_type_info(t->type);
-    if (!matmul_supported(t->type)) {
-        snprintf(err, errlen, "tensor %s has type %s, which this engine does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
-                 name, tr ? tr->name : "unknown");
-        return -1;
+    if (!tr->dot) {
+        char runs[160];
+        ggml_types_run(runs, sizeof runs);
+        return unsupported_type(t, name, runs, err, errlen);
     }
     if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1) {
         snprintf(err, errlen, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
@@ -78,11 +85,13 @@ static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int
     return 0;
 }
 
+/* RMSNorm weights are read as floats. */
 static int bind_norm(const tensor_set *ts, const char *name, int64_t n, const float **out, char *err, size_t errlen) {
     const gguf_tensor *t = find_tensor(ts, name);
     if (!t) return missing(ts, name, err, errlen);
-    if (t->type != GGML_TYPE_F32 || t->ne[0] != n || t->n_dims != 1) {
-        snprintf(err, errlen, "tensor %s must be F32 of %lld values", name, (long long)n);
+    if (t->type != GGML_TYPE_F32) return unsupported_type(t, name, "norms in F32", err, errlen);
+    if (t->ne[0] != n || t->n_dims != 1) {
+        snprintf(err, errlen, "tensor %s must hold %lld values", name, (long long)n);
         return -2;
     }
     if (check_aligned(t, name, err, errlen)) return -2;
@@ -102,25 +111,27 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
         snprintf(err, errlen, "missing metadata key general.architecture");
         return -2;
     }
-    if (!((len == 9 && !memcmp(s, "internlm2", 9)) || (len == 5 && !memcmp(s, "llama", 5)))) {
-        snprintf(err, errlen, "architecture '%.*s' is not supported (internlm2, llama)", (int)(len < 64 ? len : 64), s);
+    if (!(c->arch = arch_find(s, len))) {
+        char names[64];
+        arch_names(names, sizeof names);
+        snprintf(err, errlen, "architecture '%.*s' is not supported (%s)", (int)(len < 64 ? len : 64), s, names);
         return -1;
     }
-    memcpy(c->arch, s, len);
-    c->arch[len] = 0;
+    const char *prefix = c->arch->prefix;
+    const arch_tensors *names = c->arch->tensors;
 
-#define KEY(suffix, lo, hi, dst)                                                       \
-    if ((rc = get_u32_key(g, c->arch, suffix, lo, hi, 1, &v, err, errlen))) return rc; \
+#define KEY(suffix, lo, hi, dst)                                                      \
+    if ((rc = get_u32_key(g, prefix, suffix, lo, hi, 1, &v, err, errlen))) return rc; \
     dst = (int)v;
     KEY("embedding_length", 1, 1 << 16, c->dim)
     KEY("block_count", 1, 1024, c->n_layers)
     KEY("feed_forward_length", 1, 1 << 18, c->ffn)
     KEY("attention.head_count", 1, 1024, c->n_heads)
 #undef KEY
-    if ((rc = get_u32_key(g, c->arch, "context_length", 1, INT64_C(1) << 40, 1, &c->ctx_train, err, errlen))) return rc;
-    c->n_kv_heads = c->n_heads;
-    if ((rc = get_u32_key(g, c->arch, "attention.head_count_kv", 1, c->n_heads, 0, &v, err, errlen))) return rc;
-    if (gguf_find(g, "internlm2.attention.head_count_kv") || gguf_find(g, "llama.attention.head_count_kv")) c->n_kv_heads = (int)v;
+    if ((rc = get_u32_key(g, prefix, "context_length", 1, INT64_C(1) << 40, 1, &c->ctx_train, err, errlen))) return rc;
+    v = c->n_heads;   /* without the key, one KV head per query head */
+    if ((rc = get_u32_key(g, prefix, "attention.head_count_kv", 1, c->n_heads, 0, &v, err, errlen))) return rc;
+    c->n_kv_heads = (int)v;
     if (c->dim % c->n_heads || c->n_heads % c->n_kv_heads) {
         snprintf(err, errlen, "heads (%d) must divide the embedding (%d) and be a multiple of the KV heads (%d)", c->n_heads, c->dim, c->n_kv_heads);
         return -2;
@@ -133,11 +144,11 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
 
     char key[96];
     double f;
-    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", c->arch);
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", prefix);
     c->eps = gguf_get_f64(g, key, &f) ? (float)f : 1e-5f;
-    snprintf(key, sizeof key, "%s.rope.freq_base", c->arch);
+    snprintf(key, sizeof key, "%s.rope.freq_base", prefix);
     c->rope_theta = gguf_get_f64(g, key, &f) ? f : 10000.0;
-    snprintf(key, sizeof key, "%s.rope.dynamic_ntk.factor", c->arch);
+    snprintf(key, sizeof key, "%s.rope.dynamic_ntk.factor", prefix);
     c->ntk_factor = gguf_get_f64(g, key, &f) ? f : 0.0;
     if (!(c->eps > 0 && c->eps < 1) || !(c->rope_theta > 1 && isfinite(c->rope_theta)) ||
         (c->ntk_factor != 0 && !(c->ntk_factor >= 1 && c->ntk_factor < 1e6))) {
@@ -147,8 +158,8 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
 
     /* the vocabulary fixes the embedding's rows; token_embd may be in a part still to come */
     const gguf_kv *tokens = gguf_find(g, "tokenizer.ggml.tokens");
-    const gguf_tensor *emb = find_tensor(&ts, "token_embd.weight");
-    if (!tokens && !emb) return missing(&ts, "token_embd.weight", err, errlen);
+    const gguf_tensor *emb = find_tensor(&ts, names->token_embd);
+    if (!tokens && !emb) return missing(&ts, names->token_embd, err, errlen);
     int64_t n_vocab = emb ? emb->ne[1] : (int64_t)tokens->n;
     if (n_vocab < 1 || n_vocab > (1 << 24)) {
         snprintf(err, errlen, "vocabulary of %lld tokens is out of range", (long long)n_vocab);
@@ -157,9 +168,12 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     c->n_vocab = (int)n_vocab;
     int64_t q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
 
-    if ((rc = bind_tensor(&ts, "token_embd.weight", c->dim, c->n_vocab, &m->tok_embd, err, errlen))) return rc;
-    if ((rc = bind_norm(&ts, "output_norm.weight", c->dim, &m->out_norm, err, errlen))) return rc;
-    if ((rc = bind_tensor(&ts, "output.weight", c->dim, c->n_vocab, &m->output, err, errlen))) return rc;
+    if ((rc = bind_tensor(&ts, names->token_embd, c->dim, c->n_vocab, &m->tok_embd, err, errlen))) return rc;
+    if ((rc = bind_norm(&ts, names->output_norm, c->dim, &m->out_norm, err, errlen))) return rc;
+    /* a file without an output head ties it to the embedding, once every part has been seen */
+    c->tied_output = !partial && !find_tensor(&ts, names->output);
+    if (c->tied_output) m->output = m->tok_embd;
+    else if ((rc = bind_tensor(&ts, names->output, c->dim, c->n_vocab, &m->output, err, errlen))) return rc;
     if (!m->layers && !(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers))) {
         snprintf(err, errlen, "out of memory");
         return -2;
@@ -167,21 +181,21 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     for (int l = 0; l < c->n_layers; l++) {
         layer_weights *L = &m->layers[l];
         char name[64];
-#define T(suffix, cols, rows, dst)                                               \
-        snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);              \
+#define T(fmt, cols, rows, dst)                                                  \
+        snprintf(name, sizeof name, fmt, l);                                     \
         if ((rc = bind_tensor(&ts, name, cols, rows, dst, err, errlen))) return rc;
-#define N(suffix, dst)                                                           \
-        snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);              \
+#define N(fmt, dst)                                                              \
+        snprintf(name, sizeof name, fmt, l);                                     \
         if ((rc = bind_norm(&ts, name, c->dim, dst, err, errlen))) return rc;
-        N("attn_norm", &L->attn_norm)
-        T("attn_q", c->dim, q_dim, &L->wq)
-        T("attn_k", c->dim, kv_dim, &L->wk)
-        T("attn_v", c->dim, kv_dim, &L->wv)
-        T("attn_output", q_dim, c->dim, &L->wo)
-        N("ffn_norm", &L->ffn_norm)
-        T("ffn_gate", c->dim, c->ffn, &L->w1)
-        T("ffn_up", c->dim, c->ffn, &L->w3)
-        T("ffn_down", c->ffn, c->dim, &L->w2)
+        N(names->attn_norm, &L->attn_norm)
+        T(names->attn_q, c->dim, q_dim, &L->wq)
+        T(names->attn_k, c->dim, kv_dim, &L->wk)
+        T(names->attn_v, c->dim, kv_dim, &L->wv)
+        T(names->attn_output, q_dim, c->dim, &L->wo)
+        N(names->ffn_norm, &L->ffn_norm)
+        T(names->ffn_gate, c->dim, c->ffn, &L->w1)
+        T(names->ffn_up, c->dim, c->ffn, &L->w3)
+        T(names->ffn_down, c->ffn, c->dim, &L->w2)
 #undef T
 #undef N
     }
@@ -225,13 +239,20 @@ void kv_clear(kv_cache *kv) {
     kv->base = 0;
 }
 
+static const char *const kv_type_names[] = { [NTK_KV_F32] = "f32", [NTK_KV_F16] = "f16", [NTK_KV_Q8_0] = "q8_0" };
+
+const char *kv_type_name(int type) {
+    return type >= 0 && type < (int)(sizeof kv_type_names / sizeof *kv_type_names) ? kv_type_names[type] : NULL;
+}
+
 static double kv_elem_bytes(int type) {
     return type == NTK_KV_F16 ? sizeof(ggml_half) : type == NTK_KV_Q8_0 ? (double)sizeof(block_q8_0) / QK8_0 : sizeof(float);
 }
 
 int kv_set_type(kv_cache *kv, const model *m, int type, char *err, size_t errlen) {
-    if (type != NTK_KV_F32 && type != NTK_KV_F16 && type != NTK_KV_Q8_0) {
-        snprintf(err, errlen, "KV cache type must be f32, f16 or q8_0");
+    if (!kv_type_name(type)) {
+        snprintf(err, errlen, "KV cache type must be %s, %s or %s", kv_type_name(NTK_KV_F32), kv_type_name(NTK_KV_F16),
+                 kv_type_name(NTK_KV_Q8_0));
         return -2;
     }
     /* attention reads one head's row segment at a time, so each must be whole Q8_0 blocks */

@@ -2,7 +2,8 @@
  * the forward pass (batched over the tokens of a call).
  *
  * Network (pre-norm): x += Wo·Attn(RMSNorm(x)); x += W2(silu(W1·h) ⊙ W3·h), h = RMSNorm(x);
- * logits = Wout·RMSNorm(x). GQA: query head h uses KV head h / (n_heads / n_kv_heads).
+ * logits = Wout·RMSNorm(x), Wout the embedding itself in a file without an output head.
+ * GQA: query head h uses KV head h / (n_heads / n_kv_heads).
  * Tensors follow llama.cpp's layout, with q/k rows permuted so RoPE rotates adjacent pairs.
  *
  * The base of a forward call is rope_base(L) with L = cached + new tokens; every query and new
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch.h"
 #include "gguf.h"
 #include "kernels.h"
 #include "matmul.h"
@@ -22,12 +24,13 @@
 #include "threadpool.h"
 
 typedef struct {
-    char arch[16];         /* "internlm2" or "llama" */
+    const arch_info *arch;
     int n_vocab, dim, n_layers, n_heads, n_kv_heads, head_dim, ffn;
     float eps;             /* RMSNorm epsilon */
     double rope_theta;
     int64_t ctx_train;     /* {arch}.context_length: the trained length L0 */
     double ntk_factor;     /* {arch}.rope.dynamic_ntk.factor; 0 when the file has none */
+    int tied_output;       /* no output.weight: the output head is token_embd (shared weights) */
 } model_config;
 
 typedef struct {
@@ -44,7 +47,7 @@ typedef struct {
     model_config c;
     weight tok_embd;         /* (n_vocab, dim) */
     const float *out_norm;   /* (dim) */
-    weight output;           /* (n_vocab, dim) */
+    weight output;           /* (n_vocab, dim); tok_embd when c.tied_output */
     layer_weights *layers;   /* n_layers */
 } model;
 
@@ -80,6 +83,9 @@ int kv_init(kv_cache *kv, const model *m);
 /* Empty the cache and store it as type (NTK_KV_*) from now on. -1 with err set if the model's
  * heads cannot be stored in that type, -2 for an unknown type; the cache is then unchanged. */
 int kv_set_type(kv_cache *kv, const model *m, int type, char *err, size_t errlen);
+/* Name of a KV cache element type (NTK_KV_*) as the API and info JSON spell it; NULL past the
+ * last one. */
+const char *kv_type_name(int type);
 /* Memory one more token of context takes (KV cache of every layer and its bookkeeping). */
 double kv_bytes_per_token(const model *m, int type);
 void kv_free(kv_cache *kv);

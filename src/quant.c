@@ -1,37 +1,11 @@
-/* quant.c — ggml type geometry, half/bfloat conversions, row dequantization and the Q8_0 and
- * Q8_K activation quantizers. Conversions work on bit patterns (memcpy, no type punning through
+/* quant.c — half/bfloat conversions, row dequantization of each block format and the Q8_0,
+ * Q8_1 and Q8_K activation quantizers. Conversions work on bit patterns (memcpy, no type punning through
  * pointers) so they behave the same natively and in WebAssembly, whatever the FPU mode. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "quant.h"
-
-static const ggml_type_traits type_traits[GGML_TYPE_COUNT] = {
-    [GGML_TYPE_F32]  = { "F32",  1,   4 },
-    [GGML_TYPE_F16]  = { "F16",  1,   2 },
-    [GGML_TYPE_Q4_0] = { "Q4_0", 32,  18 },
-    [GGML_TYPE_Q4_1] = { "Q4_1", 32,  20 },
-    [GGML_TYPE_Q5_0] = { "Q5_0", 32,  22 },
-    [GGML_TYPE_Q5_1] = { "Q5_1", 32,  24 },
-    [GGML_TYPE_Q8_0] = { "Q8_0", 32,  34 },
-    [GGML_TYPE_Q8_1] = { "Q8_1", 32,  36 },
-    [GGML_TYPE_Q2_K] = { "Q2_K", 256, 84 },
-    [GGML_TYPE_Q3_K] = { "Q3_K", 256, 110 },
-    [GGML_TYPE_Q4_K] = { "Q4_K", 256, 144 },
-    [GGML_TYPE_Q5_K] = { "Q5_K", 256, 176 },
-    [GGML_TYPE_Q6_K] = { "Q6_K", 256, 210 },
-    [GGML_TYPE_Q8_K] = { "Q8_K", 256, 292 },
-    [GGML_TYPE_BF16] = { "BF16", 1,   2 },
-};
-
-const ggml_type_traits *ggml_type_info(uint32_t type)
-{
-    /* ids 4 and 5 (removed Q4_2/Q4_3) and the IQ family leave holes with a NULL name */
-    if (type >= GGML_TYPE_COUNT || type_traits[type].name == NULL)
-        return NULL;
-    return &type_traits[type];
-}
 
 static uint32_t bits_from_f32(float f)
 {
@@ -115,97 +89,102 @@ static void expand_k4(ggml_half dh, ggml_half dminh, const uint8_t scales[12], c
         y[e] = d * sc[e / 32] * k4_quant(qs, qh, e) - dmin * mn[e / 32];
 }
 
-int dequantize_row(uint32_t type, const void *x, float *y, int64_t k)
+void dequantize_row_f32(const void *x, float *y, int64_t k)
 {
-    switch (type) {
-    case GGML_TYPE_F32:
-        memcpy(y, x, (size_t)k * sizeof *y);
-        return 0;
-    case GGML_TYPE_F16: {
-        const ggml_half *h = x;
-        for (int64_t i = 0; i < k; i++)
-            y[i] = fp16_to_fp32(h[i]);
-        return 0;
-    }
-    case GGML_TYPE_BF16: {
-        const uint16_t *h = x;
-        for (int64_t i = 0; i < k; i++)
-            y[i] = bf16_to_fp32(h[i]);
-        return 0;
-    }
-    case GGML_TYPE_Q8_0: {
-        const block_q8_0 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
-            expand_q8(b[i].d, b[i].qs, y);
-        return 0;
-    }
-    case GGML_TYPE_Q4_0: {
-        const block_q4_0 *b = x;
-        for (int64_t i = 0; i < k / QK4_0; i++, y += QK4_0) {
-            const float d = fp16_to_fp32(b[i].d);
-            for (int j = 0; j < QK4_0 / 2; j++) {
-                y[j] = d * ((b[i].qs[j] & 15) - 8);
-                y[j + QK4_0 / 2] = d * ((b[i].qs[j] >> 4) - 8);
-            }
+    memcpy(y, x, (size_t)k * sizeof *y);
+}
+
+void dequantize_row_f16(const void *x, float *y, int64_t k)
+{
+    const ggml_half *h = x;
+    for (int64_t i = 0; i < k; i++)
+        y[i] = fp16_to_fp32(h[i]);
+}
+
+void dequantize_row_bf16(const void *x, float *y, int64_t k)
+{
+    const uint16_t *h = x;
+    for (int64_t i = 0; i < k; i++)
+        y[i] = bf16_to_fp32(h[i]);
+}
+
+void dequantize_row_q8_0(const void *x, float *y, int64_t k)
+{
+    const block_q8_0 *b = x;
+    for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+        expand_q8(b[i].d, b[i].qs, y);
+}
+
+void dequantize_row_q4_0(const void *x, float *y, int64_t k)
+{
+    const block_q4_0 *b = x;
+    for (int64_t i = 0; i < k / QK4_0; i++, y += QK4_0) {
+        const float d = fp16_to_fp32(b[i].d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            y[j] = d * ((b[i].qs[j] & 15) - 8);
+            y[j + QK4_0 / 2] = d * ((b[i].qs[j] >> 4) - 8);
         }
-        return 0;
     }
-    case GGML_TYPE_Q4_1: {
-        const block_q4_1 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
-            expand_q4_q5(fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].m), 0, b[i].qs, NULL, y);
-        return 0;
+}
+
+void dequantize_row_q4_1(const void *x, float *y, int64_t k)
+{
+    const block_q4_1 *b = x;
+    for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+        expand_q4_q5(fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].m), 0, b[i].qs, NULL, y);
+}
+
+void dequantize_row_q5_0(const void *x, float *y, int64_t k)
+{
+    const block_q5_0 *b = x;
+    for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+        expand_q4_q5(fp16_to_fp32(b[i].d), 0.0f, 16, b[i].qs, b[i].qh, y);
+}
+
+void dequantize_row_q5_1(const void *x, float *y, int64_t k)
+{
+    const block_q5_1 *b = x;
+    for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+        expand_q4_q5(fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].m), 0, b[i].qs, b[i].qh, y);
+}
+
+void dequantize_row_q8_1(const void *x, float *y, int64_t k)
+{
+    const block_q8_1 *b = x;
+    for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
+        expand_q8(b[i].d, b[i].qs, y);
+}
+
+void dequantize_row_q4_K(const void *x, float *y, int64_t k)
+{
+    const block_q4_K *b = x;
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
+        expand_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qs, NULL, y);
+}
+
+void dequantize_row_q5_K(const void *x, float *y, int64_t k)
+{
+    const block_q5_K *b = x;
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
+        expand_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qs, b[i].qh, y);
+}
+
+void dequantize_row_q6_K(const void *x, float *y, int64_t k)
+{
+    const block_q6_K *b = x;
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
+        const float d = fp16_to_fp32(b[i].d);
+        for (int e = 0; e < QK_K; e++)
+            y[e] = d * b[i].scales[e / 16] * q6_K_quant(&b[i], e);
     }
-    case GGML_TYPE_Q5_0: {
-        const block_q5_0 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
-            expand_q4_q5(fp16_to_fp32(b[i].d), 0.0f, 16, b[i].qs, b[i].qh, y);
-        return 0;
-    }
-    case GGML_TYPE_Q5_1: {
-        const block_q5_1 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
-            expand_q4_q5(fp16_to_fp32(b[i].d), fp16_to_fp32(b[i].m), 0, b[i].qs, b[i].qh, y);
-        return 0;
-    }
-    case GGML_TYPE_Q8_1: {
-        const block_q8_1 *b = x;
-        for (int64_t i = 0; i < k / QK8_0; i++, y += QK8_0)
-            expand_q8(b[i].d, b[i].qs, y);
-        return 0;
-    }
-    case GGML_TYPE_Q4_K: {
-        const block_q4_K *b = x;
-        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
-            expand_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qs, NULL, y);
-        return 0;
-    }
-    case GGML_TYPE_Q5_K: {
-        const block_q5_K *b = x;
-        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
-            expand_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qs, b[i].qh, y);
-        return 0;
-    }
-    case GGML_TYPE_Q6_K: {
-        const block_q6_K *b = x;
-        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K) {
-            const float d = fp16_to_fp32(b[i].d);
-            for (int e = 0; e < QK_K; e++)
-                y[e] = d * b[i].scales[e / 16] * q6_K_quant(&b[i], e);
-        }
-        return 0;
-    }
-    case GGML_TYPE_Q8_K: {
-        const block_q8_K *b = x;
-        for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
-            for (int e = 0; e < QK_K; e++)
-                y[e] = b[i].d * b[i].qs[e];
-        return 0;
-    }
-    default:
-        /* a status, not abort(): aborting would kill the whole WebAssembly instance */
-        return -1;
-    }
+}
+
+void dequantize_row_q8_K(const void *x, float *y, int64_t k)
+{
+    const block_q8_K *b = x;
+    for (int64_t i = 0; i < k / QK_K; i++, y += QK_K)
+        for (int e = 0; e < QK_K; e++)
+            y[e] = b[i].d * b[i].qs[e];
 }
 
 /* roundf (halves away from zero), which WebAssembly has no instruction for and calls libm;

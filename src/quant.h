@@ -4,9 +4,9 @@
  * weights are read in place from the GGUF data (never unaligned pointer casts of scalar
  * fields: every multi-byte field here is read through memcpy-safe helpers or is byte-aligned
  * inside a block that the loader guarantees 2-byte aligned).
- * dequantize_row expands k values (k a multiple of the block size) to float32;
- * quantize_row_q8_0, _q8_1 and _q8_K round activations to Q8_0, Q8_1 and Q8_K blocks the way
- * ggml's reference quantizers do. */
+ * dequantize_row_<type> expands k values (k a multiple of the block size) to float32 (the rows
+ * of types.c point to them); quantize_row_q8_0, _q8_1 and _q8_K round activations to Q8_0, Q8_1
+ * and Q8_K blocks the way ggml's reference quantizers do. */
 #ifndef NTK_QUANT_H
 #define NTK_QUANT_H
 
@@ -15,14 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ggml type ids as stored in GGUF tensor infos */
-enum ggml_type {
-    GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1, GGML_TYPE_Q4_0 = 2, GGML_TYPE_Q4_1 = 3,
-    GGML_TYPE_Q5_0 = 6, GGML_TYPE_Q5_1 = 7, GGML_TYPE_Q8_0 = 8, GGML_TYPE_Q8_1 = 9,
-    GGML_TYPE_Q2_K = 10, GGML_TYPE_Q3_K = 11, GGML_TYPE_Q4_K = 12, GGML_TYPE_Q5_K = 13,
-    GGML_TYPE_Q6_K = 14, GGML_TYPE_Q8_K = 15, GGML_TYPE_BF16 = 30,
-    GGML_TYPE_COUNT = 40
-};
+#include "types.h"
 
 #define QK8_0 32
 #define QK4_0 32
@@ -121,11 +114,6 @@ typedef struct {
 } block_q8_K;
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 
-/* Block geometry of every ggml type a GGUF file may name (so the parser can size tensors the
- * engine cannot run and report them by name). Returns NULL for unknown ids. */
-typedef struct { const char *name; int block_size; int type_size; } ggml_type_traits;
-const ggml_type_traits *ggml_type_info(uint32_t type); /* NULL if unknown */
-
 ggml_half fp32_to_fp16(float f);   /* round to nearest even, as ggml */
 
 /* Exact for every half, NaN payloads kept. Inline: the kernels convert a block's scales on every
@@ -165,10 +153,21 @@ static inline float bf16_to_fp32(uint16_t h)
     return f;
 }
 
-/* Expand one row of k values of `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
- * Q5_K, Q6_K, Q8_K; Q8_1 as the Q8_0 row of its d and qs) into y. Returns 0, or -1 (nothing
- * written) for any other type. */
-int dequantize_row(uint32_t type, const void *x, float *y, int64_t k);
+/* Expand k values of one row (k a multiple of the block size) into y; Q8_1 as the Q8_0 row of
+ * its d and qs. */
+void dequantize_row_f32(const void *x, float *y, int64_t k);
+void dequantize_row_f16(const void *x, float *y, int64_t k);
+void dequantize_row_bf16(const void *x, float *y, int64_t k);
+void dequantize_row_q4_0(const void *x, float *y, int64_t k);
+void dequantize_row_q4_1(const void *x, float *y, int64_t k);
+void dequantize_row_q5_0(const void *x, float *y, int64_t k);
+void dequantize_row_q5_1(const void *x, float *y, int64_t k);
+void dequantize_row_q8_0(const void *x, float *y, int64_t k);
+void dequantize_row_q8_1(const void *x, float *y, int64_t k);
+void dequantize_row_q4_K(const void *x, float *y, int64_t k);
+void dequantize_row_q5_K(const void *x, float *y, int64_t k);
+void dequantize_row_q6_K(const void *x, float *y, int64_t k);
+void dequantize_row_q8_K(const void *x, float *y, int64_t k);
 /* The eight 6-bit scales and eight 6-bit mins of a Q4_K or Q5_K block, from its 12 bytes. */
 void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8]);
 /* The 4-bit quant of value i (0..31) of a Q4_0/Q4_1 block from its qs, with qh (Q5_0/Q5_1) the

@@ -4,12 +4,12 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const mode_names[] = { "consistent", "cached", "none" };
+static const char *const mode_names[ROPE_MODE_COUNT] = { "consistent", "cached", "none" };
 
-const char *rope_mode_name(rope_mode m) { return (unsigned)m < 3 ? mode_names[m] : "?"; }
+const char *rope_mode_name(rope_mode m) { return (unsigned)m < ROPE_MODE_COUNT ? mode_names[m] : NULL; }
 
 int rope_mode_parse(const char *s, rope_mode *m) {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < ROPE_MODE_COUNT; i++)
         if (!strcmp(s, mode_names[i])) { *m = (rope_mode)i; return 1; }
     return 0;
 }

@@ -1,4 +1,5 @@
-/* rope.h — rotary position embedding with InternLM2's dynamic NTK scaling (DESIGN.md §2.3).
+/* rope.h — rotary position embedding with InternLM2's dynamic NTK scaling (docs/DESIGN.md,
+ * Dynamic NTK).
  *
  *   base(L) = theta                                         if L <= L0 or mode is none
  *           = theta * ((a*L/L0) - (a-1)) ** (d/(d-2))       otherwise
@@ -13,7 +14,8 @@
 
 #include <stdint.h>
 
-typedef enum { ROPE_CONSISTENT = 0, ROPE_CACHED = 1, ROPE_NONE = 2 } rope_mode;
+/* The values are those of ntk_set_rope's mode. */
+typedef enum { ROPE_CONSISTENT = 0, ROPE_CACHED = 1, ROPE_NONE = 2, ROPE_MODE_COUNT } rope_mode;
 
 typedef struct {
     rope_mode mode;
@@ -24,7 +26,7 @@ typedef struct {
     int64_t refresh;     /* S >= 1 */
 } rope_config;
 
-const char *rope_mode_name(rope_mode m);
+const char *rope_mode_name(rope_mode m);           /* NULL past the last mode */
 int rope_mode_parse(const char *s, rope_mode *m);   /* 1 if s names a mode */
 
 double rope_base(const rope_config *rc, int64_t L);

@@ -11,10 +11,10 @@ typedef struct sampler_cand cand_t;
 
 void sampler_defaults(sampler_params *p)
 {
-    p->temperature = 0.0f;
-    p->top_k = 0;
-    p->top_p = 1.0f;
-    p->min_p = 0.0f;
+    p->temperature = 0.8f;
+    p->top_k = 40;
+    p->top_p = 0.95f;
+    p->min_p = 0.05f;
     p->repeat_penalty = 1.0f;
     p->repeat_window = 64;
     p->seed = 0;

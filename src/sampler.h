@@ -28,7 +28,9 @@ typedef struct {
     struct sampler_cand { int32_t id; float logit; float p; } *cand; /* scratch, n_vocab */
 } sampler;
 
-void sampler_defaults(sampler_params *p);  /* greedy, no penalty, window 64, seed 0 */
+/* The product's defaults (the JS side reads them from wasm/build/abi.mjs): temperature 0.8,
+ * top-k 40, top-p 0.95, min-p 0.05, no penalty (window 64), seed 0. */
+void sampler_defaults(sampler_params *p);
 /* Returns 0, or -1 with err set if a parameter is out of range or memory is short. */
 int sampler_init(sampler *s, const sampler_params *p, int32_t n_vocab, char *err, size_t errlen);
 void sampler_free(sampler *s);

@@ -183,7 +183,7 @@ static const gguf_kv *get_array(const gguf_ctx *g, const char *key, uint64_t n, 
     return kv;
 }
 
-int tokenizer_load(tokenizer *t, const gguf_ctx *g, char *err, size_t errlen) {
+int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, size_t errlen) {
     char msg[256] = "";
     memset(t, 0, sizeof *t);
     memset(t->byte_id, 0xFF, sizeof t->byte_id);
@@ -309,7 +309,7 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, char *err, size_t errlen) {
         p->first_special[b] = k;
     }
 
-    t->eot = lookup(t, "<|im_end|>", 10);
+    t->eot = eot ? lookup(t, eot, strlen(eot)) : -1;
     p->eos_piece = lookup(t, "</s>", 4);
     return 0;
 }

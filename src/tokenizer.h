@@ -27,21 +27,22 @@ typedef struct {
     uint32_t *piece_len;
     float *scores;
     uint8_t *types;
-    int32_t bos, eos, eot, unk;  /* eot: <|im_end|> if present, else -1 */
+    int32_t bos, eos, eot, unk;  /* eot: the end-of-turn piece if the vocab has it, else -1 */
     int add_bos, add_space_prefix;
     int32_t byte_id[256]; /* id of <0xNN>, -1 if missing */
     void *index;          /* private: piece -> id hash table */
 } tokenizer;
 
-/* Build from tokenizer.ggml.* metadata. Returns 0, or -1 with a message in err. */
-int tokenizer_load(tokenizer *t, const gguf_ctx *g, char *err, size_t errlen);
+/* Build from tokenizer.ggml.* metadata; eot is the piece that ends a chat turn (the
+ * architecture's, arch.h), or NULL. Returns 0, or -1 with a message in err. */
+int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, size_t errlen);
 void tokenizer_free(tokenizer *t);
 /* Encode text (len bytes, need not be NUL-terminated). Writes up to cap ids, prepends BOS if
  * add_bos. Returns the number of ids the full encoding has (may exceed cap: call again with a
  * bigger buffer), or -1 on allocation failure. */
 int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
                          int32_t *ids, int64_t cap);
-int tokenizer_is_eog(const tokenizer *t, int32_t id);  /* </s>, eos id or <|im_end|> */
+int tokenizer_is_eog(const tokenizer *t, int32_t id);  /* </s>, eos id or eot */
 
 typedef struct {
     uint8_t pending[4];

@@ -8,6 +8,7 @@ import { readFileSync, createReadStream } from 'node:fs';
 import { mkdtemp, writeFile, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { GGML_TYPES } from '../wasm/build/abi.mjs';
 import {
   Engine, model, fullLogits64, assertLogitsClose, row, readGGUF, prng, collect, assertNtkError, ROOT,
 } from './helpers.mjs';
@@ -116,6 +117,10 @@ function patched(mutate) {
   return b;
 }
 
+/** The Q4_0 file with one tensor's type id changed. */
+const retyped = (name, type) => patched((b) => b.writeUInt32LE(type, layout.tensors.find((t) => t.name === name).typeOffset));
+const RUNS = GGML_TYPES.filter((t) => t.runs).map((t) => t.name).join(', ');
+
 const BROKEN = [
   ['empty file', () => Buffer.alloc(0), 'TRUNCATED', /empty/],
   ['wrong magic (a text file)', () => readFileSync(path.join(ROOT, 'models/kjv-tiny.md')), 'FORMAT', /not a GGUF file|magic/i],
@@ -137,6 +142,16 @@ const BROKEN = [
     assert.equal(t.typeOffset, t.nameOffset + 13 + 4 + 16);
     b.writeUInt32LE(9, t.typeOffset);
   }), 'UNSUPPORTED', /output\.weight.*Q8_1|Q8_1.*output\.weight/],
+  // types ggml defines and the engine does not run: the table parses (ggml's block sizes), and the
+  // message names tensor, type and the types that do run
+  ['blk.0.attn_k.weight with type 35 (TQ2_0)', () => retyped('blk.0.attn_k.weight', 35), 'UNSUPPORTED',
+    new RegExp(`^tensor blk\\.0\\.attn_k\\.weight has type TQ2_0, which this engine does not run \\(it runs ${RUNS}\\)$`)],
+  ['blk.0.attn_norm.weight with type 26 (I32)', () => retyped('blk.0.attn_norm.weight', 26), 'UNSUPPORTED',
+    /^tensor blk\.0\.attn_norm\.weight has type I32, which this engine does not run \(it runs norms in F32\)$/],
+  ['blk.0.attn_k.weight with type id 77', () => retyped('blk.0.attn_k.weight', 77), 'FORMAT',
+    /blk\.0\.attn_k\.weight' has type id 77, which ggml does not define/],
+  ['blk.0.attn_k.weight with type id 4 (Q4_2)', () => retyped('blk.0.attn_k.weight', 4), 'FORMAT',
+    /blk\.0\.attn_k\.weight' has type Q4_2, which ggml has removed/],
 ];
 
 for (const [label, make, code, re] of BROKEN) {

@@ -40,6 +40,7 @@ const EXPECTED_FILES = [
   'wasm/worker-engine.mjs',
   'wasm/worker.mjs',
   'wasm/build/package.json',
+  'wasm/build/abi.mjs',
   'wasm/build/ntk.js',
   'wasm/build/ntk.mjs',
   'wasm/build/ntk.wasm',

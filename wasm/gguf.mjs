@@ -1,15 +1,15 @@
 // gguf.mjs — GGUF header reading and streaming writing in JS, for tools (synth) and tests. The
 // engine itself parses with the C push parser; this side never holds tensor data it did not make.
 
+import { GGML_TYPES } from './build/abi.mjs';
+
 /** Where the key/value records start: after magic, version and the two counts. */
 export const KV_START = 24;
 export const VALUE = { UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12 };
-export const TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
-/** ggml's block of each type: [values, bytes] (the K-quants' super-blocks hold 256 values). */
-export const BLOCK = {
-  [TYPE.F32]: [1, 4], [TYPE.F16]: [1, 2], [TYPE.BF16]: [1, 2], [TYPE.Q4_0]: [32, 18], [TYPE.Q8_0]: [32, 34],
-  [TYPE.Q4_K]: [256, 144], [TYPE.Q5_K]: [256, 176], [TYPE.Q6_K]: [256, 210],
-};
+/** ggml's type ids by name (TYPE.Q4_K = 12), from the engine's type rows (src/types.c). */
+export const TYPE = Object.fromEntries(GGML_TYPES.map((t) => [t.name, t.id]));
+/** ggml's block of each type id: [values, bytes] (the K-quants' super-blocks hold 256 values). */
+export const BLOCK = Object.fromEntries(GGML_TYPES.filter((t) => t.blockSize).map((t) => [t.id, [t.blockSize, t.typeBytes]]));
 const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 // DataView accessors of the scalar types (64-bit integers as BigInt)
 const ACCESS = {
@@ -138,7 +138,7 @@ export function halfToF32(h) {
 
 /** Bytes of one tensor of `type` holding ne0 x rows values. */
 export function tensorBytes(type, ne0, rows) {
-  if (!BLOCK[type]) throw new Error(`tensor type ${type} not supported here`);
+  if (!BLOCK[type]) throw new Error(`tensor type ${type} has no size: ggml does not define it, or has removed it`);
   const [values, bytes] = BLOCK[type];
   return ne0 / values * bytes * rows;
 }

@@ -34,17 +34,17 @@ function encodeRow(type, x) {
   const n = x.length;
   if (type === TYPE.F32) return new Uint8Array(Float32Array.from(x).buffer);
   if (type === TYPE.F16) return new Uint8Array(Uint16Array.from(x, toHalf).buffer);
-  const q8 = type === TYPE.Q8_0, bs = q8 ? 34 : 18, out = new Uint8Array(n / 32 * bs), dv = new DataView(out.buffer);
-  for (let b = 0; b < n / 32; b++) {
-    const blk = x.subarray(b * 32, b * 32 + 32);
+  const q8 = type === TYPE.Q8_0, [qk, bs] = BLOCK[type], out = new Uint8Array(n / qk * bs), dv = new DataView(out.buffer);
+  for (let b = 0; b < n / qk; b++) {
+    const blk = x.subarray(b * qk, b * qk + qk);
     let amax = 0, max = 0;
     for (const v of blk) if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
     const d = q8 ? amax / 127 : max / -8, id = d ? 1 / d : 0;
     dv.setUint16(b * bs, toHalf(d), true);
-    for (let j = 0; j < (q8 ? 32 : 16); j++) {
+    for (let j = 0; j < (q8 ? qk : qk / 2); j++) {
       if (q8) dv.setInt8(b * bs + 2 + j, Math.round(blk[j] * id));
       else {
-        const lo = Math.min(15, Math.trunc(blk[j] * id + 8.5)), hi = Math.min(15, Math.trunc(blk[j + 16] * id + 8.5));
+        const lo = Math.min(15, Math.trunc(blk[j] * id + 8.5)), hi = Math.min(15, Math.trunc(blk[j + qk / 2] * id + 8.5));
         out[b * bs + 2 + j] = lo | (hi << 4);
       }
     }

@@ -147,6 +147,35 @@ static void test_all_types(void) {
     free(w.b);
 }
 
+/* Types the engine does not run still parse, sized with ggml's block geometry (ggml.c
+ * type_traits, ggml-common.h): a file of them is refused later, by name (model.c). */
+static void test_sized_types(void) {
+    const struct { uint32_t type; uint64_t bytes; } cases[] = {
+        { 35 /* TQ2_0: 256 a block of 66 bytes */, 66 },  { 20 /* IQ4_NL: 32, 18 */, 8 * 18 },
+        { 39 /* MXFP4: 32, 17 */, 8 * 17 },                { 24 /* I8 */, 256 },
+        { 28 /* F64 */, 8 * 256 },                         { 41 /* Q1_0: 128, 18 */, 2 * 18 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        tl_buf w = {0};
+        tl_header(&w, 1, 0);
+        tl_str(&w, "w");
+        tl_u32(&w, 1);
+        tl_u64(&w, 256);
+        tl_u32(&w, cases[c].type);
+        tl_u64(&w, 0);
+        tl_pad(&w, 32);
+        for (uint64_t k = 0; k < cases[c].bytes; k++) tl_put(&w, "\0", 1);
+        gguf_ctx g;
+        void *data;
+        gguf_status st = parse(&g, w.b, w.len, w.len, &data);
+        CHECK(st == GGUF_DONE && g.tensors[0].nbytes == cases[c].bytes, "type %u: 256 values in %llu bytes: %s",
+              cases[c].type, (unsigned long long)cases[c].bytes, gguf_error(&g));
+        gguf_free(&g);
+        free(data);
+        free(w.b);
+    }
+}
+
 /* Expect an error status whose message contains `needle`. */
 static void expect_error(const char *what, const uint8_t *buf, size_t len, gguf_status want, const char *needle) {
     for (size_t chunk = 1; chunk <= len + 1; chunk = chunk * 13 + 1) {
@@ -199,7 +228,9 @@ static void test_bad_input(const char *path) {
     /* tensor table faults, on a small hand-made file */
     const struct { uint32_t ndims; uint64_t ne0; uint32_t type; uint64_t off; const char *msg; } cases[] = {
         { 5, 32, GGML_TYPE_F32, 0, "5 dimensions" },
-        { 1, 32, 77, 0, "unknown tensor type 77" },
+        { 1, 32, 77, 0, "has type id 77, which ggml does not define" },
+        { 1, 32, 4, 0, "has type Q4_2, which ggml has removed" },
+        { 1, 32, 38, 0, "has type IQ4_NL_8_8, which ggml has removed" },
         { 1, 33, GGML_TYPE_Q8_0, 0, "not a multiple of the Q8_0 block size" },
         { 1, 32, GGML_TYPE_F32, 3, "not aligned" },
         { 1, 0, GGML_TYPE_F32, 0, "bad dimension 0" },
@@ -241,6 +272,7 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/kjv-tiny-q8_0.gguf", dir);
     test_metadata(path);
     test_all_types();
+    test_sized_types();
     test_bad_input(path);
     return tl_summary();
 }

@@ -135,35 +135,6 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-/* ---------------------------------------------------------------- type table */
-
-static void test_type_info(void)
-{
-    static const struct { uint32_t id; const char *name; int bs, ts; } want[] = {
-        { 0, "F32", 1, 4 },       { 1, "F16", 1, 2 },       { 2, "Q4_0", 32, 18 },
-        { 3, "Q4_1", 32, 20 },    { 6, "Q5_0", 32, 22 },    { 7, "Q5_1", 32, 24 },
-        { 8, "Q8_0", 32, 34 },    { 9, "Q8_1", 32, 36 },    { 10, "Q2_K", 256, 84 },
-        { 11, "Q3_K", 256, 110 }, { 12, "Q4_K", 256, 144 }, { 13, "Q5_K", 256, 176 },
-        { 14, "Q6_K", 256, 210 }, { 15, "Q8_K", 256, 292 }, { 30, "BF16", 1, 2 },
-    };
-    int bad = 0;
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const ggml_type_traits *t = ggml_type_info(want[i].id);
-        if (!t || strcmp(t->name, want[i].name) || t->block_size != want[i].bs ||
-            t->type_size != want[i].ts) {
-            printf("  type %u: got %s\n", want[i].id, t ? t->name : "NULL");
-            bad++;
-        }
-    }
-    check(bad == 0, "ggml_type_info: names and geometry of the 15 known types");
-
-    static const uint32_t unknown[] = { 4, 5, 16, 20, 29, 31, 39, 40, 1000, 0xffffffffu };
-    bad = 0;
-    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
-        bad += ggml_type_info(unknown[i]) != NULL;
-    check(bad == 0, "ggml_type_info: NULL for holes, IQ ids and out-of-range ids");
-}
-
 /* ---------------------------------------------------------------- conversions */
 
 /* IEEE binary16 by definition; NaN keeps its 10 payload bits at the top of float's 23. */
@@ -1401,7 +1372,6 @@ static void test_simd_attention(void)
 int main(void)
 {
     printf("test_kernels: %s build\n", NTK_SIMD ? "SIMD128" : "scalar");
-    test_type_info();
     test_fp16();
     test_quantize_q8_0();
     test_quantize_q8_1();

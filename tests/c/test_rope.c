@@ -8,7 +8,7 @@
 
 static int rel_close(double a, double b, double tol) { return fabs(a - b) <= tol * fabs(b); }
 
-/* DESIGN.md §2.3, evaluated independently in long double */
+/* docs/DESIGN.md, Dynamic NTK, evaluated independently in long double */
 static long double formula(long double theta, long double a, long double L, long double L0, long double d) {
     if (L <= L0) return theta;
     return theta * powl(a * L / L0 - (a - 1), d / (d - 2));

@@ -66,10 +66,21 @@ static void test_defaults(void)
 {
     sampler_params p;
     sampler_defaults(&p);
-    check(p.temperature == 0.0f && p.top_k == 0 && p.top_p == 1.0f && p.min_p == 0.0f &&
+    check(p.temperature == 0.8f && p.top_k == 40 && p.top_p == 0.95f && p.min_p == 0.05f &&
               p.repeat_penalty == 1.0f && p.repeat_window == 64 && p.seed == 0,
-          "defaults: greedy, top_k 0, top_p 1, min_p 0, penalty 1, window 64, seed 0",
+          "defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, penalty 1, window 64, seed 0",
           "a default field has an unexpected value");
+}
+
+/* The defaults with every stage off (greedy, no filters, no penalty): each test turns on the
+ * stages it checks. */
+static void stages_off(sampler_params *p)
+{
+    sampler_defaults(p);
+    p->temperature = 0.0f;
+    p->top_k = 0;
+    p->top_p = 1.0f;
+    p->min_p = 0.0f;
 }
 
 static void test_greedy(void)
@@ -77,7 +88,7 @@ static void test_greedy(void)
     enum { N = 1000 };
     static float l[N];
     sampler_params p;
-    sampler_defaults(&p);
+    stages_off(&p);
     sampler s;
     if (!make(&s, &p, N)) return;
     int ok = 1;
@@ -101,7 +112,7 @@ static void test_greedy(void)
 static void test_repeat_penalty(void)
 {
     sampler_params p;
-    sampler_defaults(&p);
+    stages_off(&p);
     p.repeat_penalty = 1.1f;
     p.repeat_window = 3;
     sampler s;
@@ -155,7 +166,7 @@ static void test_top_k_one_is_greedy(void)
     int ok = 1;
     for (size_t t = 0; t < sizeof temps / sizeof temps[0]; t++) {
         sampler_params p;
-        sampler_defaults(&p);
+        stages_off(&p);
         p.temperature = temps[t];
         p.top_k = 1;
         p.top_p = 0.5f;
@@ -226,7 +237,7 @@ static void test_softmax_frequencies(void)
 {
     double want[SMALL];
     sampler_params p;
-    sampler_defaults(&p);
+    stages_off(&p);
     p.seed = 7;
     p.temperature = 1.0f;
     ref_softmax(small_logits, SMALL, 1.0, want);
@@ -273,7 +284,7 @@ static void test_top_p(void)
     restrict_to(prob, SMALL, keep);
 
     sampler_params p;
-    sampler_defaults(&p);
+    stages_off(&p);
     p.temperature = 1.0f;
     p.top_p = top_p;
     p.seed = 11;
@@ -304,7 +315,7 @@ static void test_min_p(void)
     restrict_to(prob, SMALL, keep);
 
     sampler_params p;
-    sampler_defaults(&p);
+    stages_off(&p);
     p.temperature = 1.0f;
     p.min_p = min_p;
     p.seed = 13;
@@ -323,7 +334,7 @@ static void draw_sequence(uint64_t seed, int32_t *out, int n)
     enum { V = 256 };
     float l[V] = {0}; /* uniform: every token equally likely, so streams are easy to tell apart */
     sampler_params p;
-    sampler_defaults(&p);
+    stages_off(&p);
     p.temperature = 1.0f;
     p.seed = seed;
     sampler s;
@@ -427,7 +438,7 @@ static void test_large_vocab(void)
     };
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
         sampler_params p;
-        sampler_defaults(&p);
+        stages_off(&p);
         p.temperature = cfg[c].temp;
         p.top_k = cfg[c].top_k;
         p.top_p = cfg[c].top_p;

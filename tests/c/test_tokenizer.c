@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -273,7 +274,7 @@ static int load_model(const char *path, tokenizer *t) {
     char err[256] = "";
     int rc = -1;
     if (check(st == GGUF_TABLE_READY, "%s: no tensor table (%s)", path, gguf_error(&g)))
-        rc = tokenizer_load(t, &g, err, sizeof err);
+        rc = tokenizer_load(t, &g, arch_find("internlm2", 9)->eot, err, sizeof err);
     check(st != GGUF_TABLE_READY || rc == 0, "tokenizer_load(%s): %s", path, err);
     gguf_free(&g);  /* the tokenizer must own copies of everything */
     return rc;
@@ -640,7 +641,7 @@ static int load_spec(const vocab_spec *v, tokenizer *t, char *err, size_t errlen
     gguf_ctx g;
     int rc = load_table(&g, w.b, w.n, 7);
     snprintf(err, errlen, "gguf: %s", gguf_error(&g));
-    if (rc == 0) rc = tokenizer_load(t, &g, err, errlen);
+    if (rc == 0) rc = tokenizer_load(t, &g, arch_find("internlm2", 9)->eot, err, errlen);
     gguf_free(&g);
     free(w.b);
     return rc;
