@@ -14,9 +14,9 @@ export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
 CC      ?= gcc
 EMCC    ?= emcc
 CSTD     = -std=c11 -Wall -Wextra -Werror=implicit-function-declaration
-SRC      = src/gguf.c src/quant.c src/kernels_scalar.c src/kernels_simd.c src/matmul.c src/rope.c \
+SRC      = src/gguf.c src/quant.c $(wildcard src/kernels/*.c) src/matmul.c src/rope.c \
            src/model.c src/tokenizer.c src/sampler.c src/threadpool.c src/api.c
-HDR      = $(wildcard src/*.h)
+HDR      = $(wildcard src/*.h src/kernels/*.h)
 EXPORTS  = ntk_new ntk_free ntk_error ntk_set_threads ntk_threads ntk_load_begin ntk_load_window ntk_load_window_size \
            ntk_load_commit ntk_load_end ntk_load_phase ntk_set_rope ntk_set_max_context ntk_set_kv_type ntk_info_json ntk_n_vocab ntk_n_ctx \
            ntk_rope_base ntk_tokenize ntk_detok_reset ntk_detok_push ntk_detok_flush ntk_is_eog \
@@ -103,20 +103,20 @@ build/test_threads: tests/c/test_threads.c $(SRC) $(HDR) | setup
 	$(CC) $(CSTD) $(SANITIZE) -DNTK_THREADS -pthread -Isrc -Itests/c $(SRC) $< -lm -o $@
 
 # The kernel twins only meet in a SIMD build: compile the test to wasm and run it in Node.
-build/test_kernels.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) build/package.json | setup
+build/test_kernels.js: tests/c/test_kernels.c src/quant.c $(wildcard src/kernels/*.c) $(HDR) build/package.json | setup
 	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
+	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc src/quant.c $(wildcard src/kernels/*.c) $< -o $@
 
 # The same with the relaxed kernels; Node 20 validates relaxed SIMD only behind a V8 flag, set
 # from inside the process (a Node that ships relaxed SIMD may no longer take it on the command line).
-build/test_kernels_relaxed.js: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c src/kernels_simd.c $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs build/package.json | setup
+build/test_kernels_relaxed.js: tests/c/test_kernels.c src/quant.c $(wildcard src/kernels/*.c) $(HDR) src/relaxed-simd.js scripts/relaxed-simd.mjs build/package.json | setup
 	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc src/quant.c src/kernels_scalar.c src/kernels_simd.c $< -o $@
+	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc src/quant.c $(wildcard src/kernels/*.c) $< -o $@
 	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
 
-build/test_kernels_native: tests/c/test_kernels.c src/quant.c src/kernels_scalar.c $(HDR) | setup
+build/test_kernels_native: tests/c/test_kernels.c src/quant.c $(wildcard src/kernels/*.c) $(HDR) | setup
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(SANITIZE) -Isrc src/quant.c src/kernels_scalar.c $< -lm -o $@
+	$(CC) $(CSTD) $(SANITIZE) -Isrc src/quant.c $(wildcard src/kernels/*.c) $< -lm -o $@
 
 test-c: $(C_TESTS) build/test_kernels_native build/test_kernels.js build/test_kernels_relaxed.js
 	@set -e; for t in $(C_TESTS) build/test_kernels_native; do echo "== $$t"; $$t; done
