@@ -15,8 +15,8 @@ export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
 CC      ?= gcc
 EMCC    ?= emcc
 CSTD     = -std=c11 -Wall -Wextra -Werror=implicit-function-declaration
-# The kernels sit in src/kernels_*.c or src/kernels/*.c; the types' rows (types.c) point to them.
-KERNELS  = src/types.c src/quant.c $(wildcard src/kernels_*.c src/kernels/*.c)
+# The kernels (src/kernels/, a family a file pair) and the types' rows (types.c) that point to them.
+KERNELS  = src/types.c src/quant.c $(wildcard src/kernels/*.c)
 SRC      = src/gguf.c $(KERNELS) src/matmul.c src/rope.c src/arch.c src/model.c src/tokenizer.c \
            src/sampler.c src/threadpool.c src/load.c src/json.c src/api.c
 HDR      = $(wildcard src/*.h src/kernels/*.h)
@@ -134,27 +134,38 @@ build/test_threads: tests/c/test_threads.c $(SRC) $(HDR) | $(SETUP)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(SANITIZE) -DNTK_THREADS -pthread -Isrc -Itests/c $(SRC) $< -lm -o $@
 
-# The kernel twins only meet in a SIMD build: compile the test to wasm and run it in Node.
-build/test_kernels.js: tests/c/test_kernels.c $(KERNELS) $(HDR) build/package.json | $(SETUP)
-	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc $(KERNELS) $< -o $@
+# The kernel tests (tests/c/kernels/, test_<family>.c and test_quant.c, one binary each) run
+# natively (the scalar twins, with sanitizers) and in wasm, where the SIMD twins meet the scalar
+# ones; those of the families whose SIMD twins use relaxed SIMD also in the relaxed build (the
+# others build to the same code there, and their binaries would have no relaxed_dot to turn).
+KERNEL_SRC    = $(KERNELS)
+KERNEL_TESTS  = $(patsubst tests/c/kernels/%.c,%,$(wildcard tests/c/kernels/test_*.c))
+RELAXED_TESTS = $(patsubst src/kernels/%_simd.c,test_%,$(shell grep -l NTK_RELAXED src/kernels/*_simd.c))
+KERNEL_DEPS   = $(KERNEL_SRC) $(HDR) tests/c/testlib.h $(wildcard tests/c/kernels/*.h)
 
-# The same with the relaxed kernels; Node 20 validates relaxed SIMD only behind a V8 flag, set
-# from inside the process (a Node that ships relaxed SIMD may no longer take it on the command line).
-build/test_kernels_relaxed.js: tests/c/test_kernels.c $(KERNELS) $(HDR) $(RELAXED_DEPS) build/package.json | $(SETUP)
+build/kernels/native/test_%: tests/c/kernels/test_%.c $(KERNEL_DEPS) | $(SETUP)
 	@mkdir -p $(@D)
-	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED_CFLAGS) $(RELAXED_LDFLAGS) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc $(KERNELS) $< -o $@
+	$(CC) $(CSTD) $(SANITIZE) -Isrc -Itests/c $(KERNEL_SRC) $< -lm -o $@
+
+build/kernels/simd/test_%.js: tests/c/kernels/test_%.c $(KERNEL_DEPS) build/package.json | $(SETUP)
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -O2 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1 -sENVIRONMENT=node -Isrc -Itests/c $(KERNEL_SRC) $< -o $@
+
+# Node 20 validates relaxed SIMD only behind a V8 flag, set from inside the process (a Node that
+# ships relaxed SIMD may no longer take it on the command line).
+build/kernels/relaxed/test_%.js: tests/c/kernels/test_%.c $(KERNEL_DEPS) $(RELAXED_DEPS) build/package.json | $(SETUP)
+	@mkdir -p $(@D)
+	$(EMCC) $(CSTD) -O2 -msimd128 $(RELAXED_CFLAGS) $(RELAXED_LDFLAGS) -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -Isrc -Itests/c $(KERNEL_SRC) $< -o $@
 	node scripts/relaxed-simd.mjs $(@:.js=.wasm)
 
-build/test_kernels_native: tests/c/test_kernels.c $(KERNELS) $(HDR) | $(SETUP)
-	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(SANITIZE) -Isrc $(KERNELS) $< -lm -o $@
-
-test-c: $(C_TESTS) build/test_kernels_native build/test_kernels.js build/test_kernels_relaxed.js
-	@set -e; for t in $(C_TESTS) build/test_kernels_native; do echo "== $$t"; $$t; done
-	@echo "== build/test_kernels.js (wasm SIMD vs scalar)"; node build/test_kernels.js
-	@echo "== build/test_kernels_relaxed.js (wasm relaxed SIMD vs scalar)"; \
-	    node -e "require('v8').setFlagsFromString('--experimental-wasm-relaxed-simd'); require('./build/test_kernels_relaxed.js')"
+test-c: $(C_TESTS) $(KERNEL_TESTS:%=build/kernels/native/%) $(KERNEL_TESTS:%=build/kernels/simd/%.js) \
+        $(RELAXED_TESTS:%=build/kernels/relaxed/%.js)
+	@set -e; for t in $(C_TESTS) $(KERNEL_TESTS:%=build/kernels/native/%); do echo "== $$t"; $$t; done
+	@set -e; for t in $(KERNEL_TESTS); do \
+	    echo "== build/kernels/simd/$$t.js (wasm SIMD128)"; node build/kernels/simd/$$t.js; done
+	@set -e; for t in $(RELAXED_TESTS); do \
+	    echo "== build/kernels/relaxed/$$t.js (wasm relaxed SIMD)"; \
+	    node -e "require('v8').setFlagsFromString('--experimental-wasm-relaxed-simd'); require('./build/kernels/relaxed/$$t.js')"; done
 
 test-js: all
 	node --test --test-reporter=spec tests/

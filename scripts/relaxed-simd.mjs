@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // relaxed-simd.mjs — turn a linked module's calls of the import ntk_relaxed_dot_i8x16_i7x16_s
-// (declared in src/kernels_simd.c for the relaxed build) into the instruction
+// (declared in src/kernels/simd.h for the relaxed build) into the instruction
 // i16x8.relaxed_dot_i8x16_i7x16_s, which Emscripten 3.1.6's clang cannot emit but Binaryen's
 // assembler can: wasm-dis to text, the import found by its type (the only function import that
 // takes two v128 and returns one; Emscripten renames imports), each call of it renamed, wasm-as

@@ -1,9 +1,17 @@
 /* kernels.h — the hot loops, each in two twins with the same signature:
- *   *_scalar  (kernels_scalar.c) plain C, the specification;
- *   *_simd    (kernels_simd.c)   WebAssembly SIMD128, the speed; only built with -msimd128.
+ *   *_scalar  (src/kernels/<family>_scalar.c) plain C, the specification;
+ *   *_simd    (src/kernels/<family>_simd.c)   WebAssembly SIMD128, the speed; only built with
+ *             -msimd128, and with relaxed SIMD in the relaxed build (NTK_RELAXED_SIMD).
  * The unsuffixed names are what the engine calls: the SIMD twin when the build has SIMD128,
  * the scalar one otherwise (native builds, the scalar wasm build used for benchmark ratios).
- * tests/c/test_kernels.c runs both twins on random data and compares them.
+ * Families: float (f32/f16/bf16 dots, axpy), legacy (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 dots), kquant
+ * (Q4_K, Q5_K, Q6_K dots), rotate (rope_rotate), attention (softmax_chunk, attention_tile; their
+ * shared loop is src/kernels/attention.c). tests/c/kernels/test_<family>.c runs both twins on
+ * random data and compares them.
+ *
+ * One header for all of them: the engine sees one list of kernels and one table of which twin
+ * it calls. What a family's files share among themselves (attention's ops, the SIMD helpers)
+ * is in headers under src/kernels/, which the engine does not include.
  *
  * Conventions: n is the length of a row in elements and a multiple of the weight type's block
  * (32, or 256 for K-quants); quantized dot products take weights in their block format and
@@ -27,6 +35,8 @@ NTK_KERNEL_TWINS(float, dot_f32, (const float *a, const float *b, int n))
 NTK_KERNEL_TWINS(float, dot_f16_f32, (const ggml_half *w, const float *x, int n))
 /* bf16 weights x f32 activations */
 NTK_KERNEL_TWINS(float, dot_bf16_f32, (const uint16_t *w, const float *x, int n))
+/* y[i] += a * x[i] */
+NTK_KERNEL_TWINS(void, axpy_f32, (float *y, float a, const float *x, int n))
 /* Q8_0 weights x Q8_0 activations: sum over blocks of dw*dx*sum(qw*qx), integer inner sums */
 NTK_KERNEL_TWINS(float, dot_q8_0_q8_0, (const block_q8_0 *w, const block_q8_0 *x, int n))
 /* Q4_0 weights x Q8_0 activations */
@@ -51,8 +61,11 @@ NTK_KERNEL_TWINS(void, dots_q5_K_q8_K, (const block_q5_K *w, const block_q8_K *x
                                         int n_tok, int n, float *out))
 NTK_KERNEL_TWINS(void, dots_q6_K_q8_K, (const block_q6_K *w, const block_q8_K *x, size_t x_stride,
                                         int n_tok, int n, float *out))
-/* y[i] += a * x[i] */
-NTK_KERNEL_TWINS(void, axpy_f32, (float *y, float a, const float *x, int n))
+/* x_t of a dots_* call */
+static inline const block_q8_K *dots_token_row(const block_q8_K *x, size_t x_stride, int t)
+{
+    return (const block_q8_K *)((const uint8_t *)x + (size_t)t * x_stride);
+}
 /* Rotate adjacent pairs (x[2i], x[2i+1]) of one head by the angle whose cos/sin are c[i], s[i]:
  * x'[2i] = x[2i]*c - x[2i+1]*s, x'[2i+1] = x[2i]*s + x[2i+1]*c; head_dim even. */
 NTK_KERNEL_TWINS(void, rope_rotate, (float *x, const float *c, const float *s, int head_dim))
@@ -99,30 +112,6 @@ NTK_KERNEL_TWINS(void, attention_tile,
                   const attn_kv *kv, int n_past, const attn_rope *rope, float scale,
                   float *scratch))
 
-/* The twins share the loop of attention_tile (chunks, causal limits, streaming softmax) and
- * differ in these kernels only. */
-typedef struct {
-    /* Rows [j0, j0+n) of a cache as floats, row j0+i turned by the angle of (rot_cos, rot_sin)
-     * row i when rot_cos is not NULL: in place when f32 and not rotated, else written to buf
-     * (n rows of head_dim); *row_stride tells which. */
-    const float *(*rows)(const void *base, int type, int j0, int n, int stride, int head_dim,
-                         const float *rot_cos, const float *rot_sin, float *buf, int *row_stride);
-    /* rope_rotate */
-    void (*rotate)(float *x, const float *c, const float *s, int head_dim);
-    /* scores[i] = scale * q.k_i over n rows of k */
-    void (*scores)(float *scores, const float *q, const float *k, int n, int row_stride,
-                   int head_dim, float scale);
-    /* softmax_chunk */
-    float (*softmax)(float *scores, int n, float *max, float *sum);
-    /* out += sum_i p[i] * v_i over n rows of v, each column summed in index order */
-    void (*accumulate)(float *out, const float *p, const float *v, int n, int row_stride,
-                       int head_dim);
-} attn_ops;
-
-void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_tok, int n_head,
-                        int q_stride, const attn_kv *kv, int n_past, const attn_rope *rope,
-                        float scale, float *scratch);
-
 /* One chunk of attention's streaming softmax: raises *max to cover scores[0..n), replaces each
  * score by exp(score - *max), adds them to *sum (rescaled first) and returns the factor
  * exp(old max - new max) by which the caller must scale the output it has accumulated so far.
@@ -136,7 +125,7 @@ NTK_KERNEL_TWINS(float, softmax_chunk, (float *scores, int n, float *max, float 
 #define NTK_KERNEL(name) name##_scalar
 #define NTK_SIMD 0
 #endif
-/* The relaxed build (NTK_RELAXED_SIMD, see kernels_simd.c): SIMD twins that use relaxed SIMD */
+/* The relaxed build (NTK_RELAXED_SIMD, see src/kernels/simd.h): SIMD twins that use relaxed SIMD */
 #if defined(NTK_RELAXED_SIMD) && defined(__wasm_simd128__)
 #define NTK_RELAXED 1
 #else

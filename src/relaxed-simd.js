@@ -1,5 +1,5 @@
 // relaxed-simd.js — an Emscripten JS library with the one import of the relaxed build's kernels
-// (ntk_relaxed_dot_i8x16_i7x16_s, src/kernels_simd.c), so that it links. scripts/relaxed-simd.mjs
+// (ntk_relaxed_dot_i8x16_i7x16_s, src/kernels/simd.h), so that it links. scripts/relaxed-simd.mjs
 // then replaces every call of it by the instruction it stands for and drops the import, so this
 // body never runs in a built module.
 mergeInto(LibraryManager.library, {

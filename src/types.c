@@ -88,7 +88,6 @@ static const ggml_type_traits rows[GGML_TYPE_COUNT] = {
     KNOWN(MXFP4, 32, 17),
     KNOWN(NVFP4, 64, 36),
     KNOWN(Q1_0, 128, 18),
-    KNOWN(Q2_0, 64, 18),
 };
 
 const ggml_type_traits *ggml_type_info(uint32_t type) {

@@ -21,7 +21,6 @@ static const struct { uint32_t id; const char *name; int bs, ts; } ggml[] = {
     { 33, "Q4_0_8_8", 0, 0 },    { 34, "TQ1_0", 256, 54 },    { 35, "TQ2_0", 256, 66 },
     { 36, "IQ4_NL_4_4", 0, 0 },  { 37, "IQ4_NL_4_8", 0, 0 },  { 38, "IQ4_NL_8_8", 0, 0 },
     { 39, "MXFP4", 32, 17 },     { 40, "NVFP4", 64, 36 },     { 41, "Q1_0", 128, 18 },
-    { 42, "Q2_0", 64, 18 },
 };
 #define N_GGML (sizeof ggml / sizeof *ggml)
 
