@@ -92,7 +92,6 @@ export class Engine {
   #pending = [];
   #listeners = new Listeners();
   #lastScale = null;
-  #infoCache = null;
   #busy = false;
 
   constructor(mod, handle) {
@@ -204,15 +203,15 @@ export class Engine {
     this.#listeners.emit('scale', event);
   }
 
-  /** Model shapes, types, and the RoPE scaling in force. */
+  /**
+   * Model shapes, types, the RoPE scaling and KV cache in force, and how much context fits now:
+   * a new object each call, read from the engine then (a few microseconds).
+   */
   info() {
     this.#alive();
-    if (!this.#infoCache) {
-      const p = this.#m._ntk_info_json(this.#e);
-      if (!p) this.#check(-5);
-      this.#infoCache = JSON.parse(this.#m.UTF8ToString(p));
-    }
-    return this.#infoCache;
+    const p = this.#m._ntk_info_json(this.#e);
+    if (!p) this.#check(-5);
+    return JSON.parse(this.#m.UTF8ToString(p));
   }
 
   /** Every metadata key and tensor of the file: { metadata, tensors }. Arrays show their first maxArrayItems values. */
