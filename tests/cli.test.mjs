@@ -125,14 +125,15 @@ test('bad input: clear message, documented exit code', async () => {
   relabelled.writeUInt32LE(9, readGGUF(good).tensors.find((t) => t.name === 'output.weight').typeOffset);
   await writeFile(unsupported, relabelled);
   const cases = [
-    [['run', '-p', 'x', '-n', '-5'], 1, /maxTokens must be an integer/],
+    [['run', '-p', 'x', '-n', '-5'], 1, /-n must be an integer >= 0, got -5/],
+    [['run', '-p', 'x', '--n-predict=-5'], 1, /--n-predict must be an integer >= 0, got -5/],
     [['run', '-p', 'x', '--bogus'], 1, /unknown option --bogus/],
     [['run'], 1, /a prompt is needed/],
     [['frobnicate'], 1, /unknown command/],
-    [['run', '-p', 'x', '--rope-mode', 'dynamic'], 1, /ropeMode must be one of/],
-    [['run', '-p', 'x', '--rope-factor', '0.5'], 1, /ropeFactor must be/],
-    [['run', '-p', 'x', '--top-p', '1.5'], 1, /topP must be/],
-    [['run', '-p', 'x', '-n', 'many'], 1, /must be an integer, got "many"/],
+    [['run', '-p', 'x', '--rope-mode', 'dynamic'], 1, /--rope-mode must be one of consistent, cached, none, got "dynamic"/],
+    [['run', '-p', 'x', '--rope-factor', '0.5'], 1, /--rope-factor must be a number in \[1, 1000000\], got 0\.5/],
+    [['run', '-p', 'x', '--top-p', '1.5'], 1, /--top-p must be/],
+    [['run', '-p', 'x', '-n', 'many'], 1, /-n must be an integer >= 0, got "many"/],
     [['logits', '-p', 'x'], 1, /--at POSITIONS is needed/],
     [['logits', '-p', 'In the beginning', '--at', '50'], 1, /outside the prompt/],
     [['run', '--prompt-tokens', notJson], 1, /prompt-tokens/],
