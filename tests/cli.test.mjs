@@ -93,7 +93,7 @@ test('parsing: a value may start with -, a negative number is an argument; defau
   assert.deepEqual(optionsFrom(GENERATE_OPTIONS, 'run', opts), { maxTokens: 3, temperature: 0.5 });
   assert.deepEqual(optionsFrom(LOAD_OPTIONS, 'run', opts), { kvType: 'f16', build: 'scalar' }, '--scalar wins over --build');
   for (const [args, message] of [[['--bogus'], 'unknown option --bogus'], [['-z'], 'unknown option -z'],
-    [['--system', 'x'], '--system is not an option of run'], [['--json=1'], '--json takes no value'], [['--temp'], '--temp needs a value']])
+    [['--system', 'x'], '--system is not an option of run'], [['-o', 'x'], '-o is not an option of run'], [['--json=1'], '--json takes no value'], [['--temp'], '--temp needs a value']])
     assert.throws(() => parseArgs('run', args), { message });
 });
 

@@ -142,7 +142,7 @@ export function parseArgs(command, argv) {
     }
     const flag = byName.get(t.name);
     if (!flag) {
-      if (FLAGS.some((f) => f.long === t.name)) throw new UsageError(`--${t.name} is not an option of ${command}`);
+      if (FLAGS.some((f) => f.long === t.name || f.short === t.name)) throw new UsageError(`${t.rawName} is not an option of ${command}`);
       throw new UsageError(`unknown option ${t.rawName}`);
     }
     if (!flag.value) {

@@ -84,7 +84,7 @@ export interface LoadOptions {
   ropeMode?: RopeMode;
   /** dynamic NTK factor a, in [1, 1e6]; default the file's dynamic_ntk.factor, else 2.0 */
   ropeFactor?: number;
-  /** trained context length L0 (an integer >= 1); default the file's {arch}.context_length */
+  /** trained context length L0 (an integer in [1, 1e12]); default the file's {arch}.context_length */
   trainedCtx?: number;
   /**
    * tokens between moves of the dynamic base (an integer >= 1; default 1, every token): past L0
@@ -154,7 +154,7 @@ export interface GenerateOptions {
   temperature?: number;
   /** keep the K most likely tokens, an integer >= 0; 0 is off; default 40 */
   topK?: number;
-  /** nucleus sampling: keep the smallest set of tokens whose probabilities add up to topP, in (0, 1]; default 0.95 */
+  /** nucleus sampling: keep the smallest set of tokens whose probabilities add up to topP, in [1e-6, 1]; default 0.95 */
   topP?: number;
   /** drop tokens less likely than minP times the most likely one, in [0, 1]; default 0.05 */
   minP?: number;
@@ -329,7 +329,7 @@ export interface Metadata {
   tensors: TensorInfo[];
 }
 
-/** Options of metadata(). */
+/** Options of metadata(). Unknown keys are rejected (NtkError 'ARG'). */
 export interface MetadataOptions {
   /** values shown of each array, an integer >= 0; default 8 */
   maxArrayItems?: number;

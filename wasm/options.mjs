@@ -18,10 +18,10 @@ export const COUNT_MAX = 2 ** 31 - 1;
 export const BUILD_NAMES = ['auto', 'simd', 'relaxed', 'scalar'];
 
 // Row types: 'integer' and 'number' (min, max), 'enum' (values; valueDocs: what some of them
-// mean), 'function', 'signal', 'strings'
-// (a non-empty string or an array of them, resolved to the array), 'flag' (anything; false turns
-// it off). default is a value or a function that makes one; without it the option stays undefined
-// (C picks it: defaultText says what that is). doc is the meaning, for help texts.
+// mean), 'function', 'signal', 'strings' (a non-empty string or an array of them, resolved to the
+// array), 'flag' (anything; false turns it off). default is a value or a function that makes one;
+// without it the option stays undefined and C picks (defaultText says what). doc is the meaning,
+// for help texts.
 
 /** Engine.load / WorkerEngine.load. */
 export const LOAD_OPTIONS = {
@@ -50,8 +50,8 @@ export const GENERATE_OPTIONS = {
   maxTokens: { type: 'integer', min: 0, max: COUNT_MAX, default: 128, doc: 'tokens to generate' },
   temperature: { type: 'number', min: 0, max: 1e6, default: SAMPLING_DEFAULTS.temperature, doc: 'temperature; 0 is greedy' },
   topK: { type: 'integer', min: 0, max: COUNT_MAX, default: SAMPLING_DEFAULTS.topK, doc: 'keep the K most likely tokens; 0 is off' },
-  // C reads it as a float32 and wants it above 0: far below 1e-6 it would round to 0, and at
-  // 1e-6 it already keeps the top token alone
+  // C reads it as a float32 and wants it above 0: far below 1e-6 it would round to 0, and 1e-6
+  // already keeps the top token alone (for any vocabulary under a million)
   topP: { type: 'number', min: 1e-6, max: 1, default: SAMPLING_DEFAULTS.topP, doc: 'nucleus sampling: keep the most likely tokens up to this probability' },
   minP: { type: 'number', min: 0, max: 1, default: SAMPLING_DEFAULTS.minP, doc: 'drop tokens below this times the top probability' },
   repeatPenalty: { type: 'number', min: 1e-6, max: 1e6, default: SAMPLING_DEFAULTS.repeatPenalty, doc: 'penalty on tokens seen lately (positive logits divided by it, negative ones multiplied); 1 is off' },
@@ -90,7 +90,7 @@ export function checkOption(row, v, label) {
   switch (row.type) {
     case 'integer': case 'number':
       ok = typeof v === 'number' && v >= row.min && v <= row.max && (row.type === 'number' || Number.isInteger(v));
-      // a bound the text leaves out is the one broken
+      // rangeText leaves out a maximum of COUNT_MAX or more: say it when it is the bound broken
       if (!ok && typeof v === 'number' && v > row.max && row.max >= COUNT_MAX)
         throw argError(`${label} must be ${row.type === 'integer' ? 'an integer' : 'a number'} <= ${row.max}, got ${v}`);
       break;

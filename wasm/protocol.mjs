@@ -10,10 +10,15 @@
 //             refuses it while one of its generations is being consumed, as Engine does
 //   'stream'  generate/chat [input, options without signal]: items, each one made when `next`
 //             asks for it (the request asks for the first), so the context holds what was consumed
-//   'control' the worker's own: load [source, options] (options as Engine.load's, except
-//             onProgress → progress: true, signal → signal: true, and jinja: the URL to import
-//             @huggingface/jinja from); next [streamId]; abort [requestId] (a load, generate or
-//             chat); dispose [] (free the engine, answer, end the worker)
+//   'control' the worker's own:
+//             load [source, options]: options as Engine.load's, except onProgress → progress: true,
+//               signal → signal: true (abort it with abort), and jinja: the URL to import
+//               @huggingface/jinja from (a page's import map does not reach a worker); a source as
+//               Engine.load takes it, or { $url: href } for a URL object, or { $response: { body,
+//               headers, url } } for a Response (whose body stream was transferred)
+//             next [streamId]: the next item of a generate/chat
+//             abort [requestId]: end a generate/chat (now, or at its next token) or a load
+//             dispose []: free the engine, answer, end the worker
 // transfer: the result is a Float32Array whose buffer is transferred, not copied.
 //
 // Messages in: { id, verb, args }. Out: { id, result, state } | { id, error: { message, code, name }, state };

@@ -6,9 +6,9 @@
 //   await engine.dispose();   // ends the worker
 //
 // Every Engine method is here, made from protocol.mjs's table, and returns a promise (generate and
-// chat return async iterators, as Engine's do); on/off are as Engine's. nCtx, base, nVocab and memoryBytes are plain getters: the
-// worker sends them with every answer, so they are current once the call that changed them has
-// settled.
+// chat return async iterators, as Engine's do); on/off are as Engine's. nCtx, base, nVocab and
+// memoryBytes are plain getters: the worker sends them with every answer, so they are current once
+// the call that changed them has settled.
 // NtkErrors cross with their code; an AbortSignal in the options aborts in the worker.
 //
 // Sources: as Engine.load, with these differences in transit: bytes (ArrayBuffer, or a view that
