@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseHeader, halfToF32, tensorBytes, TYPE, BLOCK } from '../wasm/gguf.mjs';
+import { COMMANDS, FLAGS, flagsOf, parseArgs, optionsFrom, UsageError } from '../wasm/cli-args.mjs';
+import { LOAD_OPTIONS, GENERATE_OPTIONS } from '../wasm/options.mjs';
 
 import { readGGUF } from './helpers.mjs';
 
@@ -35,6 +37,64 @@ test('--help lists every command and the exit codes', async () => {
   assert.equal(r.code, 0);
   for (const s of ['run', 'logits', 'tokenize', 'info', '--rope-mode', '--prompt-tokens', 'Exit codes'])
     assert.ok(r.stdout.includes(s), `help mentions ${s}`);
+});
+
+test('--help lists every command and every flag of the table', async () => {
+  const r = await run(['--help']);
+  for (const c of Object.keys(COMMANDS)) assert.ok(r.stdout.includes(`  ntk-wasm ${c} `), `usage of ${c}`);
+  for (const f of FLAGS) assert.ok(r.stdout.includes(`--${f.long}`), `--${f.long}`);
+});
+
+// The flags a help text lists, one a line: "  -n, --n-predict N ..."
+const listedFlags = (help) => [...help.matchAll(/^ {2}(?:-(\w), )?--([\w-]+)/gm)].map(([, short, long]) => `${short ?? ''}/${long}`).sort();
+
+test('COMMAND --help (and -h, and help COMMAND): that command\'s usage and exactly its flags', async () => {
+  for (const c of Object.keys(COMMANDS).filter((c) => !COMMANDS[c].own)) {
+    const r = await run([c, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.startsWith(`Usage: ntk-wasm ${c} `), r.stdout.split('\n')[0]);
+    assert.deepEqual(listedFlags(r.stdout), flagsOf(c).map((f) => `${f.short ?? ''}/${f.long}`).sort(), c);
+  }
+  const run1 = await run(['run', '--help']);
+  assert.match(run1.stdout, /-n, --n-predict N +tokens to generate \(an integer >= 0; default 64\)/);
+  assert.match((await run(['chat', '--help'])).stdout, /-n, --n-predict N +tokens to generate \(an integer >= 0; default 256\)/);
+  assert.equal((await run(['run', '-h'])).stdout, run1.stdout);
+  assert.equal((await run(['help', 'run'])).stdout, run1.stdout);
+});
+
+test('every flag takes its engine option\'s row; a bad value names the flag as typed', () => {
+  const engineOptions = { ...LOAD_OPTIONS, ...GENERATE_OPTIONS };
+  for (const f of FLAGS) if (f.option) assert.ok(Object.hasOwn(engineOptions, f.option), `--${f.long} sets ${f.option}`);
+  let checked = 0;
+  for (const c of Object.keys(COMMANDS)) {
+    for (const f of flagsOf(c)) {
+      const row = f.option ? engineOptions[f.option] : f;
+      if (!f.value || !row.type) continue;
+      const bad = row.type === 'enum' ? 'bogus' : String(row.min - 1);
+      for (const typed of [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])]) {
+        for (const args of [[typed, bad], [`${typed}${typed.startsWith('--') ? '=' : ''}${bad}`]]) {
+          assert.throws(() => parseArgs(c, args), (e) => e instanceof UsageError && e.message.startsWith(`${typed} must be `) &&
+            e.message.endsWith(row.type === 'enum' ? `got "${bad}"` : `got ${bad}`), `${c} ${args.join(' ')}`);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.ok(checked > 50, `${checked} cases`);
+});
+
+test('parsing: a value may start with -, a negative number is an argument; defaults and engine options per command', () => {
+  assert.equal(parseArgs('run', ['-p', '-x']).opts.prompt, '-x');
+  assert.deepEqual(parseArgs('tokenize', ['-5']).positional, ['-5']);
+  assert.deepEqual(parseArgs('tokenize', ['m.gguf', '-0.5', '--json']).positional, ['m.gguf', '-0.5']);
+  assert.equal(parseArgs('run', []).opts['n-predict'], 64);
+  assert.equal(parseArgs('chat', []).opts['n-predict'], 256);
+  const { opts } = parseArgs('run', ['--temp', '0.5', '--build', 'simd', '--scalar', '-n3', '--kv-type', 'f16', '--json']);
+  assert.deepEqual(optionsFrom(GENERATE_OPTIONS, 'run', opts), { maxTokens: 3, temperature: 0.5 });
+  assert.deepEqual(optionsFrom(LOAD_OPTIONS, 'run', opts), { kvType: 'f16', build: 'scalar' }, '--scalar wins over --build');
+  for (const [args, message] of [[['--bogus'], 'unknown option --bogus'], [['-z'], 'unknown option -z'],
+    [['--system', 'x'], '--system is not an option of run'], [['-o', 'x'], '-o is not an option of run'], [['--json=1'], '--json takes no value'], [['--temp'], '--temp needs a value']])
+    assert.throws(() => parseArgs('run', args), { message });
 });
 
 test('run --json: greedy tokens, nCtx and base follow the references past the trained length', async () => {
@@ -125,14 +185,15 @@ test('bad input: clear message, documented exit code', async () => {
   relabelled.writeUInt32LE(9, readGGUF(good).tensors.find((t) => t.name === 'output.weight').typeOffset);
   await writeFile(unsupported, relabelled);
   const cases = [
-    [['run', '-p', 'x', '-n', '-5'], 1, /maxTokens must be an integer/],
+    [['run', '-p', 'x', '-n', '-5'], 1, /-n must be an integer >= 0, got -5/],
+    [['run', '-p', 'x', '--n-predict=-5'], 1, /--n-predict must be an integer >= 0, got -5/],
     [['run', '-p', 'x', '--bogus'], 1, /unknown option --bogus/],
     [['run'], 1, /a prompt is needed/],
     [['frobnicate'], 1, /unknown command/],
-    [['run', '-p', 'x', '--rope-mode', 'dynamic'], 1, /ropeMode must be one of/],
-    [['run', '-p', 'x', '--rope-factor', '0.5'], 1, /ropeFactor must be/],
-    [['run', '-p', 'x', '--top-p', '1.5'], 1, /topP must be/],
-    [['run', '-p', 'x', '-n', 'many'], 1, /must be an integer, got "many"/],
+    [['run', '-p', 'x', '--rope-mode', 'dynamic'], 1, /--rope-mode must be one of consistent, cached, none, got "dynamic"/],
+    [['run', '-p', 'x', '--rope-factor', '0.5'], 1, /--rope-factor must be a number in \[1, 1000000\], got 0\.5/],
+    [['run', '-p', 'x', '--top-p', '1.5'], 1, /--top-p must be/],
+    [['run', '-p', 'x', '-n', 'many'], 1, /-n must be an integer >= 0, got "many"/],
     [['logits', '-p', 'x'], 1, /--at POSITIONS is needed/],
     [['logits', '-p', 'In the beginning', '--at', '50'], 1, /outside the prompt/],
     [['run', '--prompt-tokens', notJson], 1, /prompt-tokens/],

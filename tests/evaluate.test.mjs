@@ -82,10 +82,10 @@ test('--help describes perplexity and passkey', async () => {
 
 test('bad evaluation options exit 1 with a clear message', async () => {
   const cases = [
-    [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '0'], /--ctx must be at least 2/],
+    [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '0'], /--ctx must be an integer >= 2, got 0/],
     [['perplexity', model('f32'), '--ctx', '256'], /--tokens FILE\.u16 or --file TEXT/],
     [['perplexity', model('f32'), '--tokens', heldOutPath], /needs --ctx/],
-    [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '256', '--windows', '0'], /--windows must be at least 1/],
+    [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '256', '--windows', '0'], /--windows must be an integer >= 1, got 0/],
     [['passkey', model('f32'), '--len', '5'], new RegExp(`len 5 is too short.*${passkeyMinLength(engine)} tokens`)],
     [['passkey', model('f32')], /needs --len/],
     [['passkey', model('f32'), '--len', '512', '--ctx', '9'], /--ctx is not an option of passkey/],

@@ -12,7 +12,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Engine, model, reference, fullLogits64, ropeBase, relDiff, collect, assertNtkError, FIXTURES, ROOT } from './helpers.mjs';
+import { Worker } from 'node:worker_threads';
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
+import { VERBS } from '../wasm/protocol.mjs';
 
 const Q8 = model('q8_0');
 const PROMPT = reference().prompts[1].first_line; // a fixture line, as text
@@ -121,6 +123,88 @@ test('every method answers as Engine does; logits bit for bit', async () => {
     main.reset();
     await w.dispose();
   }
+});
+
+// ---- the verb table (wasm/protocol.mjs) ----
+
+const METHOD_VERBS = Object.keys(VERBS).filter((v) => VERBS[v].run !== 'control');
+
+test('the verbs that are methods are Engine\'s methods, all of them, and WorkerEngine\'s', () => {
+  // on and off stay on the calling side; dispose is WorkerEngine's own, with the dispose control verb
+  const engineMethods = Object.entries(Object.getOwnPropertyDescriptors(Engine.prototype))
+    .filter(([name, d]) => typeof d.value === 'function' && !['constructor', 'on', 'off', 'dispose'].includes(name)).map(([name]) => name);
+  assert.deepEqual([...METHOD_VERBS].sort(), engineMethods.sort(), 'every Engine method crosses to the worker');
+  for (const verb of METHOD_VERBS) assert.equal(typeof WorkerEngine.prototype[verb], 'function', verb);
+});
+
+test('the worker answers every verb of the table, and refuses any other', async () => {
+  const worker = new Worker(new URL('../wasm/worker.mjs', import.meta.url));
+  const replies = new Map();
+  let waiting = null;
+  worker.on('message', (m) => {
+    replies.set(m.id, m);
+    if (waiting?.id === m.id) waiting.done(m);
+  });
+  let seq = 0;
+  const ask = (verb, args = []) => {
+    const id = ++seq;
+    return new Promise((done) => {
+      waiting = { id, done };
+      worker.postMessage({ id, verb, args });
+    });
+  };
+  const exited = new Promise((r) => worker.once('exit', r));
+  try {
+    for (const verb of ['frobnicate', 'toString', 'constructor', undefined])
+      assert.match((await ask(verb)).error?.message ?? '', /unknown verb/, `${verb} is refused`);
+    for (const [verb, { run }] of Object.entries(VERBS)) {
+      if (verb === 'dispose') continue;
+      if (verb === 'next' || verb === 'abort') {
+        // no answer to these: an unknown verb would be answered with an error; info comes after
+        worker.postMessage({ id: ++seq, verb, args: [12345] });
+        const silent = seq;
+        await ask('info');
+        assert.equal(replies.has(silent), false, `${verb} is handled`);
+        continue;
+      }
+      const reply = await ask(verb);
+      // no model is loaded: every Engine method is refused for that, and load for its missing source
+      assert.doesNotMatch(reply.error?.message ?? '', /unknown verb/, verb);
+      assert.match(reply.error.message, run === 'control' ? /model source/ : /no model is loaded/, verb);
+    }
+    const bye = await ask('dispose');
+    assert.equal(bye.error, undefined);
+    await exited; // and it ends by itself
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('WorkerEngine sends every verb of the table, and no other', async () => {
+  // each method verb called as a user would
+  const CALLS = {
+    tokenize: (w) => w.tokenize('In'), info: (w) => w.info(), metadata: (w) => w.metadata(), piece: (w) => w.piece(1),
+    isEndOfGeneration: (w) => w.isEndOfGeneration(2), detokenize: (w) => w.detokenize([1, 2]), evaluate: (w) => w.evaluate([1, 2]),
+    reset: (w) => w.reset(),
+    // leaving the loop after two items sends next, then abort
+    generate: async (w) => { let n = 0; for await (const _ of w.generate('In', { maxTokens: 8 })) if (++n === 2) break; },
+    chat: async (w) => { for await (const _ of w.chat([{ role: 'user', content: 'Hi' }], { maxTokens: 1 })) break; },
+  };
+  assert.deepEqual(Object.keys(CALLS).sort(), [...METHOD_VERBS].sort(), 'a call for every method verb');
+  const sent = new Set();
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (msg, transfer) {
+    sent.add(msg?.verb);
+    return post.call(this, msg, transfer);
+  };
+  try {
+    const w = await WorkerEngine.load(Q8, { onProgress: () => {}, signal: new AbortController().signal });
+    for (const call of Object.values(CALLS)) await call(w);
+    await w.dispose();
+  } finally {
+    Worker.prototype.postMessage = post;
+  }
+  assert.deepEqual([...sent].sort(), Object.keys(VERBS).sort());
 });
 
 test('NtkErrors keep their code and message across the boundary', async () => {

@@ -7,23 +7,20 @@
 import { NtkError } from './errors.mjs';
 import { openSource, splitPartName, forgetCached } from './loader.mjs';
 import { Listeners } from './events.mjs';
+import { checkLoadOptions, checkGenerateOptions, checkMetadataOptions } from './options.mjs';
+import { STATUS, ROPE_MODES, KV_TYPES } from './build/abi.mjs';
 
-export { NtkError };
+export { NtkError, checkLoadOptions, checkGenerateOptions };
 
-// 'relaxed' is 'simd' whose quantized kernels use relaxed SIMD (the same results bit for
-// bit, in fewer instructions), for runtimes that validate it; 'auto' takes it where it can.
+// The file of each build (options.mjs's BUILD_NAMES). 'relaxed' is 'simd' whose quantized kernels
+// use relaxed SIMD (the same results bit for bit, in fewer instructions), for runtimes that
+// validate it; 'auto' takes it where it can.
 const BUILDS = { simd: 'ntk', relaxed: 'ntk-relaxed', scalar: 'ntk-scalar' };
-const BUILD_NAMES = ['auto', ...Object.keys(BUILDS)];
 // with pthreads: runs when threads > 1 and memory can be shared
 const THREADED = { simd: 'ntk-mt', relaxed: 'ntk-mt-relaxed' };
 // a module of one function: i16x8.relaxed_dot_i8x16_i7x16_s of two v128.const
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0,
   253, 12, ...new Array(16).fill(1), 253, 12, ...new Array(16).fill(1), 253, 146, 2, 11]);
-const MAX_THREADS = 64;    // NTK_MAX_THREADS of api.h
-const CODES = { [-1]: 'ARG', [-2]: 'FORMAT', [-3]: 'UNSUPPORTED', [-4]: 'NOMEM', [-5]: 'STATE', [-6]: 'TRUNCATED', [-7]: 'CONTEXT_FULL' };
-const ROPE_MODES = ['consistent', 'cached', 'none'];
-const KV_TYPES = ['f32', 'f16', 'q8_0'];
-const DEFAULT_CHUNK = 1 << 20;
 const TEXT_CAP = 256;
 const isNode = typeof process === 'object' && !!process.versions?.node;
 const utf8 = new TextDecoder();
@@ -70,64 +67,6 @@ async function instantiate({ name, threads }) {
   return mod;
 }
 
-// lo may be exclusive: checkNumber('topP', v, 0, 1, { openLow: true }) accepts (0, 1].
-function checkNumber(name, v, lo, hi, { integer = false, openLow = false } = {}) {
-  if (v === undefined) return;
-  const low = openLow ? v <= lo : v < lo;
-  if (typeof v !== 'number' || Number.isNaN(v) || low || v > hi || (integer && !Number.isInteger(v)))
-    throw argError(`${name} must be ${integer ? 'an integer' : 'a number'} in ${openLow ? '(' : '['}${lo}, ${hi}], got ${v}`);
-}
-
-function checkKnown(kind, options, known) {
-  if (options === null || typeof options !== 'object') throw argError(`${kind} options must be an object`);
-  for (const k of Object.keys(options)) if (!known.includes(k)) throw argError(`unknown ${kind} option "${k}"`);
-}
-
-const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-
-/** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
-export function checkLoadOptions(options = {}) {
-  checkKnown('load', options, ['ropeMode', 'ropeFactor', 'trainedCtx', 'ropeRefresh', 'maxContext', 'kvType', 'threads', 'build', 'chunkSize', 'onProgress', 'signal', 'cache']);
-  const { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType = 'f32', threads = 1, build = 'auto', chunkSize = DEFAULT_CHUNK, onProgress, signal, cache = true } = defined(options);
-  if (ropeMode !== undefined && !ROPE_MODES.includes(ropeMode))
-    throw argError(`ropeMode must be one of ${ROPE_MODES.join(', ')}, got ${ropeMode}`);
-  if (!BUILD_NAMES.includes(build)) throw argError(`build must be one of ${BUILD_NAMES.join(', ')}, got ${build}`);
-  if (!KV_TYPES.includes(kvType)) throw argError(`kvType must be one of ${KV_TYPES.join(', ')}, got ${kvType}`);
-  checkNumber('threads', threads, 1, MAX_THREADS, { integer: true });
-  checkNumber('ropeFactor', ropeFactor, 1, 1e6);
-  checkNumber('trainedCtx', trainedCtx, 1, 2 ** 40, { integer: true });
-  checkNumber('ropeRefresh', ropeRefresh, 1, 2 ** 31 - 1, { integer: true });
-  checkNumber('maxContext', maxContext, 1, 2 ** 31 - 1, { integer: true });
-  checkNumber('chunkSize', chunkSize, 1, 2 ** 30, { integer: true });
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw argError('onProgress must be a function');
-  if (signal !== undefined && typeof signal?.aborted !== 'boolean') throw argError('signal must be an AbortSignal');
-  return { ropeMode, ropeFactor, trainedCtx, ropeRefresh, maxContext, kvType, threads, build, chunkSize, onProgress, signal, cache: cache !== false };
-}
-
-const GENERATE_OPTIONS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'stop', 'signal'];
-
-/** Validate generate options and fill in defaults; throws NtkError('ARG'). */
-export function checkGenerateOptions(options = {}) {
-  checkKnown('generate', options, GENERATE_OPTIONS);
-  const {
-    maxTokens = 128, temperature = 0.8, topK = 40, topP = 0.95, minP = 0.05,
-    repeatPenalty = 1.0, repeatWindow = 64, seed = Math.floor(Math.random() * 2 ** 32), stop = [], signal,
-  } = defined(options);
-  checkNumber('maxTokens', maxTokens, 0, 2 ** 31 - 1, { integer: true });
-  checkNumber('temperature', temperature, 0, 1e6);
-  checkNumber('topK', topK, 0, 2 ** 31 - 1, { integer: true });
-  checkNumber('topP', topP, 0, 1, { openLow: true });
-  checkNumber('minP', minP, 0, 1);
-  checkNumber('repeatPenalty', repeatPenalty, 1e-6, 1e6);
-  checkNumber('repeatWindow', repeatWindow, 0, 2 ** 31 - 1, { integer: true });
-  checkNumber('seed', seed, 0, Number.MAX_SAFE_INTEGER, { integer: true });
-  const stops = typeof stop === 'string' ? [stop] : stop;
-  if (!Array.isArray(stops) || !stops.every((s) => typeof s === 'string' && s.length > 0))
-    throw argError('stop must be a non-empty string or an array of them');
-  if (signal !== undefined && typeof signal?.aborted !== 'boolean') throw argError('signal must be an AbortSignal');
-  return { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, stop: stops, signal };
-}
-
 function abortError(signal) {
   return signal.reason instanceof Error ? signal.reason : new DOMException('the operation was aborted', 'AbortError');
 }
@@ -153,7 +92,6 @@ export class Engine {
   #pending = [];
   #listeners = new Listeners();
   #lastScale = null;
-  #infoCache = null;
   #busy = false;
 
   constructor(mod, handle) {
@@ -244,7 +182,7 @@ export class Engine {
   #check(status) {
     if (status >= 0) return status;
     const msg = this.#e ? this.#m.UTF8ToString(this.#m._ntk_error(this.#e)) : 'engine disposed';
-    throw new NtkError(msg || 'unknown error', CODES[status] ?? 'RUNTIME');
+    throw new NtkError(msg || 'unknown error', STATUS[status] ?? 'RUNTIME');
   }
 
   #alive() {
@@ -265,21 +203,21 @@ export class Engine {
     this.#listeners.emit('scale', event);
   }
 
-  /** Model shapes, types, and the RoPE scaling in force. */
+  /**
+   * Model shapes, types, the RoPE scaling and KV cache in force, and how much context fits now:
+   * a new object each call, read from the engine then (a few microseconds).
+   */
   info() {
     this.#alive();
-    if (!this.#infoCache) {
-      const p = this.#m._ntk_info_json(this.#e);
-      if (!p) this.#check(-5);
-      this.#infoCache = JSON.parse(this.#m.UTF8ToString(p));
-    }
-    return this.#infoCache;
+    const p = this.#m._ntk_info_json(this.#e);
+    if (!p) this.#check(-5);
+    return JSON.parse(this.#m.UTF8ToString(p));
   }
 
   /** Every metadata key and tensor of the file: { metadata, tensors }. Arrays show their first maxArrayItems values. */
-  metadata({ maxArrayItems = 8 } = {}) {
+  metadata(options) {
     this.#alive();
-    checkNumber('maxArrayItems', maxArrayItems, 0, 2 ** 31 - 1, { integer: true });
+    const { maxArrayItems } = checkMetadataOptions(options);
     const p = this.#m._ntk_metadata_json(this.#e, maxArrayItems);
     if (!p) this.#check(-5);
     return JSON.parse(this.#m.UTF8ToString(p));

@@ -84,7 +84,7 @@ export interface LoadOptions {
   ropeMode?: RopeMode;
   /** dynamic NTK factor a, in [1, 1e6]; default the file's dynamic_ntk.factor, else 2.0 */
   ropeFactor?: number;
-  /** trained context length L0 (an integer >= 1); default the file's {arch}.context_length */
+  /** trained context length L0 (an integer in [1, 1e12]); default the file's {arch}.context_length */
   trainedCtx?: number;
   /**
    * tokens between moves of the dynamic base (an integer >= 1; default 1, every token): past L0
@@ -154,7 +154,7 @@ export interface GenerateOptions {
   temperature?: number;
   /** keep the K most likely tokens, an integer >= 0; 0 is off; default 40 */
   topK?: number;
-  /** nucleus sampling: keep the smallest set of tokens whose probabilities add up to topP, in (0, 1]; default 0.95 */
+  /** nucleus sampling: keep the smallest set of tokens whose probabilities add up to topP, in [1e-6, 1]; default 0.95 */
   topP?: number;
   /** drop tokens less likely than minP times the most likely one, in [0, 1]; default 0.05 */
   minP?: number;
@@ -329,7 +329,7 @@ export interface Metadata {
   tensors: TensorInfo[];
 }
 
-/** Options of metadata(). */
+/** Options of metadata(). Unknown keys are rejected (NtkError 'ARG'). */
 export interface MetadataOptions {
   /** values shown of each array, an integer >= 0; default 8 */
   maxArrayItems?: number;
@@ -345,60 +345,56 @@ export interface ChatMessage {
 /** Token ids: an array or a typed array of integers. */
 export type TokenIds = readonly number[] | Int32Array | Uint32Array | Uint16Array;
 
+/** T for an Engine, a promise of T for a WorkerEngine. */
+export type Returns<T, Async extends boolean> = Async extends true ? Promise<T> : T;
+
 /**
- * A loaded model, with its own WebAssembly instance and context (the tokens evaluated so far).
- * Runs on the calling thread; WorkerEngine ('ntk-wasm/worker') runs the same in a worker.
+ * The methods Engine and WorkerEngine share: EngineMethods<false> runs on the calling thread and
+ * returns values, EngineMethods<true> (WorkerEngine) returns promises of them. generate and chat
+ * return async iterators in both.
  */
-export class Engine {
-  private constructor();
-
-  /**
-   * Load a GGUF model (internlm2 or llama; tensors F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
-   * Q4_K, Q5_K or Q6_K) from a path, URL, Response, ReadableStream, Blob/File, bytes, an async
-   * iterable of byte chunks, or a list of the parts of a split model. The bytes are read chunk by
-   * chunk into WebAssembly memory.
-   */
-  static load(source: ModelSource, options?: LoadOptions): Promise<Engine>;
-
+export interface EngineMethods<Async extends boolean> {
   /** Subscribe to 'scale' events. Returns a function that unsubscribes. */
   on<K extends keyof EngineEvents>(event: K, listener: (event: EngineEvents[K]) => void): () => void;
   /** Unsubscribe a listener. */
   off<K extends keyof EngineEvents>(event: K, listener: (event: EngineEvents[K]) => void): void;
 
-  /** Model shapes, types, and the RoPE scaling in force. */
-  info(): ModelInfo;
+  /** Model shapes, types, the RoPE scaling in force and how much context fits: a new object each call. */
+  info(): Returns<ModelInfo, Async>;
   /** Every metadata key and tensor of the file; arrays show their first maxArrayItems (8) values. */
-  metadata(options?: MetadataOptions): Metadata;
+  metadata(options?: MetadataOptions): Returns<Metadata, Async>;
 
-  /** Tokens in the context. */
+  /** Tokens in the context (WorkerEngine: as of the last settled call). */
   readonly nCtx: number;
-  /** The RoPE base of the last evaluation. */
+  /** The RoPE base of the last evaluation (WorkerEngine: as of the last settled call). */
   readonly base: number;
   /** Vocabulary size. */
   readonly nVocab: number;
-  /** Bytes of this engine's WebAssembly memory: the model, the KV cache and scratch, as grown so far (it never shrinks). */
+  /** Bytes of the engine's WebAssembly memory: the model, the KV cache and scratch, as grown so far (it never shrinks). */
   readonly memoryBytes: number;
 
   /** Token ids of a text; bos (default true) puts the BOS token first. User-defined tokens written as text (InternLM2's '<|im_start|>') become those tokens; control tokens ('<s>') do not. */
-  tokenize(text: string, options?: { bos?: boolean }): number[];
-  /** Text of a token sequence (control tokens dropped, as SentencePiece decodes). */
-  detokenize(ids: Iterable<number>): string;
+  tokenize(text: string, options?: { bos?: boolean }): Returns<number[], Async>;
+  /** Text of a token sequence (control tokens dropped, as SentencePiece decodes); a WorkerEngine copies the ids to its worker. */
+  detokenize(ids: Async extends true ? TokenIds : Iterable<number>): Returns<string, Async>;
   /** Text of one vocab piece as stored ('▁the', '<0x0A>'); NtkError 'ARG' if out of range. */
-  piece(id: number): string;
+  piece(id: number): Returns<string, Async>;
   /** Whether a token ends a generation (EOS, end-of-turn). */
-  isEndOfGeneration(id: number): boolean;
+  isEndOfGeneration(id: number): Returns<boolean, Async>;
 
   /**
    * Evaluate tokens after the context (they join it). Returns the logits of the last position
    * (nVocab values), or with { allLogits: true } of every position given (ids.length × nVocab).
+   * NtkError 'STATE' while a generation of this engine is being consumed.
    */
-  evaluate(ids: TokenIds, options?: { allLogits?: boolean }): Float32Array;
+  evaluate(ids: TokenIds, options?: { allLogits?: boolean }): Returns<Float32Array, Async>;
 
   /**
    * Generate tokens after the context. prompt: a string (tokenized with BOS when the context is
-   * empty) or token ids, appended to the context. Yields one GenerateItem per token; ends at an
-   * end-of-generation token, maxTokens, a stop string, or an aborted signal. One generation at a
-   * time per engine (NtkError 'STATE').
+   * empty) or token ids, appended to the context. Yields one GenerateItem per token, each made
+   * only when the loop asks for it; ends at an end-of-generation token, maxTokens, a stop string,
+   * an aborted signal, or a break out of the loop. One generation at a time per engine (NtkError
+   * 'STATE').
    */
   generate(prompt: string | TokenIds, options?: GenerateOptions): AsyncGenerator<GenerateItem, void, undefined>;
 
@@ -410,9 +406,26 @@ export class Engine {
   chat(messages: readonly ChatMessage[], options?: GenerateOptions): AsyncGenerator<GenerateItem, void, undefined>;
 
   /** Forget the context (the model stays loaded). */
-  reset(): void;
-  /** Free the engine's WebAssembly instance; later calls throw NtkError 'STATE'. Safe to call twice. */
-  dispose(): void;
+  reset(): Returns<void, Async>;
+  /** Free the engine (WorkerEngine: and end its worker); later calls fail with NtkError 'STATE'. Safe to call twice. */
+  dispose(): Returns<void, Async>;
+}
+
+/**
+ * A loaded model, with its own WebAssembly instance and context (the tokens evaluated so far).
+ * Runs on the calling thread; WorkerEngine ('ntk-wasm/worker') runs the same in a worker.
+ */
+export interface Engine extends EngineMethods<false> {}
+export class Engine {
+  private constructor();
+
+  /**
+   * Load a GGUF model (internlm2 or llama; tensors F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+   * Q4_K, Q5_K or Q6_K) from a path, URL, Response, ReadableStream, Blob/File, bytes, an async
+   * iterable of byte chunks, or a list of the parts of a split model. The bytes are read chunk by
+   * chunk into WebAssembly memory.
+   */
+  static load(source: ModelSource, options?: LoadOptions): Promise<Engine>;
 }
 
 /** Validate Engine.load options and fill in the defaults; throws NtkError 'ARG'. */

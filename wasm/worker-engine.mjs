@@ -5,10 +5,10 @@
 //   for await (const { text } of engine.generate('In the beginning', { maxTokens: 64 })) ...
 //   await engine.dispose();   // ends the worker
 //
-// Every Engine method is here and returns a promise (generate and chat return async iterators, as
-// Engine's do); on/off are as Engine's. nCtx, base, nVocab and memoryBytes are plain getters: the
-// worker sends them with every answer, so they are current once the call that changed them has
-// settled.
+// Every Engine method is here, made from protocol.mjs's table, and returns a promise (generate and
+// chat return async iterators, as Engine's do); on/off are as Engine's. nCtx, base, nVocab and
+// memoryBytes are plain getters: the worker sends them with every answer, so they are current once
+// the call that changed them has settled.
 // NtkErrors cross with their code; an AbortSignal in the options aborts in the worker.
 //
 // Sources: as Engine.load, with these differences in transit: bytes (ArrayBuffer, or a view that
@@ -25,8 +25,9 @@
 // context holds exactly what was consumed; breaking out of the loop ends it in the worker.
 // In Node the worker holds the process open only while a call is pending.
 import { NtkError } from './errors.mjs';
-import { checkLoadOptions, checkGenerateOptions } from './engine.mjs';
+import { checkLoadOptions, checkGenerateOptions } from './options.mjs';
 import { Listeners } from './events.mjs';
+import { VERBS } from './protocol.mjs';
 
 export { NtkError };
 
@@ -165,6 +166,7 @@ export class WorkerEngine {
   #state = null;
   #dead = null;         // the error every call gets once the engine is disposed or the worker died
   #busy = false;
+  #farewell = null;     // { id, done } of the dispose request, answered once the worker freed its engine
 
   constructor(channel, key) {
     if (key !== KEY) throw new TypeError('use WorkerEngine.load()');
@@ -281,7 +283,10 @@ export class WorkerEngine {
   }
 
   #receive(msg) {
-    if (this.#dead) return;
+    if (this.#dead) {
+      if (msg.id === this.#farewell?.id) this.#farewell.done();
+      return;
+    }
     if (msg.state) this.#state = msg.state;
     if (msg.event === 'scale') {
       this.#listeners.emit('scale', msg.data);
@@ -297,7 +302,7 @@ export class WorkerEngine {
   }
 
   #died(err) {
-    if (this.#dead) return;
+    if (this.#dead) return void this.#farewell?.done(); // it ended without answering the dispose
     this.#fail(new NtkError(`the engine worker stopped: ${err?.message ?? err}`, 'RUNTIME', { cause: err }));
     this.#ch.terminate(); // a browser worker may live on after an uncaught error: it is of no use now
   }
@@ -340,24 +345,19 @@ export class WorkerEngine {
   get nVocab() { this.#alive(); return this.#state.nVocab; }
   get memoryBytes() { this.#alive(); return this.#state.memoryBytes; }
 
-  /** Model shapes, types, and the RoPE scaling in force. */
-  info() { return this.#call('info'); }
-  /** Every metadata key and tensor of the file: { metadata, tensors }. */
-  metadata(options) { return this.#call('metadata', options); }
-  tokenize(text, options) { return this.#call('tokenize', text, options); }
-  piece(id) { return this.#call('piece', id); }
-  isEndOfGeneration(id) { return this.#call('isEndOfGeneration', id); }
-  detokenize(ids) { return this.#callInTurn('detokenize', ids); }
-  /** As Engine.evaluate: a Float32Array of logits (transferred from the worker, not copied). */
-  evaluate(ids, options) { return this.#callInTurn('evaluate', ids, options); }
-  /** Forget the context (the model stays loaded). */
-  reset() { return this.#callInTurn('reset'); }
-
-  /** As Engine.generate: an async iterator of { id, text, nCtx, base }. */
-  generate(prompt, options = {}) { return this.#stream('generate', prompt, options); }
-
-  /** As Engine.chat. */
-  chat(messages, options = {}) { return this.#stream('chat', messages, options); }
+  // The Engine methods: one for each of protocol.mjs's 'read', 'turn' and 'stream' verbs.
+  static {
+    for (const [verb, { run }] of Object.entries(VERBS)) {
+      const method = {
+        read(...args) { return this.#call(verb, ...args); },
+        turn(...args) { return this.#callInTurn(verb, ...args); },
+        stream(input, options = {}) { return this.#stream(verb, input, options); },
+      }[run];
+      if (!method) continue;
+      Object.defineProperty(method, 'name', { value: verb });
+      Object.defineProperty(this.prototype, verb, { value: method, writable: true, configurable: true });
+    }
+  }
 
   async *#stream(verb, input, options) {
     this.#alive();
@@ -419,10 +419,22 @@ export class WorkerEngine {
     }
   }
 
-  /** Free the model and end the worker; every call after it rejects with STATE. */
+  /**
+   * Free the model and end the worker; every call after it rejects with STATE. An idle worker
+   * frees its engine and answers before it is ended; one still busy with a call is ended at once.
+   */
   async dispose() {
     if (this.#dead?.code === 'STATE') return;
-    await this.#end(new NtkError('engine has been disposed', 'STATE'));
+    const idle = !this.#dead && this.#pending.size === 0;
+    if (!this.#dead) this.#fail(new NtkError('engine has been disposed', 'STATE'));
+    if (idle) {
+      await new Promise((done) => {
+        this.#farewell = { id: ++this.#seq, done };
+        this.#ch.ref(); // Node: the answer is awaited, so the process waits for it
+        this.#ch.post({ id: this.#farewell.id, verb: 'dispose', args: [] });
+      });
+    }
+    await this.#ch.terminate();
   }
 }
 

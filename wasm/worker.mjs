@@ -1,31 +1,8 @@
 // worker.mjs — one Engine in a worker: a module Web Worker in browsers, a worker_threads worker in
-// Node. worker-engine.mjs is its client; the protocol is small enough for any other.
-//
-// In:  { id, verb, args }
-//   load [source, options]      options as Engine.load's, except: onProgress → progress: true
-//                               (progress comes as { id, progress }), signal → signal: true (abort
-//                               it with the abort verb), and jinja: the URL to import
-//                               @huggingface/jinja from (a page's import map does not reach a
-//                               worker). A source is as Engine.load takes it, or
-//                               { $url: href } for a URL object, or { $response: { body, headers,
-//                               url } } for a Response (whose body stream was transferred).
-//   tokenize detokenize evaluate info metadata piece isEndOfGeneration reset state  [...Engine's args]
-//   generate [prompt, options] / chat [messages, options]   options without signal
-//   next [targetId]             the next item of a generate/chat (the request itself asks for the
-//                               first one): the engine makes a token only when it is asked for one,
-//                               as Engine's iterator does, so the context holds what was consumed
-//   abort [targetId]            end a generate/chat (now, or at its next token) or a load
-//   dispose []                  free the engine and end the worker
-// Out: { id, result, state } | { id, error: { message, code, name }, state }
-//      { id, item, state } ... then { id, done: true, state }        for generate and chat
-//      { id, progress }                                               for load with progress
-//      { event: 'scale', data, state }                                Engine's 'scale' events
-// state is { nCtx, base, nVocab, memoryBytes } after the step (null before a model is loaded).
-//
-// Requests that touch the context or the detokenizer (load, evaluate, generate, chat, reset,
-// detokenize) run one after another, a generate/chat holding its turn until it ends; the
-// read-only ones (tokenize, info, metadata, piece, isEndOfGeneration, state) answer at once.
+// Node. worker-engine.mjs is its client; protocol.mjs lists the verbs and the messages, small
+// enough for any other client.
 import { Engine, NtkError } from './engine.mjs';
+import { verbOf } from './protocol.mjs';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
 
@@ -105,42 +82,31 @@ async function load(id, [source, options = {}]) {
   return state();
 }
 
-const READ_ONLY = {
-  tokenize: (e, a) => e.tokenize(...a),
-  info: (e) => e.info(),
-  metadata: (e, a) => e.metadata(...a),
-  piece: (e, a) => e.piece(...a),
-  isEndOfGeneration: (e, a) => e.isEndOfGeneration(...a),
-  state: () => state(),
-};
+function dispose(id) {
+  engine?.dispose();
+  engine = null;
+  reply(id, undefined);
+  close();
+}
 
-const IN_TURN = {
-  detokenize: (e, a) => e.detokenize(...a),
-  reset: (e) => { e.reset(); },
-  evaluate: (e, a) => e.evaluate(...a),
+// the verbs the worker answers itself (protocol.mjs's 'control' ones)
+const CONTROL = {
+  load: async (id, args) => reply(id, await enqueue(() => load(id, args))),
+  next: (id, [target]) => pull(streams.get(target)),
+  abort: (id, [target]) => abort(target),
+  dispose,
 };
 
 async function receive(msg) {
   const { id, verb, args = [] } = msg ?? {};
   try {
-    if (verb === 'abort') return abort(args[0]);
-    if (verb === 'next') return pull(streams.get(args[0]));
-    if (verb === 'dispose') {
-      engine?.dispose();
-      engine = null;
-      reply(id, undefined);
-      close();
-      return;
-    }
-    if (verb === 'load') return reply(id, await enqueue(() => load(id, args)));
-    if (verb === 'generate' || verb === 'chat') return startStream(id, verb, args);
-    if (READ_ONLY[verb]) return reply(id, READ_ONLY[verb](verb === 'state' ? engine : needEngine(), args));
-    if (IN_TURN[verb]) {
-      const result = await enqueue(() => IN_TURN[verb](needEngine(), args));
-      // logits cross without a copy
-      return reply(id, result, result instanceof Float32Array ? [result.buffer] : undefined);
-    }
-    throw new NtkError(`unknown verb "${verb}"`, 'ARG');
+    const row = verbOf(verb);
+    if (!row) throw new NtkError(`unknown verb "${verb}"`, 'ARG');
+    if (row.run === 'control') return await CONTROL[verb](id, args);
+    if (row.run === 'stream') return startStream(id, verb, args);
+    if (row.run === 'read') return reply(id, needEngine()[verb](...args));
+    const result = await enqueue(() => needEngine()[verb](...args));
+    return reply(id, result, row.transfer ? [result.buffer] : undefined);
   } catch (e) {
     fail(id, e);
   }
@@ -158,7 +124,7 @@ function startStream(id, verb, [input, options = {}]) {
     try {
       const e = needEngine();
       const opts = { ...(options ?? {}), signal: ctl.signal };
-      s.it = verb === 'chat' ? e.chat(input, opts) : e.generate(input, opts);
+      s.it = e[verb](input, opts);
     } catch (err) {
       return finish(s, { error: serializeError(err) });
     }

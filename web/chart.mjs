@@ -7,7 +7,7 @@
 const NS = 'http://www.w3.org/2000/svg';
 const W = 320, H = 160, LEFT = 46, RIGHT = 8, TOP = 8, BOTTOM = 22;
 
-/** base(L) of DESIGN.md 2.3: theta up to the trained length, then theta·(a·L/L0 − (a−1))^(d/(d−2)). */
+/** base(L) (docs/DESIGN.md, Dynamic NTK): theta up to the trained length, then theta·(a·L/L0 − (a−1))^(d/(d−2)). */
 export function ntkBase(L, { theta, factor, trainedCtx, headDim, mode }) {
   if (mode === 'none' || L <= trainedCtx) return theta;
   return theta * ((factor * L) / trainedCtx - (factor - 1)) ** (headDim / (headDim - 2));

@@ -1,7 +1,7 @@
 // settings.mjs — the page's controls read as engine options: sampling for generate/chat, RoPE
 // scaling and threads for load. The engine validates them again (NtkError ARG), so a value the
 // browser let through still ends as a message on the page, not a broken run.
-import { checkLoadOptions } from '../wasm/engine.mjs';
+import { checkLoadOptions } from '../wasm/options.mjs';
 
 const $ = (id) => document.getElementById(id);
 

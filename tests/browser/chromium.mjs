@@ -13,7 +13,7 @@ import { ROOT } from '../helpers.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const SKIP = process.env.NTK_SKIP_BROWSER === '1' ? 'NTK_SKIP_BROWSER=1' : false;
-// the flags DESIGN.md lists: no GPU, no background traffic, nothing of a user's profile
+// the flags of docs/DESIGN.md, Toolchain: no GPU, no background traffic, nothing of a user's profile
 const ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',

@@ -42,7 +42,16 @@ const code: NtkError['code'] = 'EIO';
 new Engine();
 // @ts-expect-error WorkerEngine.info() returns a promise
 const arch: string = (await WorkerEngine.load('model.gguf')).info().architecture;
+const worker = await WorkerEngine.load('model.gguf');
+// @ts-expect-error WorkerEngine.evaluate returns a promise of the logits
+const logits: Float32Array = worker.evaluate([1, 2]);
+// @ts-expect-error Engine.info() returns the info itself, not a promise
+engine.info().then(() => {});
+// @ts-expect-error the ids must cross to the worker: an array or a typed array, not any iterable
+await worker.detokenize(new Set([1, 2]));
+// @ts-expect-error WorkerEngine's nCtx is read-only too
+worker.nCtx = 0;
 // @ts-expect-error 'ntk-wasm' itself exports WorkerEngine as a type only
 import('ntk-wasm').then((m) => m.WorkerEngine.load('model.gguf'));
 
-console.log(s, code, arch);
+console.log(s, code, arch, logits);

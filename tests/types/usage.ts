@@ -78,7 +78,8 @@ engine.on('scale', listener);
 engine.off('scale', listener);
 
 const tokens: number[] = engine.tokenize('In the beginning', { bos: false });
-const text: string = engine.detokenize(tokens) + engine.detokenize(new Int32Array(tokens)) + engine.piece(tokens[0]);
+const text: string = engine.detokenize(tokens) + engine.detokenize(new Int32Array(tokens)) + engine.detokenize(new Set(tokens)) +
+  engine.piece(tokens[0]);
 const eog: boolean = engine.isEndOfGeneration(info.eos);
 const logits: Float32Array = engine.evaluate(tokens);
 const all: Float32Array = engine.evaluate(new Int32Array([1, 2]), { allLogits: true });
