@@ -85,7 +85,8 @@ static int gguf_status_to_ntk(gguf_status st) {
  * true after a failed growth. */
 uint64_t heap_room(void) {
 #ifdef __EMSCRIPTEN__
-    return (uint64_t)emscripten_get_heap_max() - (uint64_t)emscripten_get_heap_size() + (uint64_t)mallinfo().fordblks;
+    /* mallinfo's fields are int; wasm32's free bytes fit in 32 bits unsigned, past 2 GiB too */
+    return (uint64_t)emscripten_get_heap_max() - (uint64_t)emscripten_get_heap_size() + (unsigned)mallinfo().fordblks;
 #else
     return UINT64_MAX;
 #endif

@@ -9,7 +9,7 @@ import { mulberry32 } from './random.mjs';
 const VOCAB_FROM = fileURLToPath(new URL('../models/kjv-tiny-q8_0.gguf', import.meta.url));
 const CHUNK_ROWS_BYTES = 1 << 20;
 
-/** Named shapes: the InternLM2 family (DESIGN.md 2.1) and the bundled tiny model. */
+/** Named shapes: the InternLM2 family (docs/DESIGN.md, The network) and the bundled tiny model. */
 export const SHAPES = {
   'internlm2-1.8b': { layers: 24, hidden: 2048, heads: 16, kvHeads: 8, ffn: 8192, ctx: 32768, theta: 1e6 },
   'internlm2-7b': { layers: 32, hidden: 4096, heads: 32, kvHeads: 8, ffn: 14336, ctx: 32768, theta: 1e6 },
