@@ -3,7 +3,9 @@
 #   make            the five builds in wasm/build/ (ntk.js: SIMD128, ntk-scalar.js: the same code
 #                   without SIMD, ntk-mt.js: with pthreads, ntk-relaxed.js and ntk-mt-relaxed.js:
 #                   with relaxed SIMD) and wasm/build/abi.mjs (the C facts the JS side reads)
-#   make test       C unit tests (native, ASan+UBSan; kernel twins in wasm) and the Node suites
+#   make test       the format check (make lint), C unit tests (native, ASan+UBSan; kernel twins
+#                   in wasm) and the Node suites
+#   make format     format the C (clang-format, .clang-format) and JS (prettier, .prettierrc.json)
 #   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar,
 #                   2 threads vs 1, load memory (BENCH_ARGS="--full", "--json", ...: see --help)
 #   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
@@ -41,7 +43,7 @@ endif
 # pthreads; ntk-relaxed, ntk-mt-relaxed: the same with relaxed SIMD (below).
 VARIANTS = ntk ntk-scalar ntk-mt ntk-relaxed ntk-mt-relaxed
 
-.PHONY: all setup demo serve test test-c test-js bench clean
+.PHONY: all setup demo serve test test-c test-js lint format bench clean
 all: wasm/build/abi.mjs $(VARIANTS:%=wasm/build/%.js) $(VARIANTS:%=wasm/build/%.mjs) wasm/build/package.json
 
 # ---- the WebAssembly builds ----
@@ -170,7 +172,19 @@ test-c: $(C_TESTS) $(KERNEL_TESTS:%=build/kernels/native/%) $(KERNEL_TESTS:%=bui
 test-js: all
 	node --test --test-reporter=spec tests/
 
-test: test-c test-js
+# One style for each language: what `make format` writes, `make lint` checks.
+C_FORMAT  = $(wildcard src/*.[ch] src/kernels/*.[ch] tests/c/*.[ch] tests/c/kernels/*.[ch] tests/fuzz/*.c scripts/*.c bench/*.c)
+JS_FORMAT = wasm web tests scripts bench src/relaxed-simd.js
+
+format: | $(SETUP)
+	clang-format -i $(C_FORMAT)
+	npx prettier --log-level warn --write $(JS_FORMAT)
+
+lint: | $(SETUP)
+	clang-format --dry-run --Werror $(C_FORMAT)
+	npx prettier --log-level warn --check $(JS_FORMAT)
+
+test: lint test-c test-js
 
 bench: all
 	node bench/bench.mjs $(BENCH_ARGS)

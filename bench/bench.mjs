@@ -44,17 +44,30 @@ const HELP = `node bench/bench.mjs [options]     (also: make bench, npm run benc
 `;
 
 const OPTIONS = {
-  quick: { type: 'boolean' }, full: { type: 'boolean' }, tiny: { type: 'string' }, synth: { type: 'string' },
-  shape: { type: 'string' }, prefill: { type: 'string' }, decode: { type: 'string' }, reps: { type: 'string' },
-  threads: { type: 'string' }, 'synth-scalar': { type: 'boolean' }, 'no-node': { type: 'boolean' },
-  'no-browser': { type: 'boolean' }, 'no-wllama': { type: 'boolean' }, 'no-limits': { type: 'boolean' }, 'cache-dir': { type: 'string' },
-  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  quick: { type: 'boolean' },
+  full: { type: 'boolean' },
+  tiny: { type: 'string' },
+  synth: { type: 'string' },
+  shape: { type: 'string' },
+  prefill: { type: 'string' },
+  decode: { type: 'string' },
+  reps: { type: 'string' },
+  threads: { type: 'string' },
+  'synth-scalar': { type: 'boolean' },
+  'no-node': { type: 'boolean' },
+  'no-browser': { type: 'boolean' },
+  'no-wllama': { type: 'boolean' },
+  'no-limits': { type: 'boolean' },
+  'cache-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 };
 
 const list = (s) => (s ? s.split(',').filter(Boolean) : []);
 function counts(name, s) {
   const v = list(s).map(Number);
-  if (!v.length || !v.every((n) => Number.isInteger(n) && n >= 0)) throw new Error(`--${name} must be a list of integers >= 0, got "${s}"`);
+  if (!v.length || !v.every((n) => Number.isInteger(n) && n >= 0))
+    throw new Error(`--${name} must be a list of integers >= 0, got "${s}"`);
   return v;
 }
 
@@ -66,18 +79,41 @@ function plan(argv) {
   const decode = o.decode && counts('decode', o.decode)[0];
   if (prefill?.some((n) => n < 2)) throw new Error('--prefill lengths must be at least 2 (BOS and a token)');
   const reps = o.reps ? counts('reps', o.reps)[0] : 3;
-  const groups = [{ model: 'kjv-tiny', files: list(o.tiny ?? 'q8_0,q4_0,q4_k_m').map((type) => ({ type, file: tiny(type) })),
-    prefill: prefill ?? [128, 512], decode: decode ?? 64, reps, builds: ['relaxed', 'simd', 'scalar'] }];
-  const shape = o.shape ?? 'internlm2-1.8b', cacheDir = path.resolve(o['cache-dir'] ?? path.join(ROOT, 'bench/.cache'));
+  const groups = [
+    {
+      model: 'kjv-tiny',
+      files: list(o.tiny ?? 'q8_0,q4_0,q4_k_m').map((type) => ({ type, file: tiny(type) })),
+      prefill: prefill ?? [128, 512],
+      decode: decode ?? 64,
+      reps,
+      builds: ['relaxed', 'simd', 'scalar'],
+    },
+  ];
+  const shape = o.shape ?? 'internlm2-1.8b',
+    cacheDir = path.resolve(o['cache-dir'] ?? path.join(ROOT, 'bench/.cache'));
   const synthTypes = o.synth === 'none' ? [] : list(o.synth ?? 'q4_0,q8_0,q4_k_m');
   if (synthTypes.length)
-    groups.push({ model: `synth-${shape}`, synthetic: true, files: synthTypes.map((type) => ({ type, file: path.join(cacheDir, `${shape}-${type}.gguf`) })),
-      prefill: prefill ?? (o.full ? [128, 512] : [128]), decode: decode ?? (o.full ? 64 : 16), reps: o.reps ? reps : 1,
-      builds: o['synth-scalar'] ? ['relaxed', 'simd', 'scalar'] : ['relaxed', 'simd'] });
-  for (const g of groups) for (const f of g.files)
-    if (!g.synthetic && !existsSync(f.file)) throw new Error(`no such model: ${f.file}`);
-  return { o, groups, shape, cacheDir, threads: o.threads ? counts('threads', o.threads) : [1, 2],
-    node: !o['no-node'], browser: !o['no-browser'], wllama: !o['no-browser'] && !o['no-wllama'] };
+    groups.push({
+      model: `synth-${shape}`,
+      synthetic: true,
+      files: synthTypes.map((type) => ({ type, file: path.join(cacheDir, `${shape}-${type}.gguf`) })),
+      prefill: prefill ?? (o.full ? [128, 512] : [128]),
+      decode: decode ?? (o.full ? 64 : 16),
+      reps: o.reps ? reps : 1,
+      builds: o['synth-scalar'] ? ['relaxed', 'simd', 'scalar'] : ['relaxed', 'simd'],
+    });
+  for (const g of groups)
+    for (const f of g.files) if (!g.synthetic && !existsSync(f.file)) throw new Error(`no such model: ${f.file}`);
+  return {
+    o,
+    groups,
+    shape,
+    cacheDir,
+    threads: o.threads ? counts('threads', o.threads) : [1, 2],
+    node: !o['no-node'],
+    browser: !o['no-browser'],
+    wllama: !o['no-browser'] && !o['no-wllama'],
+  };
 }
 
 /** The synthetic model, written once: a .part file renamed when whole, so an interrupted run leaves nothing that looks done. */
@@ -133,22 +169,34 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
   for (const g of p.groups) if (g.synthetic) for (const f of g.files) await ensureSynth(p.shape, f.type, f.file, say);
 
   const limits = p.o['no-limits'] ? null : await measureLimits(p.cacheDir);
-  const rows = [], memory = [];
+  const rows = [],
+    memory = [];
   const ntkRows = async (env, run) => {
-    for (const g of p.groups) for (const { type, file } of g.files) for (const build of g.builds) for (const threads of p.threads) {
-      const base = { model: g.model, type, env, engine: 'ntk-wasm', build, threads };
-      const accepted = threads === 1 || threadsAccepted(threads);
-      if (accepted !== true) { rows.push({ ...base, na: accepted }); continue; }
-      say(`${env}: ntk-wasm ${g.model} ${type} ${build} ${threads} thread(s)`);
-      rows.push({ ...base, decodeN: g.decode, ...(await run(file, { build, threads, prefill: g.prefill, decode: g.decode, reps: g.reps, ids })) });
-    }
+    for (const g of p.groups)
+      for (const { type, file } of g.files)
+        for (const build of g.builds)
+          for (const threads of p.threads) {
+            const base = { model: g.model, type, env, engine: 'ntk-wasm', build, threads };
+            const accepted = threads === 1 || threadsAccepted(threads);
+            if (accepted !== true) {
+              rows.push({ ...base, na: accepted });
+              continue;
+            }
+            say(`${env}: ntk-wasm ${g.model} ${type} ${build} ${threads} thread(s)`);
+            rows.push({
+              ...base,
+              decodeN: g.decode,
+              ...(await run(file, { build, threads, prefill: g.prefill, decode: g.decode, reps: g.reps, ids })),
+            });
+          }
   };
   if (p.node) {
     await ntkRows('node', measureNode);
-    for (const g of p.groups) for (const { type, file } of g.files) {
-      say(`node: load memory ${g.model} ${type}`);
-      memory.push({ model: g.model, type, ...loadMemory(file, tiny('q4_0')) });
-    }
+    for (const g of p.groups)
+      for (const { type, file } of g.files) {
+        say(`node: load memory ${g.model} ${type}`);
+        memory.push({ model: g.model, type, ...loadMemory(file, tiny('q4_0')) });
+      }
   }
   let chromium = null;
   if (p.browser) {
@@ -158,12 +206,21 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
     try {
       await ntkRows('chromium', (file, opts) => failed(browser.run('ntk', { url: browser.url(file), ...opts })));
       if (p.wllama)
-        for (const g of p.groups) for (const { type, file } of g.files) {
-          say(`chromium: wllama ${g.model} ${type}`);
-          const { arch, trainedCtx } = fileInfo(file);
-          const opts = { prefill: g.prefill, decode: g.decode, reps: g.reps, texts, arch, trainedCtx };
-          rows.push({ model: g.model, type, env: 'chromium', engine: 'wllama', build: 'simd', decodeN: g.decode, ...(await failed(browser.run('wllama', { url: browser.url(file), ...opts }))) });
-        }
+        for (const g of p.groups)
+          for (const { type, file } of g.files) {
+            say(`chromium: wllama ${g.model} ${type}`);
+            const { arch, trainedCtx } = fileInfo(file);
+            const opts = { prefill: g.prefill, decode: g.decode, reps: g.reps, texts, arch, trainedCtx };
+            rows.push({
+              model: g.model,
+              type,
+              env: 'chromium',
+              engine: 'wllama',
+              build: 'simd',
+              decodeN: g.decode,
+              ...(await failed(browser.run('wllama', { url: browser.url(file), ...opts }))),
+            });
+          }
     } finally {
       await browser.close();
     }
@@ -174,10 +231,23 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
     if (r.decode) r.decodeGMACps = (fileInfo(file).macs * r.decode) / 1e9;
   }
   const result = {
-    node: process.version, relaxedFlag, chromium, wllama: p.wllama ? wllamaVersion() : null,
-    groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) =>
-      ({ model, synthetic, prefill, decode, reps, types: files.map((f) => f.type), files: files.map((f) => path.relative(ROOT, f.file)) })),
-    limits, rows, memory, ratios: ratios(rows),
+    node: process.version,
+    relaxedFlag,
+    chromium,
+    wllama: p.wllama ? wllamaVersion() : null,
+    groups: p.groups.map(({ model, synthetic = false, prefill, decode, reps, files }) => ({
+      model,
+      synthetic,
+      prefill,
+      decode,
+      reps,
+      types: files.map((f) => f.type),
+      files: files.map((f) => path.relative(ROOT, f.file)),
+    })),
+    limits,
+    rows,
+    memory,
+    ratios: ratios(rows),
   };
   if (p.o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(report(result));
@@ -189,7 +259,8 @@ export async function runBench(argv, { say = (s) => process.stderr.write(s + '\n
  * through its weight matrices (token_embd is a lookup, not a product).
  */
 function fileInfo(file) {
-  const fd = openSync(file, 'r'), head = Buffer.alloc(8 << 20);
+  const fd = openSync(file, 'r'),
+    head = Buffer.alloc(8 << 20);
   try {
     readSync(fd, head, 0, head.length, 0);
   } finally {
@@ -198,12 +269,16 @@ function fileInfo(file) {
   const { kv, tensors } = parseHeader(new Uint8Array(head.buffer, head.byteOffset, head.length), { values: true });
   const arch = kv.find((r) => r.key === 'general.architecture').value;
   return {
-    arch, trainedCtx: kv.find((r) => r.key === `${arch}.context_length`).value,
-    macs: tensors.filter((t) => t.dims.length === 2 && t.name !== 'token_embd.weight').reduce((n, t) => n + t.dims[0] * t.dims[1], 0),
+    arch,
+    trainedCtx: kv.find((r) => r.key === `${arch}.context_length`).value,
+    macs: tensors
+      .filter((t) => t.dims.length === 2 && t.name !== 'token_embd.weight')
+      .reduce((n, t) => n + t.dims[0] * t.dims[1], 0),
   };
 }
 
-const wllamaVersion = () => JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@wllama/wllama/package.json'), 'utf8')).version;
+const wllamaVersion = () =>
+  JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@wllama/wllama/package.json'), 'utf8')).version;
 
 // a/b of every figure two rows share
 function over(a, b) {
@@ -217,7 +292,8 @@ function over(a, b) {
  * scalar build, and relaxed against simd. */
 function ratios(rows) {
   const ok = rows.filter((r) => r.prefill && (r.threads ?? 1) === 1);
-  const find = (r, q) => ok.find((x) => x.model === r.model && x.type === r.type && Object.entries(q).every(([k, v]) => x[k] === v));
+  const find = (r, q) =>
+    ok.find((x) => x.model === r.model && x.type === r.type && Object.entries(q).every(([k, v]) => x[k] === v));
   const out = [];
   for (const r of ok.filter((x) => x.engine === 'ntk-wasm' && x.build !== 'scalar')) {
     const w = r.env === 'chromium' && find(r, { engine: 'wllama' });
@@ -233,13 +309,25 @@ function ratios(rows) {
 const fmt = (v, d = 1) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
 
 export function report(res) {
-  const lines = [], notes = [];
-  const put = (cells, widths) => lines.push(cells.map((c, i) => (i < 6 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ').trimEnd());
-  lines.push(`Node ${res.node}${res.relaxedFlag ? ' (relaxed SIMD by --experimental-wasm-relaxed-simd)' : ''}${res.chromium ? `, ${res.chromium} headless` : ''}${res.wllama ? `, wllama ${res.wllama}` : ''}; tokens/s, best of the runs; one run's ratios are the figures to quote`);
+  const lines = [],
+    notes = [];
+  const put = (cells, widths) =>
+    lines.push(
+      cells
+        .map((c, i) => (i < 6 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
+        .join(' ')
+        .trimEnd(),
+    );
+  lines.push(
+    `Node ${res.node}${res.relaxedFlag ? ' (relaxed SIMD by --experimental-wasm-relaxed-simd)' : ''}${res.chromium ? `, ${res.chromium} headless` : ''}${res.wllama ? `, wllama ${res.wllama}` : ''}; tokens/s, best of the runs; one run's ratios are the figures to quote`,
+  );
   for (const g of res.groups) {
     const cols = [...g.prefill.map((n) => `prefill ${n}`), `decode ${g.decode}`, 'GMAC/s', 'load MB/s'];
     const widths = [Math.max(16, g.model.length), 7, 9, 9, 7, 4, ...cols.map((c) => Math.max(9, c.length))];
-    lines.push('', `${g.model}${g.synthetic ? ' (random weights)' : ''}: prompts of ${g.prefill.join(' and ')} tokens, ${g.decode} decoded after 16, best of ${g.reps}`);
+    lines.push(
+      '',
+      `${g.model}${g.synthetic ? ' (random weights)' : ''}: prompts of ${g.prefill.join(' and ')} tokens, ${g.decode} decoded after 16, best of ${g.reps}`,
+    );
     put(['model', 'type', 'env', 'engine', 'build', 'thr', ...cols], widths);
     // file by file: Node, then Chromium, then wllama in Chromium
     const order = (r) => [g.types.indexOf(r.type), r.env === 'node' ? 0 : 1, r.engine === 'wllama' ? 1 : 0];
@@ -250,10 +338,23 @@ export function report(res) {
       const note = r.na ?? r.unsupported ?? r.error;
       if (note) {
         if (!notes.includes(note)) notes.push(note);
-        put([...head, `${r.na ? 'n/a' : r.unsupported ? 'unsupported' : 'failed'} [${notes.indexOf(note) + 1}]`], widths);
+        put(
+          [...head, `${r.na ? 'n/a' : r.unsupported ? 'unsupported' : 'failed'} [${notes.indexOf(note) + 1}]`],
+          widths,
+        );
       }
       // decode GMAC/s: multiply-adds of the weight matrices per token x tokens/s
-      else put([...head, ...g.prefill.map((n) => fmt(r.prefill[n])), fmt(r.decode), fmt(r.decodeGMACps, 2), fmt(r.loadMBps, 0)], widths);
+      else
+        put(
+          [
+            ...head,
+            ...g.prefill.map((n) => fmt(r.prefill[n])),
+            fmt(r.decode),
+            fmt(r.decodeGMACps, 2),
+            fmt(r.loadMBps, 0),
+          ],
+          widths,
+        );
     }
   }
   notes.forEach((n, i) => lines.push(`[${i + 1}] ${n}`));
@@ -261,20 +362,35 @@ export function report(res) {
   if (res.ratios.length) {
     lines.push('', 'ratios (same file, same place, one thread):');
     for (const r of res.ratios)
-      lines.push(`  ${label(r)} ${r.env.padEnd(9)} ${r.of.padEnd(16)} ${Object.entries(r).filter(([k]) => k.startsWith('prefill') || k === 'decode').map(([k, v]) => `${k} ${v.toFixed(2)}x`).join('  ')}`);
+      lines.push(
+        `  ${label(r)} ${r.env.padEnd(9)} ${r.of.padEnd(16)} ${Object.entries(r)
+          .filter(([k]) => k.startsWith('prefill') || k === 'decode')
+          .map(([k, v]) => `${k} ${v.toFixed(2)}x`)
+          .join('  ')}`,
+      );
   }
   if (res.memory.length) {
     lines.push('', 'loading in Node: peak resident memory over the process before the load, against the file size');
     for (const m of res.memory)
-      lines.push(m.unsupported ? `  ${label(m)} unsupported`
-        : `  ${label(m)} file ${m.fileMB.toFixed(1)} MB  peak +${m.peakMB.toFixed(1)} MB (${(m.peakMB / m.fileMB).toFixed(2)}x)  ${m.loadMBps.toFixed(0)} MB/s`);
+      lines.push(
+        m.unsupported
+          ? `  ${label(m)} unsupported`
+          : `  ${label(m)} file ${m.fileMB.toFixed(1)} MB  peak +${m.peakMB.toFixed(1)} MB (${(m.peakMB / m.fileMB).toFixed(2)}x)  ${m.loadMBps.toFixed(0)} MB/s`,
+      );
   }
-  lines.push('', 'GMAC/s is the decode rate times the multiply-adds of one token through the weight matrices. For',
+  lines.push(
+    '',
+    'GMAC/s is the decode rate times the multiply-adds of one token through the weight matrices. For',
     'scale, issue 5: a WebAssembly SIMD loop streams memory at about 14 GB/s and a plain int8 dot-product',
-    'loop reaches about 3.5 G multiply-adds/s on one thread.');
+    'loop reaches about 3.5 G multiply-adds/s on one thread.',
+  );
   const l = res.limits;
-  if (l) lines.push(l.error ? `Measured here: not run (${l.error}).`
-    : `Measured here, this run (bench/limits.c, Node, one thread): ${l.streamGBps.toFixed(1)} GB/s streaming, ${l.dotGMACps.toFixed(2)} G int8 multiply-adds/s.`);
+  if (l)
+    lines.push(
+      l.error
+        ? `Measured here: not run (${l.error}).`
+        : `Measured here, this run (bench/limits.c, Node, one thread): ${l.streamGBps.toFixed(1)} GB/s streaming, ${l.dotGMACps.toFixed(2)} G int8 multiply-adds/s.`,
+    );
   return lines.join('\n') + '\n';
 }
 

@@ -9,8 +9,14 @@ import { startServer } from '../scripts/serve.mjs';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // Debian's Chromium on a closed network: no background connections, no GPU
 const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 /**
@@ -44,7 +50,9 @@ export async function openBrowser({ root, cacheDir }) {
         try {
           return await page.evaluate(([w, a]) => window.bench[w](a), [what, args]);
         } catch (e) {
-          throw new Error(`${what} on the page: ${e.message}${errors.length ? `\npage errors:\n${errors.join('\n')}` : ''}`);
+          throw new Error(
+            `${what} on the page: ${e.message}${errors.length ? `\npage errors:\n${errors.join('\n')}` : ''}`,
+          );
         }
       },
       close,

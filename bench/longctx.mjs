@@ -16,7 +16,13 @@ import { synth } from '../wasm/synth.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const [command, ...rest] = process.argv.slice(2);
-const args = Object.fromEntries(rest.map((a, i, all) => a.startsWith('--') ? [a.slice(2), all[i + 1]?.startsWith('--') ? true : all[i + 1] ?? true] : null).filter(Boolean));
+const args = Object.fromEntries(
+  rest
+    .map((a, i, all) =>
+      a.startsWith('--') ? [a.slice(2), all[i + 1]?.startsWith('--') ? true : (all[i + 1] ?? true)] : null,
+    )
+    .filter(Boolean),
+);
 const list = (s) => String(s).split(',').map(Number);
 const heldout = new Uint16Array(readFileSync(`${root}tests/fixtures/kjv-tiny/heldout_ids.u16`).buffer.slice(0));
 // BOS, then held-out ids (wrapping round for contexts longer than the stream)
@@ -38,11 +44,15 @@ function decodeMs(engine, ids, n) {
 
 async function decode() {
   const model = args.model ?? `${root}models/kjv-tiny-q8_0.gguf`;
-  const kvType = args['kv-type'] ?? 'f32', n = Number(args.decode ?? 8), reps = Number(args.reps ?? 6);
+  const kvType = args['kv-type'] ?? 'f32',
+    n = Number(args.decode ?? 8),
+    reps = Number(args.reps ?? 6);
   const rows = [];
   for (const L of list(args.ctx ?? '4096,16384,32768')) {
     const ids = tokens(L + n * reps);
-    const engines = {}, prefill = {}, best = {};
+    const engines = {},
+      prefill = {},
+      best = {};
     for (const ropeMode of ['cached', 'consistent']) {
       engines[ropeMode] = await Engine.load(model, { ropeMode, kvType });
       prefill[ropeMode] = fill(engines[ropeMode], ids.slice(0, L));
@@ -52,25 +62,42 @@ async function decode() {
     for (let r = 0; r < reps; r++)
       for (const mode of ['cached', 'consistent'])
         best[mode] = Math.min(best[mode], decodeMs(engines[mode], ids.slice(L + r * n), n));
-    rows.push({ ctx: L, kvType, prefillCachedS: prefill.cached, prefillConsistentS: prefill.consistent,
-      decodeCachedMs: best.cached, decodeConsistentMs: best.consistent, ratio: best.consistent / best.cached });
+    rows.push({
+      ctx: L,
+      kvType,
+      prefillCachedS: prefill.cached,
+      prefillConsistentS: prefill.consistent,
+      decodeCachedMs: best.cached,
+      decodeConsistentMs: best.consistent,
+      ratio: best.consistent / best.cached,
+    });
     log(JSON.stringify(rows.at(-1)));
     for (const e of Object.values(engines)) e.dispose();
   }
   if (args.json) return console.log(JSON.stringify({ model, rows }));
-  console.log(`${model}, kv ${kvType}, Node ${process.version}, one thread; decode = best of ${reps} × ${n} tokens, alternating\n`);
+  console.log(
+    `${model}, kv ${kvType}, Node ${process.version}, one thread; decode = best of ${reps} × ${n} tokens, alternating\n`,
+  );
   console.log('context  prefill cached  prefill consistent  decode cached  decode consistent  consistent/cached');
   for (const r of rows)
-    console.log(`${String(r.ctx).padStart(7)}  ${r.prefillCachedS.toFixed(1).padStart(12)} s  ${r.prefillConsistentS.toFixed(1).padStart(16)} s  ` +
-      `${r.decodeCachedMs.toFixed(2).padStart(10)} ms  ${r.decodeConsistentMs.toFixed(2).padStart(14)} ms  ${r.ratio.toFixed(3).padStart(17)}`);
+    console.log(
+      `${String(r.ctx).padStart(7)}  ${r.prefillCachedS.toFixed(1).padStart(12)} s  ${r.prefillConsistentS.toFixed(1).padStart(16)} s  ` +
+        `${r.decodeCachedMs.toFixed(2).padStart(10)} ms  ${r.decodeConsistentMs.toFixed(2).padStart(14)} ms  ${r.ratio.toFixed(3).padStart(17)}`,
+    );
 }
 
 async function fillBench() {
-  const to = Number(args.to ?? 200000), marks = list(args.marks ?? '8192,16384,32768,65536,131072,200000').filter((m) => m <= to);
-  const dir = `${root}bench/.cache`, file = `${dir}/synth-1layer-64.gguf`;
+  const to = Number(args.to ?? 200000),
+    marks = list(args.marks ?? '8192,16384,32768,65536,131072,200000').filter((m) => m <= to);
+  const dir = `${root}bench/.cache`,
+    file = `${dir}/synth-1layer-64.gguf`;
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(file)) await synth(file, { layers: 1, hidden: 64, heads: 1, kvHeads: 1, ffn: 128, ctx: 512, type: 'f32' });
-  const engine = await Engine.load(file, { ropeMode: args['rope-mode'] ?? 'consistent', kvType: args['kv-type'] ?? 'f32' });
+  if (!existsSync(file))
+    await synth(file, { layers: 1, hidden: 64, heads: 1, kvHeads: 1, ffn: 128, ctx: 512, type: 'f32' });
+  const engine = await Engine.load(file, {
+    ropeMode: args['rope-mode'] ?? 'consistent',
+    kvType: args['kv-type'] ?? 'f32',
+  });
   const fit = engine.info().contextFit;
   const seen = [];
   let next = 0;
@@ -90,14 +117,30 @@ async function fillBench() {
   const n = Number(args.decode ?? 16);
   const ms = decodeMs(engine, tokens(n + 1).slice(1), n);
   const info = engine.info();
-  const out = { model: file, ropeMode: info.rope.mode, kvType: info.kvType, contextFit: fit, marks: seen,
-    decodeAt: engine.nCtx, decodeTokPerS: 1000 / ms, kvBytes: info.kvBytesPerToken * engine.nCtx, rssBytes: process.memoryUsage().rss };
+  const out = {
+    model: file,
+    ropeMode: info.rope.mode,
+    kvType: info.kvType,
+    contextFit: fit,
+    marks: seen,
+    decodeAt: engine.nCtx,
+    decodeTokPerS: 1000 / ms,
+    kvBytes: info.kvBytesPerToken * engine.nCtx,
+    rssBytes: process.memoryUsage().rss,
+  };
   engine.dispose();
   if (args.json) return console.log(JSON.stringify(out));
-  console.log(`one-layer synthetic model (hidden 64, 1 head, ffn 128), ${out.ropeMode}, kv ${out.kvType}; contextFit ${fit} tokens\n`);
+  console.log(
+    `one-layer synthetic model (hidden 64, 1 head, ffn 128), ${out.ropeMode}, kv ${out.kvType}; contextFit ${fit} tokens\n`,
+  );
   console.log('context  fill time  time / (L/8192)^2');
-  for (const m of seen) console.log(`${String(m.ctx).padStart(7)}  ${m.seconds.toFixed(1).padStart(7)} s  ${(m.seconds / (m.ctx / 8192) ** 2).toFixed(2).padStart(8)} s`);
-  console.log(`\ndecode at ${out.decodeAt} tokens: ${out.decodeTokPerS.toFixed(1)} tok/s; KV cache ${(out.kvBytes / 2 ** 20).toFixed(0)} MB; resident ${(out.rssBytes / 2 ** 20).toFixed(0)} MB`);
+  for (const m of seen)
+    console.log(
+      `${String(m.ctx).padStart(7)}  ${m.seconds.toFixed(1).padStart(7)} s  ${(m.seconds / (m.ctx / 8192) ** 2).toFixed(2).padStart(8)} s`,
+    );
+  console.log(
+    `\ndecode at ${out.decodeAt} tokens: ${out.decodeTokPerS.toFixed(1)} tok/s; KV cache ${(out.kvBytes / 2 ** 20).toFixed(0)} MB; resident ${(out.rssBytes / 2 ** 20).toFixed(0)} MB`,
+  );
 }
 
 if (command === 'decode') await decode();

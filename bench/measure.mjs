@@ -37,7 +37,13 @@ export async function measureNtk(Engine, source, { build = 'simd', threads = 1, 
     engine.evaluate(prompt(2)); // the first call runs baseline-compiled code (V8 tiers up hot functions)
     for (const n of prefill) {
       const ids = prompt(n);
-      row.prefill[n] = (n / (await best(reps, () => { engine.reset(); engine.evaluate(ids); }))) * 1000;
+      row.prefill[n] =
+        (n /
+          (await best(reps, () => {
+            engine.reset();
+            engine.evaluate(ids);
+          }))) *
+        1000;
     }
     if (decode > 0) {
       let ms = Infinity;

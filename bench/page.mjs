@@ -18,5 +18,7 @@ async function wllama({ url, ...opts }) {
 }
 
 window.bench = { ntk, wllama };
-log(`ready: crossOriginIsolated ${crossOriginIsolated}, ${navigator.userAgent.match(/Chrom\S+/)?.[0] ?? navigator.userAgent}`);
+log(
+  `ready: crossOriginIsolated ${crossOriginIsolated}, ${navigator.userAgent.match(/Chrom\S+/)?.[0] ?? navigator.userAgent}`,
+);
 window.benchReady = true;

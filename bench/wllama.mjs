@@ -23,7 +23,13 @@ export async function measureWllama(url, { texts, prefill, decode, reps, arch, t
   await w.loadModel([blob], { n_threads: 1, n_gpu_layers: 0, n_parallel: 1, n_ctx: nCtx, kv_overrides });
   const row = { loadMs: performance.now() - t0, prefill: {}, threads: w.getNumThreads() };
   const request = async (n, maxTokens) => {
-    const { timings: t } = await w.createCompletion({ prompt: texts[n], max_tokens: maxTokens, temperature: 0, ignore_eos: true, cache_prompt: false });
+    const { timings: t } = await w.createCompletion({
+      prompt: texts[n],
+      max_tokens: maxTokens,
+      temperature: 0,
+      ignore_eos: true,
+      cache_prompt: false,
+    });
     if (t.prompt_n !== n) throw new Error(`wllama made ${t.prompt_n} tokens of the ${n}-token prompt`);
     if (t.predicted_n !== maxTokens) throw new Error(`wllama generated ${t.predicted_n} of ${maxTokens} tokens`);
     return t;

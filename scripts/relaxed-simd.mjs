@@ -17,7 +17,9 @@ try {
   const wat = path.join(dir, 'module.wat');
   execFileSync('wasm-dis', [file, '-all', '-o', wat]);
   const text = readFileSync(wat, 'utf8');
-  const imports = [...text.matchAll(/^ *\(import "[^"]*" "[^"]*" \(func (\$\S+) \(param v128 v128\) \(result v128\)\)\)\n/gm)];
+  const imports = [
+    ...text.matchAll(/^ *\(import "[^"]*" "[^"]*" \(func (\$\S+) \(param v128 v128\) \(result v128\)\)\)\n/gm),
+  ];
   if (imports.length !== 1)
     throw new Error(`${file}: expected one imported function (v128, v128) -> v128, found ${imports.length}`);
   const [line, name] = imports[0];

@@ -69,7 +69,10 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
 
   async function handle(req, res) {
     const { pathname, searchParams } = new URL(req.url, 'http://localhost');
-    const isolation = searchParams.get('isolated') === '0' ? { 'cross-origin-opener-policy': undefined, 'cross-origin-embedder-policy': undefined } : {};
+    const isolation =
+      searchParams.get('isolated') === '0'
+        ? { 'cross-origin-opener-policy': undefined, 'cross-origin-embedder-policy': undefined }
+        : {};
     const entry = { method: req.method, path: pathname, status: 0, time: Date.now() };
     log.push(entry);
     const send = (status, headers = {}, body) => {
@@ -99,7 +102,8 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
       return sendThrottled(res, bytes, route.bytesPerSecond);
     }
     const [prefix, dir] = Object.entries(mounts).find(([p]) => decoded.startsWith(p)) ?? ['/', root];
-    const base = path.resolve(dir), rest = decoded.slice(prefix.length - 1);
+    const base = path.resolve(dir),
+      rest = decoded.slice(prefix.length - 1);
     // no way out of the root, and nothing hidden (.git) served
     const file = path.resolve(base, '.' + rest);
     if (!file.startsWith(base + path.sep) || rest.split('/').some((s) => s.startsWith('.')))
@@ -112,7 +116,11 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
     }
     if (st.isDirectory()) return send(302, { location: pathname + '/' });
     if (!st.isFile()) return send(404, {}, 'not found\n');
-    send(200, { 'content-type': type, 'content-length': st.size }, req.method === 'HEAD' ? undefined : createReadStream(file));
+    send(
+      200,
+      { 'content-type': type, 'content-length': st.size },
+      req.method === 'HEAD' ? undefined : createReadStream(file),
+    );
   }
 
   const server = http.createServer((req, res) => {
@@ -132,10 +140,11 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
     url: (p) => origin + p,
     /** Requests (GET by default) that reached the server for a path. */
     count: (p, method = 'GET') => log.filter((e) => e.path === p && e.method === method).length,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -145,7 +154,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     const server = await startServer({ port });
     console.log(`ntk-wasm demo page: ${server.url('/web/')}   (Ctrl-C stops the server)`);
   } catch (e) {
-    console.error(`serve: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use (PORT=... picks another)' : e.message}`);
+    console.error(
+      `serve: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use (PORT=... picks another)' : e.message}`,
+    );
     process.exit(1);
   }
 }

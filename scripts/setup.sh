@@ -11,6 +11,8 @@ command -v emcc >/dev/null || need+=(emscripten)
 # wasm-dis and wasm-as rewrite the relaxed builds (scripts/relaxed-simd.mjs); Emscripten depends on it
 command -v wasm-as >/dev/null || need+=(binaryen)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+# make lint and make format: the C style (.clang-format)
+command -v clang-format >/dev/null || need+=(clang-format)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 # the browser tests (tests/browser.test.mjs) drive Debian's Chromium through playwright-core, an

@@ -32,8 +32,10 @@ void ntk_free(ntk_engine *e) {
 }
 
 int ntk_set_threads(ntk_engine *e, int n) {
-    if (e->state != LOAD_IDLE) return engine_error(e, NTK_ERR_STATE, "the number of threads is set before a model is loaded");
-    if (n < 1 || n > NTK_MAX_THREADS) return engine_error(e, NTK_ERR_ARG, "threads must be in [1, %d], got %d", NTK_MAX_THREADS, n);
+    if (e->state != LOAD_IDLE)
+        return engine_error(e, NTK_ERR_STATE, "the number of threads is set before a model is loaded");
+    if (n < 1 || n > NTK_MAX_THREADS)
+        return engine_error(e, NTK_ERR_ARG, "threads must be in [1, %d], got %d", NTK_MAX_THREADS, n);
     threadpool_free(e->pool);
     e->pool = NULL;
 #ifdef NTK_THREADS
@@ -98,7 +100,8 @@ int ntk_set_max_context(ntk_engine *e, double n) {
     if (!(n >= 0 && n <= INT32_MAX) || n != (double)(int64_t)n)
         return engine_error(e, NTK_ERR_ARG, "the context cap must be a whole number of tokens, got %g", n);
     if (n > 0 && (int64_t)n < e->kv.n)
-        return engine_error(e, NTK_ERR_ARG, "the context already holds %lld tokens, more than a cap of %g", (long long)e->kv.n, n);
+        return engine_error(e, NTK_ERR_ARG, "the context already holds %lld tokens, more than a cap of %g",
+                            (long long)e->kv.n, n);
     e->max_ctx = (int64_t)n;
     return NTK_OK;
 }
@@ -138,9 +141,7 @@ int ntk_detok_flush(ntk_engine *e, char *out, int cap) {
     return n == -2 ? engine_error(e, NTK_ERR_ARG, "output buffer of %d bytes is too small", cap) : n;
 }
 
-int ntk_is_eog(const ntk_engine *e, int32_t id) {
-    return e->state == LOADED && tokenizer_is_eog(&e->tok, id);
-}
+int ntk_is_eog(const ntk_engine *e, int32_t id) { return e->state == LOADED && tokenizer_is_eog(&e->tok, id); }
 
 const char *ntk_token_piece(const ntk_engine *e, int32_t id) {
     if (e->state != LOADED || id < 0 || id >= e->tok.n_vocab) return NULL;
@@ -154,7 +155,7 @@ int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits) {
     if (n <= 0) return engine_error(e, NTK_ERR_ARG, "no tokens to evaluate");
     if (e->max_ctx && e->kv.n + n > e->max_ctx)
         return engine_error(e, NTK_ERR_CONTEXT_FULL, "context full at %lld tokens: %d more would pass the cap of %lld",
-                       (long long)e->kv.n, n, (long long)e->max_ctx);
+                            (long long)e->kv.n, n, (long long)e->max_ctx);
     int64_t rows = all_logits ? n : 1, need = rows * e->m.c.n_vocab;
     if (need > e->logits_cap) {
         float *p = realloc(e->logits, (size_t)need * sizeof(float));
@@ -191,13 +192,19 @@ int ntk_reset(ntk_engine *e) {
     return NTK_OK;
 }
 
-int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
-                               double repeat_penalty, int repeat_window, double seed) {
+int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p, double repeat_penalty,
+                    int repeat_window, double seed) {
     NEED_MODEL(e);
-    if (!(seed >= 0 && seed < 18446744073709551616.0)) return engine_error(e, NTK_ERR_ARG, "seed must be a non-negative integer");
+    if (!(seed >= 0 && seed < 18446744073709551616.0))
+        return engine_error(e, NTK_ERR_ARG, "seed must be a non-negative integer");
     sampler_params p = {
-        .temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p, .min_p = (float)min_p,
-        .repeat_penalty = (float)repeat_penalty, .repeat_window = repeat_window, .seed = (uint64_t)seed,
+        .temperature = (float)temperature,
+        .top_k = top_k,
+        .top_p = (float)top_p,
+        .min_p = (float)min_p,
+        .repeat_penalty = (float)repeat_penalty,
+        .repeat_window = repeat_window,
+        .seed = (uint64_t)seed,
     };
     sampler next;
     char err[256];

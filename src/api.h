@@ -24,13 +24,13 @@
 
 /* The error statuses, NTK_ERR_<name>, as one list: the JS side gets their names from
  * wasm/build/abi.mjs, which make writes from this list (scripts/abi.c). */
-#define NTK_ERRORS(X)                                                                       \
-    X(ARG, -1)          /* bad argument or option */                                        \
-    X(FORMAT, -2)       /* not a valid GGUF / model file */                                 \
-    X(UNSUPPORTED, -3)  /* valid file, unsupported architecture or tensor type */           \
-    X(NOMEM, -4)                                                                            \
-    X(STATE, -5)        /* call out of order (no model, load in progress, ...) */           \
-    X(TRUNCATED, -6)                                                                        \
+#define NTK_ERRORS(X)                                                            \
+    X(ARG, -1)         /* bad argument or option */                              \
+    X(FORMAT, -2)      /* not a valid GGUF / model file */                       \
+    X(UNSUPPORTED, -3) /* valid file, unsupported architecture or tensor type */ \
+    X(NOMEM, -4)                                                                 \
+    X(STATE, -5) /* call out of order (no model, load in progress, ...) */       \
+    X(TRUNCATED, -6)                                                             \
     X(CONTEXT_FULL, -7) /* the context cannot grow (its cap, or memory); nothing was lost */
 
 #define NTK_ERROR_ENUM(name, value) NTK_ERR_##name = value,
@@ -47,7 +47,7 @@ int ntk_load_begin(ntk_engine *e);
 uint8_t *ntk_load_window(ntk_engine *e, size_t want);
 size_t ntk_load_window_size(const ntk_engine *e);
 int ntk_load_commit(ntk_engine *e, size_t n);
-int ntk_load_end(ntk_engine *e);   /* NTK_OK, a status, or the number of parts still to push */
+int ntk_load_end(ntk_engine *e); /* NTK_OK, a status, or the number of parts still to push */
 /* 0 while the header and tensor table of the current part arrive, 1 once tensor data does. */
 int ntk_load_phase(const ntk_engine *e);
 
@@ -92,15 +92,15 @@ const char *ntk_token_piece(const ntk_engine *e, int32_t id);
 
 /* Evaluate n tokens after the context; all_logits keeps every position's logits. */
 int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits);
-const float *ntk_logits(const ntk_engine *e);   /* last eval: 1 or n rows of n_vocab */
+const float *ntk_logits(const ntk_engine *e); /* last eval: 1 or n rows of n_vocab */
 int ntk_reset(ntk_engine *e);
 /* Keep the first n tokens of the context (to reuse a shared prefix). */
 int ntk_truncate(ntk_engine *e, double n);
 
 /* Until it is called, a model samples with sampler_defaults (sampler.h), seed 0. */
-int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p,
-                    double repeat_penalty, int repeat_window, double seed);
-int ntk_sample(ntk_engine *e);   /* next token id from the last logits, or a status */
+int ntk_sampler_set(ntk_engine *e, double temperature, int top_k, double top_p, double min_p, double repeat_penalty,
+                    int repeat_window, double seed);
+int ntk_sample(ntk_engine *e); /* next token id from the last logits, or a status */
 
 #ifndef __EMSCRIPTEN__
 /* Native programs (tests, fuzzing) only, not exported to WebAssembly: push a buffer through the

@@ -16,10 +16,10 @@ typedef struct {
 } arch_tensors;
 
 typedef struct {
-    const char *name;        /* general.architecture */
-    const char *prefix;      /* of its metadata keys: "{prefix}.context_length" */
-    rope_mode rope;          /* RoPE when neither the file (dynamic_ntk.factor) nor the user says */
-    const char *eot;         /* the piece that ends a chat turn, a stop besides eos if the vocab has it */
+    const char *name;   /* general.architecture */
+    const char *prefix; /* of its metadata keys: "{prefix}.context_length" */
+    rope_mode rope;     /* RoPE when neither the file (dynamic_ntk.factor) nor the user says */
+    const char *eot;    /* the piece that ends a chat turn, a stop besides eos if the vocab has it */
     const arch_tensors *tensors;
 } arch_info;
 

@@ -25,7 +25,7 @@ struct ntk_engine {
     gguf_ctx *parts;
     void **part_data;
     int n_parts, split_count;
-    uint8_t *staging;               /* header bytes and padding pass through here */
+    uint8_t *staging; /* header bytes and padding pass through here */
     size_t staging_cap;
     uint8_t *window;
     size_t window_size;
@@ -34,7 +34,7 @@ struct ntk_engine {
     tokenizer tok;
     kv_cache kv;
     scratch s;
-    threadpool *pool;               /* NULL: one thread; outlives loads, like the settings */
+    threadpool *pool; /* NULL: one thread; outlives loads, like the settings */
     rope_config rope;
     int opt_mode;                   /* -1: model default */
     double opt_factor, opt_trained; /* 0: from the file / default */
@@ -45,7 +45,7 @@ struct ntk_engine {
     int64_t logits_cap, logits_rows;
     sampler smp;
     detokenizer detok;
-    char *info;                     /* the last JSON answer */
+    char *info; /* the last JSON answer */
 };
 
 /* Leave a message for ntk_error; returns status. */

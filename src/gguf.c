@@ -14,29 +14,43 @@
 #include "types.h"
 
 enum {
-    ST_MAGIC, ST_VERSION, ST_NTENSORS, ST_NKV,
-    ST_KV_KEY, ST_KV_TYPE, ST_KV_VALUE, ST_ARR_TYPE, ST_ARR_COUNT, ST_ARR_ELEMS,
-    ST_T_NAME, ST_T_NDIMS, ST_T_DIMS, ST_T_TYPE, ST_T_OFFSET,
-    ST_TABLE_READY, ST_DATA, ST_DONE, ST_ERROR
+    ST_MAGIC,
+    ST_VERSION,
+    ST_NTENSORS,
+    ST_NKV,
+    ST_KV_KEY,
+    ST_KV_TYPE,
+    ST_KV_VALUE,
+    ST_ARR_TYPE,
+    ST_ARR_COUNT,
+    ST_ARR_ELEMS,
+    ST_T_NAME,
+    ST_T_NDIMS,
+    ST_T_DIMS,
+    ST_T_TYPE,
+    ST_T_OFFSET,
+    ST_TABLE_READY,
+    ST_DATA,
+    ST_DONE,
+    ST_ERROR
 };
 
-#define MAX_ITEMS      (1u << 20)          /* kv pairs or tensors */
-#define MAX_NAME       65535u              /* key or tensor name bytes */
-#define MAX_STRING     (1ull << 30)
-#define MAX_ARRAY      (1ull << 31)
-#define MAX_DIMS       4
-#define GGUF_MAGIC     0x46554747u         /* "GGUF" little-endian */
-#define HEADER_SLICE   65536
+#define MAX_ITEMS    (1u << 20) /* kv pairs or tensors */
+#define MAX_NAME     65535u     /* key or tensor name bytes */
+#define MAX_STRING   (1ull << 30)
+#define MAX_ARRAY    (1ull << 31)
+#define MAX_DIMS     4
+#define GGUF_MAGIC   0x46554747u /* "GGUF" little-endian */
+#define HEADER_SLICE 65536
 
 static const uint8_t value_size[GGUF_TYPE_COUNT] = {
-    [GGUF_UINT8] = 1, [GGUF_INT8] = 1, [GGUF_UINT16] = 2, [GGUF_INT16] = 2,
-    [GGUF_UINT32] = 4, [GGUF_INT32] = 4, [GGUF_FLOAT32] = 4, [GGUF_BOOL] = 1,
-    [GGUF_UINT64] = 8, [GGUF_INT64] = 8, [GGUF_FLOAT64] = 8,
+    [GGUF_UINT8] = 1,   [GGUF_INT8] = 1, [GGUF_UINT16] = 2, [GGUF_INT16] = 2, [GGUF_UINT32] = 4,  [GGUF_INT32] = 4,
+    [GGUF_FLOAT32] = 4, [GGUF_BOOL] = 1, [GGUF_UINT64] = 8, [GGUF_INT64] = 8, [GGUF_FLOAT64] = 8,
 };
 
 static const char *const value_type_names[GGUF_TYPE_COUNT] = {
-    "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string",
-    "array", "uint64", "int64", "float64",
+    "uint8", "int8",   "uint16", "int16",  "uint32", "int32",   "float32",
+    "bool",  "string", "array",  "uint64", "int64",  "float64",
 };
 
 const char *gguf_type_name(uint32_t t) { return t < GGUF_TYPE_COUNT ? value_type_names[t] : "unknown"; }
@@ -151,13 +165,15 @@ static gguf_status parse_header(gguf_ctx *g) {
             break;
         case ST_NTENSORS:
             if (!rd_u64(g, &u64)) return GGUF_NEED_MORE;
-            if (u64 > MAX_ITEMS) return fail(g, GGUF_ERR_FORMAT, "implausible tensor count %llu", (unsigned long long)u64);
+            if (u64 > MAX_ITEMS)
+                return fail(g, GGUF_ERR_FORMAT, "implausible tensor count %llu", (unsigned long long)u64);
             g->n_tensors = u64;
             g->stage = ST_NKV;
             break;
         case ST_NKV:
             if (!rd_u64(g, &u64)) return GGUF_NEED_MORE;
-            if (u64 > MAX_ITEMS) return fail(g, GGUF_ERR_FORMAT, "implausible metadata count %llu", (unsigned long long)u64);
+            if (u64 > MAX_ITEMS)
+                return fail(g, GGUF_ERR_FORMAT, "implausible metadata count %llu", (unsigned long long)u64);
             g->n_kv = u64;
             g->item = 0;
             g->stage = g->n_kv ? ST_KV_KEY : (g->n_tensors ? ST_T_NAME : ST_TABLE_READY);
@@ -167,7 +183,8 @@ static gguf_status parse_header(gguf_ctx *g) {
             r = rd_string(g, MAX_NAME, &start, &len);
             if (r == 0) return GGUF_NEED_MORE;
             if (r < 0) return fail(g, GGUF_ERR_FORMAT, "metadata key %llu: name too long", (unsigned long long)g->item);
-            if (!grow((void **)&g->kv, &g->kv_cap, g->item, sizeof *g->kv)) return fail(g, GGUF_ERR_NOMEM, "out of memory reading metadata");
+            if (!grow((void **)&g->kv, &g->kv_cap, g->item, sizeof *g->kv))
+                return fail(g, GGUF_ERR_NOMEM, "out of memory reading metadata");
             gguf_kv *kv = &g->kv[g->item];
             if (!(kv->key = dup_name(g, start, len))) return fail(g, GGUF_ERR_NOMEM, "out of memory reading metadata");
             kv->n = 1;
@@ -209,7 +226,9 @@ static gguf_status parse_header(gguf_ctx *g) {
         case ST_ARR_COUNT: {
             if (!rd_u64(g, &u64)) return GGUF_NEED_MORE;
             gguf_kv *kv = &g->kv[g->item];
-            if (u64 > MAX_ARRAY) return fail(g, GGUF_ERR_FORMAT, "metadata '%s': implausible array length %llu", kv->key, (unsigned long long)u64);
+            if (u64 > MAX_ARRAY)
+                return fail(g, GGUF_ERR_FORMAT, "metadata '%s': implausible array length %llu", kv->key,
+                            (unsigned long long)u64);
             kv->n = u64;
             kv->off = g->pos;
             g->sub = 0;
@@ -227,7 +246,9 @@ static gguf_status parse_header(gguf_ctx *g) {
                 for (; g->sub < kv->n; g->sub++) {
                     r = rd_string(g, MAX_STRING, &start, &len);
                     if (r == 0) return GGUF_NEED_MORE;
-                    if (r < 0) return fail(g, GGUF_ERR_FORMAT, "metadata '%s'[%llu]: string too long", kv->key, (unsigned long long)g->sub);
+                    if (r < 0)
+                        return fail(g, GGUF_ERR_FORMAT, "metadata '%s'[%llu]: string too long", kv->key,
+                                    (unsigned long long)g->sub);
                     if (!grow((void **)&kv->str_offs, &g->str_cap, g->sub, sizeof(size_t)))
                         return fail(g, GGUF_ERR_NOMEM, "out of memory reading metadata");
                     kv->str_offs[g->sub] = start;
@@ -241,9 +262,11 @@ static gguf_status parse_header(gguf_ctx *g) {
             r = rd_string(g, MAX_NAME, &start, &len);
             if (r == 0) return GGUF_NEED_MORE;
             if (r < 0) return fail(g, GGUF_ERR_FORMAT, "tensor %llu: name too long", (unsigned long long)g->item);
-            if (!grow((void **)&g->tensors, &g->t_cap, g->item, sizeof *g->tensors)) return fail(g, GGUF_ERR_NOMEM, "out of memory reading tensor table");
+            if (!grow((void **)&g->tensors, &g->t_cap, g->item, sizeof *g->tensors))
+                return fail(g, GGUF_ERR_NOMEM, "out of memory reading tensor table");
             gguf_tensor *t = &g->tensors[g->item];
-            if (!(t->name = dup_name(g, start, len))) return fail(g, GGUF_ERR_NOMEM, "out of memory reading tensor table");
+            if (!(t->name = dup_name(g, start, len)))
+                return fail(g, GGUF_ERR_NOMEM, "out of memory reading tensor table");
             for (int d = 0; d < MAX_DIMS; d++) t->ne[d] = 1;
             g->stage = ST_T_NDIMS;
             break;
@@ -262,7 +285,8 @@ static gguf_status parse_header(gguf_ctx *g) {
             for (; g->sub < t->n_dims; g->sub++) {
                 if (!rd_u64(g, &u64)) return GGUF_NEED_MORE;
                 if (u64 == 0 || u64 > (1ull << 40))
-                    return fail(g, GGUF_ERR_FORMAT, "tensor '%s': bad dimension %llu", t->name, (unsigned long long)u64);
+                    return fail(g, GGUF_ERR_FORMAT, "tensor '%s': bad dimension %llu", t->name,
+                                (unsigned long long)u64);
                 t->ne[g->sub] = (int64_t)u64;
             }
             g->stage = ST_T_TYPE;
@@ -272,7 +296,9 @@ static gguf_status parse_header(gguf_ctx *g) {
             gguf_tensor *t = &g->tensors[g->item];
             if (!rd_u32(g, &t->type)) return GGUF_NEED_MORE;
             const ggml_type_traits *tr = ggml_type_info(t->type);
-            if (!tr) return fail(g, GGUF_ERR_FORMAT, "tensor '%s' has type id %u, which ggml does not define", t->name, t->type);
+            if (!tr)
+                return fail(g, GGUF_ERR_FORMAT, "tensor '%s' has type id %u, which ggml does not define", t->name,
+                            t->type);
             if (!tr->block_size)
                 return fail(g, GGUF_ERR_FORMAT, "tensor '%s' has type %s, which ggml has removed", t->name, tr->name);
             if (t->ne[0] % tr->block_size)
@@ -281,11 +307,13 @@ static gguf_status parse_header(gguf_ctx *g) {
             /* each factor is < 2^40; check the product before it can wrap */
             uint64_t rows = 1;
             for (int d = 1; d < MAX_DIMS; d++) {
-                if (rows > (1ull << 50) / (uint64_t)t->ne[d]) return fail(g, GGUF_ERR_FORMAT, "tensor '%s' is impossibly large", t->name);
+                if (rows > (1ull << 50) / (uint64_t)t->ne[d])
+                    return fail(g, GGUF_ERR_FORMAT, "tensor '%s' is impossibly large", t->name);
                 rows *= (uint64_t)t->ne[d];
             }
             uint64_t row_bytes = (uint64_t)t->ne[0] / tr->block_size * tr->type_size;
-            if (row_bytes && rows > (1ull << 50) / row_bytes) return fail(g, GGUF_ERR_FORMAT, "tensor '%s' is impossibly large", t->name);
+            if (row_bytes && rows > (1ull << 50) / row_bytes)
+                return fail(g, GGUF_ERR_FORMAT, "tensor '%s' is impossibly large", t->name);
             t->nbytes = rows * row_bytes;
             g->stage = ST_T_OFFSET;
             break;
@@ -293,7 +321,9 @@ static gguf_status parse_header(gguf_ctx *g) {
         case ST_T_OFFSET: {
             gguf_tensor *t = &g->tensors[g->item];
             if (!rd_u64(g, &t->offset)) return GGUF_NEED_MORE;
-            if (t->offset > (1ull << 50)) return fail(g, GGUF_ERR_FORMAT, "tensor '%s': offset %llu out of range", t->name, (unsigned long long)t->offset);
+            if (t->offset > (1ull << 50))
+                return fail(g, GGUF_ERR_FORMAT, "tensor '%s': offset %llu out of range", t->name,
+                            (unsigned long long)t->offset);
             g->stage = ST_T_NAME;
             if (++g->item == g->n_tensors) return finish_table(g);
             break;
@@ -306,7 +336,8 @@ static gguf_status parse_header(gguf_ctx *g) {
         if (++g->item == g->n_kv) {
             int64_t align;
             if (gguf_find(g, "general.alignment")) {
-                if (!gguf_get_i64(g, "general.alignment", &align) || align <= 0 || align > 65536 || (align & (align - 1)))
+                if (!gguf_get_i64(g, "general.alignment", &align) || align <= 0 || align > 65536 ||
+                    (align & (align - 1)))
                     return fail(g, GGUF_ERR_FORMAT, "general.alignment must be a power of two up to 65536");
                 g->alignment = (uint32_t)align;
             }
@@ -322,7 +353,8 @@ static gguf_status finish_table(gguf_ctx *g) {
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
         if (t->offset % g->alignment)
-            return fail(g, GGUF_ERR_FORMAT, "tensor '%s': offset %llu is not aligned to %u", t->name, (unsigned long long)t->offset, g->alignment);
+            return fail(g, GGUF_ERR_FORMAT, "tensor '%s': offset %llu is not aligned to %u", t->name,
+                        (unsigned long long)t->offset, g->alignment);
         if (t->offset + t->nbytes > end) end = t->offset + t->nbytes;
     }
     g->data_size = end;
@@ -334,7 +366,10 @@ static gguf_status finish_table(gguf_ctx *g) {
 gguf_status gguf_push(gguf_ctx *g, const uint8_t *buf, size_t len, size_t *used) {
     *used = 0;
     if (g->stage == ST_ERROR) return (gguf_status)g->status;
-    if (g->stage == ST_DONE) { *used = len; return GGUF_DONE; }
+    if (g->stage == ST_DONE) {
+        *used = len;
+        return GGUF_DONE;
+    }
     if (g->stage == ST_TABLE_READY) return fail(g, GGUF_ERR_STATE, "tensor data pushed before a data buffer was set");
 
     /* Header bytes are taken in slices so that a big chunk (even the whole file) is copied into
@@ -380,13 +415,13 @@ gguf_status gguf_push(gguf_ctx *g, const uint8_t *buf, size_t len, size_t *used)
         }
         uint64_t n = g->data_size - g->data_got;
         if (n > len - i) n = len - i;
-        if (g->data + g->data_got != buf + i)   /* the caller may have written it in place */
+        if (g->data + g->data_got != buf + i) /* the caller may have written it in place */
             memcpy(g->data + g->data_got, buf + i, (size_t)n);
         g->data_got += n;
         g->file_pos += n;
         i += (size_t)n;
     }
-    *used = len;   /* bytes after the last tensor are not ours to judge */
+    *used = len; /* bytes after the last tensor are not ours to judge */
     if (g->data_got == g->data_size) g->stage = ST_DONE;
     return g->stage == ST_DONE ? GGUF_DONE : GGUF_NEED_MORE;
 }
@@ -402,19 +437,23 @@ gguf_status gguf_set_data(gguf_ctx *g, void *buf) {
 gguf_status gguf_finish(gguf_ctx *g) {
     if (g->stage == ST_DONE) return GGUF_DONE;
     if (g->stage == ST_ERROR) return (gguf_status)g->status;
-    const char *where = g->stage < ST_KV_KEY ? "header"
-                      : g->stage < ST_T_NAME ? "metadata"
-                      : g->stage < ST_TABLE_READY ? "tensor table" : "tensor data";
+    const char *where = g->stage < ST_KV_KEY        ? "header"
+                        : g->stage < ST_T_NAME      ? "metadata"
+                        : g->stage < ST_TABLE_READY ? "tensor table"
+                                                    : "tensor data";
     if (g->stage == ST_DATA && g->file_pos >= g->data_offset) {
         /* name the tensor the file stops in */
         const char *name = "?";
         for (uint64_t i = 0; i < g->n_tensors; i++)
-            if (g->data_got >= g->tensors[i].offset && g->data_got < g->tensors[i].offset + g->tensors[i].nbytes) name = g->tensors[i].name;
-        return fail(g, GGUF_ERR_TRUNCATED, "file truncated at byte %llu, in tensor data (tensor '%s'; %llu of %llu data bytes)",
-                    (unsigned long long)g->file_pos, name, (unsigned long long)g->data_got, (unsigned long long)g->data_size);
+            if (g->data_got >= g->tensors[i].offset && g->data_got < g->tensors[i].offset + g->tensors[i].nbytes)
+                name = g->tensors[i].name;
+        return fail(
+            g, GGUF_ERR_TRUNCATED, "file truncated at byte %llu, in tensor data (tensor '%s'; %llu of %llu data bytes)",
+            (unsigned long long)g->file_pos, name, (unsigned long long)g->data_got, (unsigned long long)g->data_size);
     }
     if (g->file_pos == 0) return fail(g, GGUF_ERR_TRUNCATED, "file is empty");
-    return fail(g, GGUF_ERR_TRUNCATED, "file truncated at byte %llu, in the %s", (unsigned long long)g->file_pos, where);
+    return fail(g, GGUF_ERR_TRUNCATED, "file truncated at byte %llu, in the %s", (unsigned long long)g->file_pos,
+                where);
 }
 
 /* ---- metadata access ---- */
@@ -425,9 +464,7 @@ const gguf_kv *gguf_find(const gguf_ctx *g, const char *key) {
     return NULL;
 }
 
-static int is_int_type(uint32_t t) {
-    return t <= GGUF_INT32 || t == GGUF_UINT64 || t == GGUF_INT64;
-}
+static int is_int_type(uint32_t t) { return t <= GGUF_INT32 || t == GGUF_UINT64 || t == GGUF_INT64; }
 
 /* Read element i of a scalar value or numeric array at byte offset off. */
 static int read_num(const gguf_ctx *g, uint32_t type, size_t off, int64_t *iv, double *fv) {
@@ -436,17 +473,59 @@ static int read_num(const gguf_ctx *g, uint32_t type, size_t off, int64_t *iv, d
     int64_t i = 0;
     double f;
     switch (type) {
-    case GGUF_UINT8: case GGUF_BOOL: i = b[0]; break;
-    case GGUF_INT8: i = (int8_t)b[0]; break;
-    case GGUF_UINT16: { uint16_t v; memcpy(&v, b, 2); i = v; break; }
-    case GGUF_INT16: { int16_t v; memcpy(&v, b, 2); i = v; break; }
-    case GGUF_UINT32: { uint32_t v; memcpy(&v, b, 4); i = v; break; }
-    case GGUF_INT32: { int32_t v; memcpy(&v, b, 4); i = v; break; }
-    case GGUF_INT64: memcpy(&i, b, 8); break;
-    case GGUF_UINT64: { uint64_t v; memcpy(&v, b, 8); if (v > INT64_MAX) return 0; i = (int64_t)v; break; }
-    case GGUF_FLOAT32: { float v; memcpy(&v, b, 4); *fv = v; return 2; }
-    case GGUF_FLOAT64: memcpy(&f, b, 8); *fv = f; return 2;
-    default: return 0;
+    case GGUF_UINT8:
+    case GGUF_BOOL:
+        i = b[0];
+        break;
+    case GGUF_INT8:
+        i = (int8_t)b[0];
+        break;
+    case GGUF_UINT16: {
+        uint16_t v;
+        memcpy(&v, b, 2);
+        i = v;
+        break;
+    }
+    case GGUF_INT16: {
+        int16_t v;
+        memcpy(&v, b, 2);
+        i = v;
+        break;
+    }
+    case GGUF_UINT32: {
+        uint32_t v;
+        memcpy(&v, b, 4);
+        i = v;
+        break;
+    }
+    case GGUF_INT32: {
+        int32_t v;
+        memcpy(&v, b, 4);
+        i = v;
+        break;
+    }
+    case GGUF_INT64:
+        memcpy(&i, b, 8);
+        break;
+    case GGUF_UINT64: {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        if (v > INT64_MAX) return 0;
+        i = (int64_t)v;
+        break;
+    }
+    case GGUF_FLOAT32: {
+        float v;
+        memcpy(&v, b, 4);
+        *fv = v;
+        return 2;
+    }
+    case GGUF_FLOAT64:
+        memcpy(&f, b, 8);
+        *fv = f;
+        return 2;
+    default:
+        return 0;
     }
     *iv = i;
     *fv = (double)i;

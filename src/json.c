@@ -10,7 +10,10 @@
 #include "engine.h"
 
 /* Append to a growing string; returns 0 or -1 when out of memory. */
-typedef struct { char *s; size_t len, cap; } strbuf;
+typedef struct {
+    char *s;
+    size_t len, cap;
+} strbuf;
 
 static int sb_printf(strbuf *b, const char *fmt, ...) {
     for (;;) {
@@ -19,7 +22,10 @@ static int sb_printf(strbuf *b, const char *fmt, ...) {
         int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
         if (n < 0) return -1;
-        if (b->s && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return 0; }
+        if (b->s && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return 0;
+        }
         size_t cap = b->cap ? b->cap * 2 : 1024;
         while (cap < b->len + (size_t)n + 1) cap *= 2;
         char *p = realloc(b->s, cap);
@@ -35,7 +41,8 @@ static int sb_json_str(strbuf *b, const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         int rc = ch == '"' || ch == '\\' ? sb_printf(b, "\\%c", ch)
-               : ch < 0x20 ? sb_printf(b, "\\u%04x", ch) : sb_printf(b, "%c", ch);
+                 : ch < 0x20             ? sb_printf(b, "\\u%04x", ch)
+                                         : sb_printf(b, "%c", ch);
         if (rc) return -1;
     }
     return sb_printf(b, "\"");
@@ -69,11 +76,11 @@ const char *ntk_info_json(ntk_engine *e) {
         return NULL;
     }
     const model_config *c = &e->m.c;
-    strbuf b = {0};
+    strbuf b = { 0 };
     const char *name = "";
     size_t name_len = 0;
     gguf_get_str(&e->parts[0], "general.name", &name, &name_len);
-    int types[GGML_TYPE_COUNT] = {0};
+    int types[GGML_TYPE_COUNT] = { 0 };
     uint64_t n_tensors = 0, tensor_bytes = 0;
     for (int p = 0; p < e->n_parts; p++) {
         const gguf_ctx *g = &e->parts[p];
@@ -82,13 +89,15 @@ const char *ntk_info_json(ntk_engine *e) {
         tensor_bytes += g->data_size;
     }
     int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name, name_len) ||
-        sb_printf(&b, ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
-                      "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
-                      "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,\"relaxedSimd\":%s,\"threads\":%d,\"tensorTypes\":{",
-                  c->arch->name, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
-                  (double)c->eps, (long long)c->ctx_train, (unsigned long long)n_tensors,
-                  (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false", NTK_RELAXED ? "true" : "false",
-                  threadpool_size(e->pool));
+              sb_printf(&b,
+                        ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
+                        "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
+                        "\"nTensors\":%llu,\"tensorBytes\":%llu,\"ggufVersion\":%u,\"splits\":%d,\"simd\":%s,"
+                        "\"relaxedSimd\":%s,\"threads\":%d,\"tensorTypes\":{",
+                        c->arch->name, c->n_vocab, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn,
+                        (double)c->eps, (long long)c->ctx_train, (unsigned long long)n_tensors,
+                        (unsigned long long)tensor_bytes, e->parts[0].version, e->n_parts, NTK_SIMD ? "true" : "false",
+                        NTK_RELAXED ? "true" : "false", threadpool_size(e->pool));
     const char *sep = "";
     for (int t = 0; t < GGML_TYPE_COUNT && !bad; t++)
         if (types[t]) {
@@ -97,24 +106,25 @@ const char *ntk_info_json(ntk_engine *e) {
         }
     const char *mode_src = e->opt_mode >= 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
     const char *factor_src = e->opt_factor > 0 ? "option" : c->ntk_factor > 0 ? "file" : "default";
-    bad = bad || sb_printf(&b, "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
-                               "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"refresh\":%lld,\"fileFactor\":%s},"
-                               "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s,"
-                               "\"kvType\":\"%s\",\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld,"
-                               "\"contextFitByKvType\":{",
+    bad =
+        bad ||
+        sb_printf(&b,
+                  "},\"rope\":{\"theta\":%.17g,\"mode\":\"%s\",\"modeSource\":\"%s\",\"factor\":%.17g,"
+                  "\"factorSource\":\"%s\",\"trainedCtx\":%lld,\"refresh\":%lld,\"fileFactor\":%s},"
+                  "\"bos\":%d,\"eos\":%d,\"eot\":%d,\"addBos\":%s,"
+                  "\"kvType\":\"%s\",\"kvBytesPerToken\":%.0f,\"maxContext\":%lld,\"contextFit\":%lld,"
+                  "\"contextFitByKvType\":{",
                   e->rope.theta, rope_mode_name(e->rope.mode), mode_src, e->rope.factor, factor_src,
                   (long long)e->rope.trained_ctx, (long long)e->rope.refresh, c->ntk_factor > 0 ? "true" : "false",
-                  e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false",
-                  kv_type_name(e->kv.type), kv_bytes_per_token(&e->m, e->kv.type), (long long)e->max_ctx, (long long)context_fit(e, e->kv.type));
+                  e->tok.bos, e->tok.eos, e->tok.eot, e->tok.add_bos ? "true" : "false", kv_type_name(e->kv.type),
+                  kv_bytes_per_token(&e->m, e->kv.type), (long long)e->max_ctx, (long long)context_fit(e, e->kv.type));
     for (int t = 0; kv_type_name(t) && !bad; t++)
         bad = sb_printf(&b, "%s\"%s\":%lld", t ? "," : "", kv_type_name(t), (long long)context_fit(e, t));
     return keep_json(e, &b, bad || sb_printf(&b, "}}"));
 }
 
 /* JSON has no NaN or infinity (JSON.parse rejects them): null, as JSON.stringify writes them. */
-static int sb_json_num(strbuf *b, double v) {
-    return isfinite(v) ? sb_printf(b, "%.9g", v) : sb_printf(b, "null");
-}
+static int sb_json_num(strbuf *b, double v) { return isfinite(v) ? sb_printf(b, "%.9g", v) : sb_printf(b, "null"); }
 
 /* One metadata value as JSON; arrays as {"array": type, "length": n, "head": [first few]}. */
 static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_items) {
@@ -131,11 +141,13 @@ static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_ite
         gguf_get_bool(g, kv->key, &v);
         return sb_printf(b, "%s", v ? "true" : "false");
     }
-    case GGUF_FLOAT32: case GGUF_FLOAT64:
+    case GGUF_FLOAT32:
+    case GGUF_FLOAT64:
         gguf_get_f64(g, kv->key, &fv);
         return sb_json_num(b, fv);
     case GGUF_ARRAY: {
-        int bad = sb_printf(b, "{\"array\":\"%s\",\"length\":%llu,\"head\":[", gguf_type_name(kv->arr_type), (unsigned long long)kv->n);
+        int bad = sb_printf(b, "{\"array\":\"%s\",\"length\":%llu,\"head\":[", gguf_type_name(kv->arr_type),
+                            (unsigned long long)kv->n);
         for (uint64_t i = 0; i < kv->n && i < (uint64_t)max_items && !bad; i++) {
             if (i) bad = sb_printf(b, ",");
             if (bad) break;
@@ -151,7 +163,7 @@ static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_ite
         return bad || sb_printf(b, "]}");
     }
     default:
-        if (!gguf_get_i64(g, kv->key, &iv)) return sb_printf(b, "null");  /* a uint64 past int64 */
+        if (!gguf_get_i64(g, kv->key, &iv)) return sb_printf(b, "null"); /* a uint64 past int64 */
         return sb_printf(b, "%lld", (long long)iv);
     }
 }
@@ -162,7 +174,7 @@ const char *ntk_metadata_json(ntk_engine *e, int max_array_items) {
         engine_error(e, NTK_ERR_STATE, "no model is loaded");
         return NULL;
     }
-    strbuf b = {0};
+    strbuf b = { 0 };
     int bad = sb_printf(&b, "{\"metadata\":{");
     const char *sep = "";
     for (int p = 0; p < e->n_parts && !bad; p++)
@@ -179,10 +191,10 @@ const char *ntk_metadata_json(ntk_engine *e, int max_array_items) {
             const gguf_tensor *t = &e->parts[p].tensors[i];
             bad = sb_printf(&b, "%s{\"name\":", sep) || sb_json_str(&b, t->name, strlen(t->name)) ||
                   sb_printf(&b, ",\"type\":\"%s\",\"shape\":[", ggml_type_info(t->type)->name);
-            for (uint32_t d = 0; d < t->n_dims && !bad; d++) bad = sb_printf(&b, d ? ",%lld" : "%lld", (long long)t->ne[d]);
+            for (uint32_t d = 0; d < t->n_dims && !bad; d++)
+                bad = sb_printf(&b, d ? ",%lld" : "%lld", (long long)t->ne[d]);
             bad = bad || sb_printf(&b, "],\"bytes\":%llu,\"part\":%d}", (unsigned long long)t->nbytes, p + 1);
             sep = ",";
         }
     return keep_json(e, &b, bad || sb_printf(&b, "]}"));
 }
-

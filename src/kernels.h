@@ -55,15 +55,14 @@ NTK_KERNEL_TWINS(float, dot_q6_K_q8_K, (const block_q6_K *w, const block_q8_K *x
  * unpacks each block of weights once for up to NTK_DOTS_TOKENS tokens, which is what makes a
  * prefill faster per token than a decode; the scalar twin is the loop over tokens. */
 #define NTK_DOTS_TOKENS 8
-NTK_KERNEL_TWINS(void, dots_q4_K_q8_K, (const block_q4_K *w, const block_q8_K *x, size_t x_stride,
-                                        int n_tok, int n, float *out))
-NTK_KERNEL_TWINS(void, dots_q5_K_q8_K, (const block_q5_K *w, const block_q8_K *x, size_t x_stride,
-                                        int n_tok, int n, float *out))
-NTK_KERNEL_TWINS(void, dots_q6_K_q8_K, (const block_q6_K *w, const block_q8_K *x, size_t x_stride,
-                                        int n_tok, int n, float *out))
+NTK_KERNEL_TWINS(void, dots_q4_K_q8_K,
+                 (const block_q4_K *w, const block_q8_K *x, size_t x_stride, int n_tok, int n, float *out))
+NTK_KERNEL_TWINS(void, dots_q5_K_q8_K,
+                 (const block_q5_K *w, const block_q8_K *x, size_t x_stride, int n_tok, int n, float *out))
+NTK_KERNEL_TWINS(void, dots_q6_K_q8_K,
+                 (const block_q6_K *w, const block_q8_K *x, size_t x_stride, int n_tok, int n, float *out))
 /* x_t of a dots_* call */
-static inline const block_q8_K *dots_token_row(const block_q8_K *x, size_t x_stride, int t)
-{
+static inline const block_q8_K *dots_token_row(const block_q8_K *x, size_t x_stride, int t) {
     return (const block_q8_K *)((const uint8_t *)x + (size_t)t * x_stride);
 }
 /* Rotate adjacent pairs (x[2i], x[2i+1]) of one head by the angle whose cos/sin are c[i], s[i]:
@@ -96,8 +95,7 @@ typedef struct {
 
 /* Floats of scratch attention_tile takes for a tile of `rows` query rows: a chunk of keys and
  * one of values as floats, a chunk of scores, a query, and each row's running max and sum. */
-#define NTK_ATTN_SCRATCH(head_dim, rows) \
-    (2 * NTK_ATTN_CHUNK * (head_dim) + NTK_ATTN_CHUNK + (head_dim) + 2 * (rows))
+#define NTK_ATTN_SCRATCH(head_dim, rows) (2 * NTK_ATTN_CHUNK * (head_dim) + NTK_ATTN_CHUNK + (head_dim) + 2 * (rows))
 
 /* Causal attention of a tile of queries that share one KV head: n_tok consecutive tokens, each
  * with n_head query heads (a GQA group), head h of token t at q + t*q_stride + h*head_dim (out
@@ -108,9 +106,8 @@ typedef struct {
  * and values is expanded to float (F16/Q8_0 exactly as dequantize_row does) and rotated once
  * for the whole tile. scratch: NTK_ATTN_SCRATCH(head_dim, n_tok * n_head) floats. */
 NTK_KERNEL_TWINS(void, attention_tile,
-                 (float *out, const float *q, int n_tok, int n_head, int q_stride,
-                  const attn_kv *kv, int n_past, const attn_rope *rope, float scale,
-                  float *scratch))
+                 (float *out, const float *q, int n_tok, int n_head, int q_stride, const attn_kv *kv, int n_past,
+                  const attn_rope *rope, float scale, float *scratch))
 
 /* One chunk of attention's streaming softmax: raises *max to cover scores[0..n), replaces each
  * score by exp(score - *max), adds them to *sum (rescaled first) and returns the factor
@@ -120,10 +117,10 @@ NTK_KERNEL_TWINS(float, softmax_chunk, (float *scores, int n, float *max, float 
 
 #if defined(__wasm_simd128__)
 #define NTK_KERNEL(name) name##_simd
-#define NTK_SIMD 1
+#define NTK_SIMD         1
 #else
 #define NTK_KERNEL(name) name##_scalar
-#define NTK_SIMD 0
+#define NTK_SIMD         0
 #endif
 /* The relaxed build (NTK_RELAXED_SIMD, see src/kernels/simd.h): SIMD twins that use relaxed SIMD */
 #if defined(NTK_RELAXED_SIMD) && defined(__wasm_simd128__)

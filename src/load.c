@@ -12,8 +12,8 @@
 #include <malloc.h>
 #endif
 
-#define PREFILL_CHUNK 64            /* tokens per pass through the weights */
-#define DATA_ALIGN 64
+#define PREFILL_CHUNK 64 /* tokens per pass through the weights */
+#define DATA_ALIGN    64
 
 static gguf_ctx *current(ntk_engine *e) { return &e->parts[e->n_parts - 1]; }
 
@@ -46,15 +46,22 @@ void engine_unload(ntk_engine *e) {
     sampler_free(&e->smp);
     free(e->logits);
     free(e->info);
-    e->staging = NULL; e->staging_cap = 0; e->logits = NULL; e->logits_cap = 0;
-    e->logits_rows = 0; e->info = NULL; e->window = NULL; e->window_size = 0;
+    e->staging = NULL;
+    e->staging_cap = 0;
+    e->logits = NULL;
+    e->logits_cap = 0;
+    e->logits_rows = 0;
+    e->info = NULL;
+    e->window = NULL;
+    e->window_size = 0;
     memset(&e->tok, 0, sizeof e->tok);
     e->state = LOAD_IDLE;
 }
 
 int ntk_load_begin(ntk_engine *e) {
     if (e->state == LOADED || e->state == LOAD_RUNNING)
-        return engine_error(e, NTK_ERR_STATE, "this engine already has a model; create another engine to load one more");
+        return engine_error(e, NTK_ERR_STATE,
+                            "this engine already has a model; create another engine to load one more");
     engine_unload(e);
     if (add_part(e)) return engine_error(e, NTK_ERR_NOMEM, "out of memory");
     e->state = LOAD_RUNNING;
@@ -72,10 +79,14 @@ static int load_fail(ntk_engine *e, int status, const char *msg) {
 
 static int gguf_status_to_ntk(gguf_status st) {
     switch (st) {
-    case GGUF_ERR_NOMEM: return NTK_ERR_NOMEM;
-    case GGUF_ERR_TRUNCATED: return NTK_ERR_TRUNCATED;
-    case GGUF_ERR_STATE: return NTK_ERR_STATE;
-    default: return NTK_ERR_FORMAT;
+    case GGUF_ERR_NOMEM:
+        return NTK_ERR_NOMEM;
+    case GGUF_ERR_TRUNCATED:
+        return NTK_ERR_TRUNCATED;
+    case GGUF_ERR_STATE:
+        return NTK_ERR_STATE;
+    default:
+        return NTK_ERR_FORMAT;
     }
 }
 
@@ -110,18 +121,21 @@ static int on_table_ready(ntk_engine *e) {
     int rc = split_info(e, g, &no, &count);
     if (rc) return rc;
     if (e->n_parts == 1) {
-        if (no != 0) return load_fail(e, NTK_ERR_FORMAT, "this is not the first part of a split model: load from part 1");
+        if (no != 0)
+            return load_fail(e, NTK_ERR_FORMAT, "this is not the first part of a split model: load from part 1");
         e->split_count = (int)count;
     } else if (no != e->n_parts - 1 || count != e->split_count) {
-        snprintf(err, sizeof err, "expected part %d of %d of the split model, got part %lld of %lld",
-                 e->n_parts, e->split_count, (long long)no + 1, (long long)count);
+        snprintf(err, sizeof err, "expected part %d of %d of the split model, got part %lld of %lld", e->n_parts,
+                 e->split_count, (long long)no + 1, (long long)count);
         return load_fail(e, NTK_ERR_FORMAT, err);
     }
     rc = model_bind(&e->m, e->parts, e->n_parts, e->n_parts < e->split_count, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
     uint64_t size = (g->data_size + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
     if (size > heap_room()) {
-        snprintf(err, sizeof err, "file too large for WebAssembly memory: its tensors need %.1f MB, and memory can grow by %.1f MB more (the limit is 4 GB)",
+        snprintf(err, sizeof err,
+                 "file too large for WebAssembly memory: its tensors need %.1f MB, and memory can grow by %.1f MB more "
+                 "(the limit is 4 GB)",
                  size / 1048576.0, heap_room() / 1048576.0);
         return load_fail(e, NTK_ERR_NOMEM, err);
     }
@@ -150,7 +164,7 @@ uint8_t *ntk_load_window(ntk_engine *e, size_t want) {
         return e->window;
     }
     if (g->data && g->file_pos < g->data_offset && g->data_offset - g->file_pos < want)
-        want = (size_t)(g->data_offset - g->file_pos);  /* stop at the data so the next window is in place */
+        want = (size_t)(g->data_offset - g->file_pos); /* stop at the data so the next window is in place */
     if (want > e->staging_cap) {
         uint8_t *p = realloc(e->staging, want);
         if (!p) {
@@ -176,7 +190,8 @@ int ntk_load_phase(const ntk_engine *e) {
 
 int ntk_load_commit(ntk_engine *e, size_t n) {
     if (e->state != LOAD_RUNNING) return engine_error(e, NTK_ERR_STATE, "no load in progress");
-    if (!e->window || n > e->window_size) return engine_error(e, NTK_ERR_ARG, "commit of %zu bytes exceeds the load window", n);
+    if (!e->window || n > e->window_size)
+        return engine_error(e, NTK_ERR_ARG, "commit of %zu bytes exceeds the load window", n);
     const uint8_t *p = e->window;
     e->window = NULL;
     e->window_size = 0;
@@ -220,20 +235,23 @@ int ntk_load_end(ntk_engine *e) {
     }
     if (e->n_parts < e->split_count) {
         if (add_part(e)) return load_fail(e, NTK_ERR_NOMEM, "out of memory");
-        return e->split_count - e->n_parts + 1;   /* parts still to push */
+        return e->split_count - e->n_parts + 1; /* parts still to push */
     }
     char err[256];
     int64_t n_tensors = 0, want;
     for (int i = 0; i < e->n_parts; i++) n_tensors += (int64_t)e->parts[i].n_tensors;
     if (gguf_get_i64(&e->parts[0], "split.tensors.count", &want) && want != n_tensors) {
-        snprintf(err, sizeof err, "split.tensors.count says %lld tensors, the parts hold %lld", (long long)want, (long long)n_tensors);
+        snprintf(err, sizeof err, "split.tensors.count says %lld tensors, the parts hold %lld", (long long)want,
+                 (long long)n_tensors);
         return load_fail(e, NTK_ERR_FORMAT, err);
     }
     int rc = model_bind(&e->m, e->parts, e->n_parts, 0, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
-    if (tokenizer_load(&e->tok, &e->parts[0], e->m.c.arch->eot, err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
+    if (tokenizer_load(&e->tok, &e->parts[0], e->m.c.arch->eot, err, sizeof err))
+        return load_fail(e, NTK_ERR_FORMAT, err);
     if (e->tok.n_vocab != e->m.c.n_vocab) {
-        snprintf(err, sizeof err, "the vocabulary has %d tokens but token_embd.weight has %d rows", e->tok.n_vocab, e->m.c.n_vocab);
+        snprintf(err, sizeof err, "the vocabulary has %d tokens but token_embd.weight has %d rows", e->tok.n_vocab,
+                 e->m.c.n_vocab);
         return load_fail(e, NTK_ERR_FORMAT, err);
     }
     sampler_params sp;
@@ -249,4 +267,3 @@ int ntk_load_end(ntk_engine *e) {
     detok_init(&e->detok);
     return NTK_OK;
 }
-

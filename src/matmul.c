@@ -3,8 +3,8 @@
 
 #include "kernels.h"
 
-#define ROW_TILE 16  /* rows of W kept hot while every token of the batch passes over them */
-#define BAND_MACS (1 << 18)  /* at most a few tens of microseconds of work a task */
+#define ROW_TILE  16        /* rows of W kept hot while every token of the batch passes over them */
+#define BAND_MACS (1 << 18) /* at most a few tens of microseconds of work a task */
 
 /* An activation format is a row with a quantizer. xq holds one region for each, so matrices of
  * one call that pair with different formats (a mixture's Q4_K and Q8_0, say) each find x in
@@ -36,14 +36,15 @@ static uint8_t *act_region(void *xq, uint32_t act, int64_t n_tok, int64_t cols) 
  * n_tok <= NTK_DOTS_TOKENS tokens: x as floats, or xq in the format of tt->act, xq_row bytes a
  * token. A type with dots meets all of them in one call, which unpacks each block of weights
  * once; the kernels' results are those of one token at a time, bit for bit. */
-static void row_dots(const ggml_type_traits *tt, const weight *w, const uint8_t *row, const float *x,
-                     const uint8_t *xq, size_t xq_row, int n_tok, float *y, int64_t y_stride) {
+static void row_dots(const ggml_type_traits *tt, const weight *w, const uint8_t *row, const float *x, const uint8_t *xq,
+                     size_t xq_row, int n_tok, float *y, int64_t y_stride) {
     float out[NTK_DOTS_TOKENS];
     const int n = (int)w->cols;
     if (tt->dots)
         tt->dots(row, xq, xq_row, n_tok, n, out);
     else
-        for (int t = 0; t < n_tok; t++) out[t] = tt->dot(row, xq ? (const void *)(xq + t * xq_row) : x + t * w->cols, n);
+        for (int t = 0; t < n_tok; t++)
+            out[t] = tt->dot(row, xq ? (const void *)(xq + t * xq_row) : x + t * w->cols, n);
     for (int t = 0; t < n_tok; t++) y[t * y_stride] = out[t];
 }
 
@@ -51,9 +52,9 @@ typedef struct {
     const weight *const *w;
     float *const *y;
     const float *x;
-    void *xq;               /* x in each activation format the matrices take (act_region) */
+    void *xq; /* x in each activation format the matrices take (act_region) */
     int64_t n_tok, rows_per_task;
-    int first[MATMUL_MAX + 1];  /* task number of each matrix's first band, then the total */
+    int first[MATMUL_MAX + 1]; /* task number of each matrix's first band, then the total */
 } matmul_job;
 
 /* One task: a band of rows of one matrix for every token. Each y element is one dot product,
@@ -103,7 +104,8 @@ void matmul_many(threadpool *pool, int n, const weight *const w[], float *const 
     int64_t tiles_per_task = (tiles + bands - 1) / bands;
     if (tiles_per_task * tile_macs > BAND_MACS) tiles_per_task = BAND_MACS / tile_macs > 1 ? BAND_MACS / tile_macs : 1;
     matmul_job j = { w, y, x, xq, n_tok, tiles_per_task * ROW_TILE, { 0 } };
-    for (int m = 0; m < n; m++) j.first[m + 1] = j.first[m] + (int)((w[m]->rows + j.rows_per_task - 1) / j.rows_per_task);
+    for (int m = 0; m < n; m++)
+        j.first[m + 1] = j.first[m] + (int)((w[m]->rows + j.rows_per_task - 1) / j.rows_per_task);
     parallel_for(pool, j.first[n], matmul_task, &j);
 }
 

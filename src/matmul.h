@@ -16,7 +16,7 @@
 #include "types.h"
 
 typedef struct {
-    uint32_t type;      /* ggml_type, one with a dot kernel */
+    uint32_t type; /* ggml_type, one with a dot kernel */
     int64_t rows, cols;
     const void *data;
     size_t row_bytes;

@@ -10,8 +10,8 @@
 
 /* ---- binding ---- */
 
-static int get_u32_key(const gguf_ctx *g, const char *prefix, const char *suffix, int64_t lo, int64_t hi,
-                       int required, int64_t *out, char *err, size_t errlen) {
+static int get_u32_key(const gguf_ctx *g, const char *prefix, const char *suffix, int64_t lo, int64_t hi, int required,
+                       int64_t *out, char *err, size_t errlen) {
     char key[96];
     snprintf(key, sizeof key, "%s.%s", prefix, suffix);
     if (!gguf_get_i64(g, key, out)) {
@@ -20,13 +20,17 @@ static int get_u32_key(const gguf_ctx *g, const char *prefix, const char *suffix
         return -2;
     }
     if (*out < lo || *out > hi) {
-        snprintf(err, errlen, "%s = %lld is out of range [%lld, %lld]", key, (long long)*out, (long long)lo, (long long)hi);
+        snprintf(err, errlen, "%s = %lld is out of range [%lld, %lld]", key, (long long)*out, (long long)lo,
+                 (long long)hi);
         return -2;
     }
     return 0;
 }
 
-typedef struct { const gguf_ctx *parts; int n_parts, partial; } tensor_set;
+typedef struct {
+    const gguf_ctx *parts;
+    int n_parts, partial;
+} tensor_set;
 
 static const gguf_tensor *find_tensor(const tensor_set *ts, const char *name) {
     for (int i = 0; i < ts->n_parts; i++) {
@@ -56,13 +60,13 @@ static int unsupported_type(const gguf_tensor *t, const char *name, const char *
 static int check_aligned(const gguf_tensor *t, const char *name, char *err, size_t errlen) {
     const int need = ggml_type_info(t->type)->align;
     if (t->offset % need == 0) return 0;
-    snprintf(err, errlen, "tensor %s is at data offset %llu, which is not aligned to the %d bytes its type needs",
-             name, (unsigned long long)t->offset, need);
+    snprintf(err, errlen, "tensor %s is at data offset %llu, which is not aligned to the %d bytes its type needs", name,
+             (unsigned long long)t->offset, need);
     return -2;
 }
 
-static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int64_t rows, weight *w,
-                       char *err, size_t errlen) {
+static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int64_t rows, weight *w, char *err,
+                       size_t errlen) {
     const gguf_tensor *t = find_tensor(ts, name);
     if (!t) return missing(ts, name, err, errlen);
     const ggml_type_traits *tr = ggml_type_info(t->type);
@@ -72,8 +76,8 @@ static int bind_tensor(const tensor_set *ts, const char *name, int64_t cols, int
         return unsupported_type(t, name, runs, err, errlen);
     }
     if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1) {
-        snprintf(err, errlen, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
-                 (long long)t->ne[0], (long long)t->ne[1], (long long)cols, (long long)rows);
+        snprintf(err, errlen, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name, (long long)t->ne[0],
+                 (long long)t->ne[1], (long long)cols, (long long)rows);
         return -2;
     }
     if (check_aligned(t, name, err, errlen)) return -2;
@@ -129,11 +133,12 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     KEY("attention.head_count", 1, 1024, c->n_heads)
 #undef KEY
     if ((rc = get_u32_key(g, prefix, "context_length", 1, INT64_C(1) << 40, 1, &c->ctx_train, err, errlen))) return rc;
-    v = c->n_heads;   /* without the key, one KV head per query head */
+    v = c->n_heads; /* without the key, one KV head per query head */
     if ((rc = get_u32_key(g, prefix, "attention.head_count_kv", 1, c->n_heads, 0, &v, err, errlen))) return rc;
     c->n_kv_heads = (int)v;
     if (c->dim % c->n_heads || c->n_heads % c->n_kv_heads) {
-        snprintf(err, errlen, "heads (%d) must divide the embedding (%d) and be a multiple of the KV heads (%d)", c->n_heads, c->dim, c->n_kv_heads);
+        snprintf(err, errlen, "heads (%d) must divide the embedding (%d) and be a multiple of the KV heads (%d)",
+                 c->n_heads, c->dim, c->n_kv_heads);
         return -2;
     }
     c->head_dim = c->dim / c->n_heads;
@@ -172,8 +177,10 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     if ((rc = bind_norm(&ts, names->output_norm, c->dim, &m->out_norm, err, errlen))) return rc;
     /* a file without an output head ties it to the embedding, once every part has been seen */
     c->tied_output = !partial && !find_tensor(&ts, names->output);
-    if (c->tied_output) m->output = m->tok_embd;
-    else if ((rc = bind_tensor(&ts, names->output, c->dim, c->n_vocab, &m->output, err, errlen))) return rc;
+    if (c->tied_output)
+        m->output = m->tok_embd;
+    else if ((rc = bind_tensor(&ts, names->output, c->dim, c->n_vocab, &m->output, err, errlen)))
+        return rc;
     if (!m->layers && !(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers))) {
         snprintf(err, errlen, "out of memory");
         return -2;
@@ -181,12 +188,12 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     for (int l = 0; l < c->n_layers; l++) {
         layer_weights *L = &m->layers[l];
         char name[64];
-#define T(fmt, cols, rows, dst)                                                  \
-        snprintf(name, sizeof name, fmt, l);                                     \
-        if ((rc = bind_tensor(&ts, name, cols, rows, dst, err, errlen))) return rc;
-#define N(fmt, dst)                                                              \
-        snprintf(name, sizeof name, fmt, l);                                     \
-        if ((rc = bind_norm(&ts, name, c->dim, dst, err, errlen))) return rc;
+#define T(fmt, cols, rows, dst)          \
+    snprintf(name, sizeof name, fmt, l); \
+    if ((rc = bind_tensor(&ts, name, cols, rows, dst, err, errlen))) return rc;
+#define N(fmt, dst)                      \
+    snprintf(name, sizeof name, fmt, l); \
+    if ((rc = bind_norm(&ts, name, c->dim, dst, err, errlen))) return rc;
         N(names->attn_norm, &L->attn_norm)
         T(names->attn_q, c->dim, q_dim, &L->wq)
         T(names->attn_k, c->dim, kv_dim, &L->wk)
@@ -246,7 +253,9 @@ const char *kv_type_name(int type) {
 }
 
 static double kv_elem_bytes(int type) {
-    return type == NTK_KV_F16 ? sizeof(ggml_half) : type == NTK_KV_Q8_0 ? (double)sizeof(block_q8_0) / QK8_0 : sizeof(float);
+    return type == NTK_KV_F16    ? sizeof(ggml_half)
+           : type == NTK_KV_Q8_0 ? (double)sizeof(block_q8_0) / QK8_0
+                                 : sizeof(float);
 }
 
 int kv_set_type(kv_cache *kv, const model *m, int type, char *err, size_t errlen) {
@@ -297,7 +306,8 @@ static int grow_floats(float **p, size_t n) {
 static int kv_resize(kv_cache *kv, int64_t cap) {
     int bad = 0;
     for (int l = 0; l < kv->n_layers; l++)
-        bad = bad || grow_bytes(&kv->k[l], (size_t)cap * kv->row_bytes) || grow_bytes(&kv->v[l], (size_t)cap * kv->row_bytes);
+        bad = bad || grow_bytes(&kv->k[l], (size_t)cap * kv->row_bytes) ||
+              grow_bytes(&kv->v[l], (size_t)cap * kv->row_bytes);
     int32_t *t = bad ? NULL : realloc(kv->tokens, (size_t)cap * sizeof *t);
     if (!t) return -1;
     kv->tokens = t;
@@ -332,12 +342,15 @@ static int kv_reserve(kv_cache *kv, int64_t need) {
 static int rope_tables_reserve(attn_tables *t, double base, int64_t L, int head_dim) {
     const int64_t half = head_dim / 2, chunks = (L + NTK_ATTN_CHUNK - 1) / NTK_ATTN_CHUNK;
     if (!t->step_cos) {
-        if (grow_floats(&t->step_cos, (size_t)(NTK_ATTN_CHUNK * half)) || grow_floats(&t->step_sin, (size_t)(NTK_ATTN_CHUNK * half))) return -1;
+        if (grow_floats(&t->step_cos, (size_t)(NTK_ATTN_CHUNK * half)) ||
+            grow_floats(&t->step_sin, (size_t)(NTK_ATTN_CHUNK * half)))
+            return -1;
     }
     if (chunks > t->cap) {
         int64_t cap = t->cap ? t->cap : 16;
         while (cap < chunks) cap *= 2;
-        if (grow_floats(&t->start_cos, (size_t)(cap * half)) || grow_floats(&t->start_sin, (size_t)(cap * half))) return -1;
+        if (grow_floats(&t->start_cos, (size_t)(cap * half)) || grow_floats(&t->start_sin, (size_t)(cap * half)))
+            return -1;
         t->cap = cap;
     }
     if (base != t->base) {
@@ -374,7 +387,8 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok, threadpool *pool) {
     s->xq = malloc(matmul_xq_bytes(n_tok, (int64_t)wide));
     s->attn_floats = NTK_ATTN_SCRATCH(c->head_dim, nt * (size_t)(c->n_heads / c->n_kv_heads));
     s->attn = malloc(s->attn_floats * (size_t)threadpool_size(pool) * sizeof(float));
-    if (!s->attn || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab || !s->sin_tab || !s->xq) {
+    if (!s->attn || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->h1 || !s->h3 || !s->cos_tab ||
+        !s->sin_tab || !s->xq) {
         scratch_free(s);
         return -1;
     }
@@ -382,8 +396,18 @@ int scratch_init(scratch *s, const model *m, int64_t n_tok, threadpool *pool) {
 }
 
 void scratch_free(scratch *s) {
-    free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att);
-    free(s->h1); free(s->h3); free(s->cos_tab); free(s->sin_tab); free(s->attn); free(s->xq);
+    free(s->x);
+    free(s->xn);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->h1);
+    free(s->h3);
+    free(s->cos_tab);
+    free(s->sin_tab);
+    free(s->attn);
+    free(s->xq);
     memset(s, 0, sizeof *s);
 }
 
@@ -411,7 +435,11 @@ static void kv_store(const kv_cache *kv, uint8_t *row, const float *x) {
 /* h1 = silu(h1) ⊙ h3 in bands: the exps are a few per cent of a prefill, too many to leave to
  * one thread. */
 #define SWIGLU_TASKS 8
-typedef struct { float *h1; const float *h3; int64_t n; } swiglu_job;
+typedef struct {
+    float *h1;
+    const float *h3;
+    int64_t n;
+} swiglu_job;
 
 static void swiglu_task(void *ctx, int task, int thread) {
     (void)thread;
@@ -430,7 +458,7 @@ static void swiglu_task(void *ctx, int task, int thread) {
 #define ATTN_BAND 8
 typedef struct {
     scratch *s;
-    const attn_kv *heads;    /* per KV head */
+    const attn_kv *heads; /* per KV head */
     const attn_rope *rope;
     int64_t n, p0, band;
     int group, hd, dim;
@@ -443,13 +471,13 @@ static void attention_task(void *ctx, int task, int thread) {
     const int64_t t1 = t0 + j->band < j->n ? t0 + j->band : j->n;
     const int g = (int)(task / bands);
     const size_t off = (size_t)t0 * j->dim + (size_t)g * j->group * j->hd;
-    attention_tile(j->s->att + off, j->s->q + off, (int)(t1 - t0), j->group, j->dim, &j->heads[g],
-                   (int)(j->p0 + t0), j->rope, j->scale, j->s->attn + (size_t)thread * j->s->attn_floats);
+    attention_tile(j->s->att + off, j->s->q + off, (int)(t1 - t0), j->group, j->dim, &j->heads[g], (int)(j->p0 + t0),
+                   j->rope, j->scale, j->s->attn + (size_t)thread * j->s->attn_floats);
 }
 
 /* One chunk of n tokens at positions p0.. with the call's base; the cache already has room. */
-static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
-                          const int32_t *ids, int64_t n, double base) {
+static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, scratch *s, const int32_t *ids,
+                          int64_t n, double base) {
     const model_config *c = &m->c;
     const int dim = c->dim, hd = c->head_dim, half = hd / 2, kvd = kv->kv_dim;
     const int group = c->n_heads / c->n_kv_heads;
@@ -472,11 +500,14 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
         const layer_weights *L = &m->layers[l];
         /* attention: x += Wo · Attn(RMSNorm(x)) */
         for (int64_t t = 0; t < n; t++) rmsnorm(s->xn + t * dim, s->x + t * dim, L->attn_norm, dim, c->eps);
-        matmul_many(s->pool, 3, (const weight *[]){ &L->wq, &L->wk, &L->wv }, (float *[]){ s->q, s->k, s->v }, s->xn, n, s->xq);
+        matmul_many(s->pool, 3, (const weight *[]){ &L->wq, &L->wk, &L->wv }, (float *[]){ s->q, s->k, s->v }, s->xn, n,
+                    s->xq);
         for (int64_t t = 0; t < n; t++) {
-            for (int h = 0; h < c->n_heads; h++) rope_rotate(s->q + t * dim + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
+            for (int h = 0; h < c->n_heads; h++)
+                rope_rotate(s->q + t * dim + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
             if (!consistent)
-                for (int h = 0; h < c->n_kv_heads; h++) rope_rotate(s->k + t * kvd + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
+                for (int h = 0; h < c->n_kv_heads; h++)
+                    rope_rotate(s->k + t * kvd + h * hd, s->cos_tab + t * half, s->sin_tab + t * half, hd);
         }
         for (int64_t t = 0; t < n; t++) {
             kv_store(kv, kv->k[l] + (p0 + t) * kv->row_bytes, s->k + t * kvd);
@@ -499,21 +530,28 @@ static void forward_chunk(const model *m, const rope_config *rc, kv_cache *kv, s
     kv->n += n;
 }
 
-int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
-                  const int32_t *ids, int64_t n, float *logits, int all_logits,
-                  char *err, size_t errlen) {
+int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s, const int32_t *ids, int64_t n,
+                  float *logits, int all_logits, char *err, size_t errlen) {
     const model_config *c = &m->c;
-    if (n <= 0) { snprintf(err, errlen, "no tokens to evaluate"); return -1; }
+    if (n <= 0) {
+        snprintf(err, errlen, "no tokens to evaluate");
+        return -1;
+    }
     for (int64_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= c->n_vocab) {
-            snprintf(err, errlen, "token id %d at index %lld is out of range [0, %d)", ids[i], (long long)i, c->n_vocab);
+            snprintf(err, errlen, "token id %d at index %lld is out of range [0, %d)", ids[i], (long long)i,
+                     c->n_vocab);
             return -1;
         }
     int64_t L = kv->n + n;
-    if (L > INT32_MAX) { snprintf(err, errlen, "context of %lld tokens is too long", (long long)L); return -1; }
+    if (L > INT32_MAX) {
+        snprintf(err, errlen, "context of %lld tokens is too long", (long long)L);
+        return -1;
+    }
     double base = rope_base(rc, L);
     if (kv_reserve(kv, L) || (rc->mode == ROPE_CONSISTENT && rope_tables_reserve(&kv->rot, base, L, c->head_dim))) {
-        snprintf(err, errlen, "context full at %lld tokens: memory cannot grow to hold %lld (%.1f KB of KV cache a token)",
+        snprintf(err, errlen,
+                 "context full at %lld tokens: memory cannot grow to hold %lld (%.1f KB of KV cache a token)",
                  (long long)kv->n, (long long)L, kv_bytes_per_token(m, kv->type) / 1024.0);
         return -2;
     }
@@ -522,7 +560,8 @@ int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *
         forward_chunk(m, rc, kv, s, ids + i, nc, base);
         int64_t first = all_logits ? 0 : nc - 1;
         if (!all_logits && i + nc < n) continue;
-        for (int64_t t = first; t < nc; t++) rmsnorm(s->xn + (t - first) * c->dim, s->x + t * c->dim, m->out_norm, c->dim, c->eps);
+        for (int64_t t = first; t < nc; t++)
+            rmsnorm(s->xn + (t - first) * c->dim, s->x + t * c->dim, m->out_norm, c->dim, c->eps);
         matmul(s->pool, &m->output, s->xn, nc - first, all_logits ? logits + i * c->n_vocab : logits, s->xq);
     }
     kv->base = base;

@@ -26,29 +26,29 @@
 typedef struct {
     const arch_info *arch;
     int n_vocab, dim, n_layers, n_heads, n_kv_heads, head_dim, ffn;
-    float eps;             /* RMSNorm epsilon */
+    float eps; /* RMSNorm epsilon */
     double rope_theta;
-    int64_t ctx_train;     /* {arch}.context_length: the trained length L0 */
-    double ntk_factor;     /* {arch}.rope.dynamic_ntk.factor; 0 when the file has none */
-    int tied_output;       /* no output.weight: the output head is token_embd (shared weights) */
+    int64_t ctx_train; /* {arch}.context_length: the trained length L0 */
+    double ntk_factor; /* {arch}.rope.dynamic_ntk.factor; 0 when the file has none */
+    int tied_output;   /* no output.weight: the output head is token_embd (shared weights) */
 } model_config;
 
 typedef struct {
-    const float *attn_norm;  /* (dim) */
-    weight wq;               /* (n_heads*head_dim rows, dim cols) */
-    weight wk, wv;           /* (n_kv_heads*head_dim, dim) */
-    weight wo;               /* (dim, n_heads*head_dim) */
-    const float *ffn_norm;   /* (dim) */
-    weight w1, w3;           /* gate, up: (ffn, dim) */
-    weight w2;               /* down: (dim, ffn) */
+    const float *attn_norm; /* (dim) */
+    weight wq;              /* (n_heads*head_dim rows, dim cols) */
+    weight wk, wv;          /* (n_kv_heads*head_dim, dim) */
+    weight wo;              /* (dim, n_heads*head_dim) */
+    const float *ffn_norm;  /* (dim) */
+    weight w1, w3;          /* gate, up: (ffn, dim) */
+    weight w2;              /* down: (dim, ffn) */
 } layer_weights;
 
 typedef struct {
     model_config c;
-    weight tok_embd;         /* (n_vocab, dim) */
-    const float *out_norm;   /* (dim) */
-    weight output;           /* (n_vocab, dim); tok_embd when c.tied_output */
-    layer_weights *layers;   /* n_layers */
+    weight tok_embd;       /* (n_vocab, dim) */
+    const float *out_norm; /* (dim) */
+    weight output;         /* (n_vocab, dim); tok_embd when c.tied_output */
+    layer_weights *layers; /* n_layers */
 } model;
 
 /* Read the config (from parts[0]) and bind every tensor (found in any part), checking names,
@@ -68,15 +68,15 @@ typedef struct {
 } attn_tables;
 
 typedef struct {
-    int64_t n;               /* tokens in context */
-    int64_t cap;             /* positions allocated */
+    int64_t n;   /* tokens in context */
+    int64_t cap; /* positions allocated */
     int n_layers, kv_dim;
-    int type;                /* NTK_KV_* element type of k and v */
-    size_t row_bytes;        /* one position of one layer's k (or v) */
-    uint8_t **k, **v;        /* per layer: cap rows of kv_dim; k before RoPE when consistent */
-    int32_t *tokens;         /* the context's token ids */
-    double base;             /* RoPE base of the last forward call */
-    attn_tables rot;         /* consistent mode: tables of attn_rope at rot.base */
+    int type;         /* NTK_KV_* element type of k and v */
+    size_t row_bytes; /* one position of one layer's k (or v) */
+    uint8_t **k, **v; /* per layer: cap rows of kv_dim; k before RoPE when consistent */
+    int32_t *tokens;  /* the context's token ids */
+    double base;      /* RoPE base of the last forward call */
+    attn_tables rot;  /* consistent mode: tables of attn_rope at rot.base */
 } kv_cache;
 
 int kv_init(kv_cache *kv, const model *m);
@@ -92,12 +92,12 @@ void kv_free(kv_cache *kv);
 void kv_clear(kv_cache *kv);
 
 typedef struct {
-    int64_t n_tok;           /* chunk size the buffers hold */
+    int64_t n_tok; /* chunk size the buffers hold */
     float *x, *xn, *q, *k, *v, *att, *h1, *h3, *cos_tab, *sin_tab;
-    float *attn;             /* attention_tile's scratch, attn_floats for each thread of pool */
+    float *attn; /* attention_tile's scratch, attn_floats for each thread of pool */
     size_t attn_floats;
-    void *xq;                /* activations quantized for a matmul (matmul_xq_bytes) */
-    threadpool *pool;        /* the engine's (not owned); NULL: one thread */
+    void *xq;         /* activations quantized for a matmul (matmul_xq_bytes) */
+    threadpool *pool; /* the engine's (not owned); NULL: one thread */
 } scratch;
 
 /* Buffers for chunks of n_tok tokens, computed by the threads of pool. */
@@ -109,8 +109,7 @@ void scratch_free(scratch *s);
  * in units that each compute the same thing whatever the thread, so the logits are bitwise the
  * same for any number of threads. On error (-1: bad argument, -2: the context cannot grow in memory)
  * nothing has changed: the context is as before and the engine can go on or reset. */
-int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s,
-                  const int32_t *ids, int64_t n, float *logits, int all_logits,
-                  char *err, size_t errlen);
+int model_forward(const model *m, const rope_config *rc, kv_cache *kv, scratch *s, const int32_t *ids, int64_t n,
+                  float *logits, int all_logits, char *err, size_t errlen);
 
 #endif

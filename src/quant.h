@@ -19,26 +19,26 @@
 
 #define QK8_0 32
 #define QK4_0 32
-#define QK_K 256 /* values in a K-quant super-block */
+#define QK_K  256 /* values in a K-quant super-block */
 
 typedef uint16_t ggml_half; /* IEEE binary16 bits */
 
 typedef struct {
-    ggml_half d;       /* scale */
-    int8_t qs[QK8_0];  /* value i = d * qs[i] */
+    ggml_half d;      /* scale */
+    int8_t qs[QK8_0]; /* value i = d * qs[i] */
 } block_q8_0;
 static_assert(sizeof(block_q8_0) == 34, "block_q8_0 is 34 bytes");
 
 typedef struct {
-    ggml_half d;            /* scale */
-    uint8_t qs[QK4_0 / 2];  /* value i (i<16) = d*((qs[i]&15)-8), value i+16 = d*((qs[i]>>4)-8) */
+    ggml_half d;           /* scale */
+    uint8_t qs[QK4_0 / 2]; /* value i (i<16) = d*((qs[i]&15)-8), value i+16 = d*((qs[i]>>4)-8) */
 } block_q4_0;
 static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
 
 /* Q4_1: value i (i < 16) = d*(qs[i]&15) + m, value i+16 = d*(qs[i]>>4) + m */
 typedef struct {
     ggml_half d;
-    ggml_half m;            /* offset, the block's minimum */
+    ggml_half m; /* offset, the block's minimum */
     uint8_t qs[QK8_0 / 2];
 } block_q4_1;
 static_assert(sizeof(block_q4_1) == 20, "block_q4_1 is 20 bytes");
@@ -74,8 +74,8 @@ static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is 36 bytes");
  * 6-bit sc and mn packed in `scales` (unpack_q4_K_scales). Sub-blocks 2i and 2i+1 share the 32
  * bytes qs[32i..32i+31]: low nibbles are sub-block 2i, high nibbles 2i+1. */
 typedef struct {
-    ggml_half d;          /* scale of the sub-block scales */
-    ggml_half dmin;       /* scale of the sub-block mins */
+    ggml_half d;    /* scale of the sub-block scales */
+    ggml_half dmin; /* scale of the sub-block mins */
     uint8_t scales[12];
     uint8_t qs[QK_K / 2];
 } block_q4_K;
@@ -114,13 +114,12 @@ typedef struct {
 } block_q8_K;
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 
-ggml_half fp32_to_fp16(float f);   /* round to nearest even, as ggml */
+ggml_half fp32_to_fp16(float f); /* round to nearest even, as ggml */
 
 /* Exact for every half, NaN payloads kept. Inline: the kernels convert a block's scales on every
  * block, and a call cost decode a few per cent. binary16 has 5 exponent bits (bias 15), binary32
  * 8 (bias 127): a normal half's exponent field moves up by 112. */
-static inline float fp16_to_fp32(ggml_half h)
-{
+static inline float fp16_to_fp32(ggml_half h) {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff, bits;
     if (exp == 0x1f) /* inf, or NaN */
@@ -145,8 +144,7 @@ static inline float fp16_to_fp32(ggml_half h)
 }
 
 /* a bfloat16 is the top half of a float */
-static inline float bf16_to_fp32(uint16_t h)
-{
+static inline float bf16_to_fp32(uint16_t h) {
     const uint32_t bits = (uint32_t)h << 16;
     float f;
     memcpy(&f, &bits, sizeof f);
@@ -172,8 +170,7 @@ void dequantize_row_q8_K(const void *x, float *y, int64_t k);
 void unpack_q4_K_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8]);
 /* The 4-bit quant of value i (0..31) of a Q4_0/Q4_1 block from its qs, with qh (Q5_0/Q5_1) the
  * 5-bit one. */
-static inline int q4_q5_quant(const uint8_t qs[16], const uint8_t *qh, int i)
-{
+static inline int q4_q5_quant(const uint8_t qs[16], const uint8_t *qh, int i) {
     const int low = i < 16 ? qs[i] & 15 : qs[i - 16] >> 4;
     return qh ? low | ((qh[i / 8] >> i % 8) & 1) << 4 : low;
 }
@@ -181,15 +178,13 @@ static inline int q4_q5_quant(const uint8_t qs[16], const uint8_t *qh, int i)
 /* The quant of value e (0..255) of a block, as the formulas above use it: Q4_K's 4 bits from qs,
  * or with qh (Q5_K) 5 bits; Q6_K's 6 bits with the 32 already subtracted. Inline: the scalar
  * kernels call them per value. */
-static inline int k4_quant(const uint8_t *qs, const uint8_t *qh, int e)
-{
+static inline int k4_quant(const uint8_t *qs, const uint8_t *qh, int e) {
     const int j = e / 32; /* sub-block */
     const int low = (qs[32 * (j / 2) + e % 32] >> 4 * (j % 2)) & 15;
     return qh ? low | ((qh[e % 32] >> j) & 1) << 4 : low;
 }
 
-static inline int q6_K_quant(const block_q6_K *b, int e)
-{
+static inline int q6_K_quant(const block_q6_K *b, int e) {
     const int h = e / 128, g = e % 128 / 32, l = e % 32;
     const int low = (b->ql[64 * h + 32 * (g & 1) + l] >> 4 * (g >> 1)) & 15;
     return (low | ((b->qh[32 * h + l] >> 2 * g) & 3) << 4) - 32;

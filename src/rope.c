@@ -10,7 +10,10 @@ const char *rope_mode_name(rope_mode m) { return (unsigned)m < ROPE_MODE_COUNT ?
 
 int rope_mode_parse(const char *s, rope_mode *m) {
     for (int i = 0; i < ROPE_MODE_COUNT; i++)
-        if (!strcmp(s, mode_names[i])) { *m = (rope_mode)i; return 1; }
+        if (!strcmp(s, mode_names[i])) {
+            *m = (rope_mode)i;
+            return 1;
+        }
     return 0;
 }
 
@@ -25,10 +28,9 @@ void rope_inv_freq(double base, int head_dim, double *inv_freq) {
     for (int i = 0; i < head_dim / 2; i++) inv_freq[i] = pow(base, -2.0 * i / head_dim);
 }
 
-void rope_fill(double base, int head_dim, int64_t p0, int64_t step, int64_t n, float *cos_tab,
-               float *sin_tab) {
+void rope_fill(double base, int head_dim, int64_t p0, int64_t step, int64_t n, float *cos_tab, float *sin_tab) {
     int half = head_dim / 2;
-    double inv_freq[512];   /* head_dim <= 1024 is checked at model load */
+    double inv_freq[512]; /* head_dim <= 1024 is checked at model load */
     rope_inv_freq(base, head_dim, inv_freq);
     for (int64_t r = 0; r < n; r++) {
         double p = (double)(p0 + r * step);

@@ -26,15 +26,14 @@ typedef struct {
     int64_t refresh;     /* S >= 1 */
 } rope_config;
 
-const char *rope_mode_name(rope_mode m);           /* NULL past the last mode */
-int rope_mode_parse(const char *s, rope_mode *m);   /* 1 if s names a mode */
+const char *rope_mode_name(rope_mode m);          /* NULL past the last mode */
+int rope_mode_parse(const char *s, rope_mode *m); /* 1 if s names a mode */
 
 double rope_base(const rope_config *rc, int64_t L);
 /* inv_freq[i] = base^(-2i/d), i < d/2 */
 void rope_inv_freq(double base, int head_dim, double *inv_freq);
 /* cos/sin of positions p0, p0+step, .. (n of them) at base: row r (d/2 floats) is position
  * p0 + r*step. */
-void rope_fill(double base, int head_dim, int64_t p0, int64_t step, int64_t n, float *cos_tab,
-               float *sin_tab);
+void rope_fill(double base, int head_dim, int64_t p0, int64_t step, int64_t n, float *cos_tab, float *sin_tab);
 
 #endif

@@ -9,8 +9,7 @@
 
 typedef struct sampler_cand cand_t;
 
-void sampler_defaults(sampler_params *p)
-{
+void sampler_defaults(sampler_params *p) {
     p->temperature = 0.8f;
     p->top_k = 40;
     p->top_p = 0.95f;
@@ -22,16 +21,14 @@ void sampler_defaults(sampler_params *p)
 
 /* splitmix64 spreads nearby seeds (0, 1, 2...) over the whole state space, so consecutive
  * seeds give unrelated streams and seed 0 does not become xorshift's stuck all-zero state. */
-static uint64_t splitmix64(uint64_t x)
-{
+static uint64_t splitmix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
 
-float sampler_rand(uint64_t *state)
-{
+float sampler_rand(uint64_t *state) {
     uint64_t x = *state;
     /* Zero is xorshift's only fixed point; a caller-made state may hit it. */
     if (x == 0) x = 0x9E3779B97F4A7C15ull;
@@ -43,14 +40,12 @@ float sampler_rand(uint64_t *state)
     return (float)((x * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
 }
 
-static int fail(char *err, size_t errlen, const char *msg, double got)
-{
+static int fail(char *err, size_t errlen, const char *msg, double got) {
     if (err && errlen) snprintf(err, errlen, "%s, got %g", msg, got);
     return -1;
 }
 
-int sampler_init(sampler *s, const sampler_params *p, int32_t n_vocab, char *err, size_t errlen)
-{
+int sampler_init(sampler *s, const sampler_params *p, int32_t n_vocab, char *err, size_t errlen) {
     s->cand = NULL;
     s->n_vocab = 0;
     s->rng = 0;
@@ -59,20 +54,16 @@ int sampler_init(sampler *s, const sampler_params *p, int32_t n_vocab, char *err
     if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
         return fail(err, errlen, "temperature must be finite and >= 0", p->temperature);
     if (p->top_k < 0) return fail(err, errlen, "top_k must be >= 0", p->top_k);
-    if (!(p->top_p > 0.0f && p->top_p <= 1.0f))
-        return fail(err, errlen, "top_p must be in (0, 1]", p->top_p);
-    if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
-        return fail(err, errlen, "min_p must be in [0, 1]", p->min_p);
+    if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return fail(err, errlen, "top_p must be in (0, 1]", p->top_p);
+    if (!(p->min_p >= 0.0f && p->min_p <= 1.0f)) return fail(err, errlen, "min_p must be in [0, 1]", p->min_p);
     if (!(p->repeat_penalty > 0.0f) || !isfinite(p->repeat_penalty))
         return fail(err, errlen, "repeat_penalty must be finite and > 0", p->repeat_penalty);
-    if (p->repeat_window < 0)
-        return fail(err, errlen, "repeat_window must be >= 0", p->repeat_window);
+    if (p->repeat_window < 0) return fail(err, errlen, "repeat_window must be >= 0", p->repeat_window);
     if (n_vocab <= 0) return fail(err, errlen, "n_vocab must be > 0", n_vocab);
 
     s->cand = calloc((size_t)n_vocab, sizeof *s->cand);
     if (!s->cand) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory for %ld sampler candidates", (long)n_vocab);
+        if (err && errlen) snprintf(err, errlen, "out of memory for %ld sampler candidates", (long)n_vocab);
         return -1;
     }
     s->p = *p;
@@ -81,8 +72,7 @@ int sampler_init(sampler *s, const sampler_params *p, int32_t n_vocab, char *err
     return 0;
 }
 
-void sampler_free(sampler *s)
-{
+void sampler_free(sampler *s) {
     free(s->cand);
     s->cand = NULL;
     s->n_vocab = 0;
@@ -91,13 +81,11 @@ void sampler_free(sampler *s)
 /* The total order every stage agrees on: higher logit first, lower id on ties. Making ties
  * deterministic is what lets top_k=1 coincide with greedy and keeps results independent of
  * how the heap happens to shuffle equal logits. */
-static int better(const cand_t *a, const cand_t *b)
-{
+static int better(const cand_t *a, const cand_t *b) {
     return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static size_t argmax(const cand_t *c, size_t n)
-{
+static size_t argmax(const cand_t *c, size_t n) {
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (better(&c[i], &c[best])) best = i;
@@ -105,8 +93,7 @@ static size_t argmax(const cand_t *c, size_t n)
 }
 
 /* Sift for a heap whose root is the worst candidate (so the top k can be kept by evicting it). */
-static void sift_down(cand_t *h, size_t n, size_t i)
-{
+static void sift_down(cand_t *h, size_t n, size_t i) {
     for (;;) {
         size_t worst = i, l = 2 * i + 1, r = l + 1;
         if (l < n && better(&h[worst], &h[l])) worst = l;
@@ -122,8 +109,7 @@ static void sift_down(cand_t *h, size_t n, size_t i)
 /* Move the best k of c[0..n) to c[0..k), sorted best first, in O(n log k): a k-element heap
  * rooted at the worst kept candidate screens the rest, then heapsort orders what survived.
  * With k == n this is a plain heapsort, which top-p needs when top-k is off. */
-static void partial_sort(cand_t *c, size_t n, size_t k)
-{
+static void partial_sort(cand_t *c, size_t n, size_t k) {
     for (size_t i = k / 2; i-- > 0;) sift_down(c, k, i);
     for (size_t i = k; i < n; i++) {
         if (better(&c[i], &c[0])) {
@@ -139,9 +125,8 @@ static void partial_sort(cand_t *c, size_t n, size_t k)
     }
 }
 
-static void apply_repeat_penalty(cand_t *c, int32_t n_vocab, float penalty, int32_t window,
-                                 const int32_t *history, int64_t n_hist)
-{
+static void apply_repeat_penalty(cand_t *c, int32_t n_vocab, float penalty, int32_t window, const int32_t *history,
+                                 int64_t n_hist) {
     if (penalty == 1.0f || window <= 0 || !history || n_hist <= 0) return;
     /* c[id].p is still unused here (zeroed by the copy), so it marks ids already penalised:
      * a token repeated in the window is penalised once, as in llama.cpp. */
@@ -156,8 +141,7 @@ static void apply_repeat_penalty(cand_t *c, int32_t n_vocab, float penalty, int3
     }
 }
 
-int32_t sampler_sample(sampler *s, const float *logits, const int32_t *history, int64_t n_hist)
-{
+int32_t sampler_sample(sampler *s, const float *logits, const int32_t *history, int64_t n_hist) {
     const sampler_params *p = &s->p;
     cand_t *c = s->cand;
     size_t n = (size_t)s->n_vocab;

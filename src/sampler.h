@@ -25,7 +25,11 @@ typedef struct {
     sampler_params p;
     uint64_t rng;
     int32_t n_vocab;
-    struct sampler_cand { int32_t id; float logit; float p; } *cand; /* scratch, n_vocab */
+    struct sampler_cand {
+        int32_t id;
+        float logit;
+        float p;
+    } * cand; /* scratch, n_vocab */
 } sampler;
 
 /* The product's defaults (the JS side reads them from wasm/build/abi.mjs): temperature 0.8,

@@ -1,5 +1,5 @@
 /* threadpool.c — see threadpool.h. */
-#define _POSIX_C_SOURCE 200809L   /* clock_gettime under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include "threadpool.h"
 
 #include <stddef.h>
@@ -28,29 +28,32 @@
  * CONTENDED_NS alone, as one thread would, and tries the workers again after. (Measured under
  * load: with STALL_NS at 200 us rather than 50, 2 threads decoded at 0.5-0.6x one instead of
  * 0.9-1.0x.) */
-#define STALL_NS 50000
+#define STALL_NS     50000
 #define CONTENDED_NS 100000000
 
 struct threadpool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t wake;        /* idle workers sleep here */
-    pthread_cond_t finished;    /* the caller sleeps here for the last tasks of a job */
+    pthread_cond_t wake;     /* idle workers sleep here */
+    pthread_cond_t finished; /* the caller sleeps here for the last tasks of a job */
     /* Even: job number gen/2 is published. Odd: the caller is rewriting the job fields, and
      * waits until no worker is `active` (inside the job protocol) before it does. Idle workers
      * poll gen: it has a cache line to itself, away from the counters every task bumps. */
     _Alignas(64) atomic_uint gen;
     atomic_int stop;
-    _Atomic int64_t alone_until;          /* now_ns() before which the caller works alone */
-    _Alignas(64) atomic_int next, done;   /* the next task to claim; tasks finished */
+    _Atomic int64_t alone_until;        /* now_ns() before which the caller works alone */
+    _Alignas(64) atomic_int next, done; /* the next task to claim; tasks finished */
     _Alignas(64) atomic_int active, sleepers, caller_sleeping;
     int n_tasks;
     task_fn fn;
     void *ctx;
 };
 
-typedef struct { threadpool *p; int thread; } worker_arg;
+typedef struct {
+    threadpool *p;
+    int thread;
+} worker_arg;
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -72,9 +75,7 @@ static int job_after(threadpool *p, unsigned seen) {
     return (g != seen && !(g & 1)) || atomic_load(&p->stop);
 }
 
-static int job_done(threadpool *p, unsigned n_tasks) {
-    return atomic_load(&p->done) == (int)n_tasks;
-}
+static int job_done(threadpool *p, unsigned n_tasks) { return atomic_load(&p->done) == (int)n_tasks; }
 
 /* Claim and run tasks until none is left; returns how many this thread ran. */
 static int run_tasks(threadpool *p, int thread) {
@@ -119,7 +120,7 @@ static void *worker_main(void *arg) {
 
 threadpool *threadpool_new(int n_threads) {
     if (n_threads < 1) return NULL;
-    threadpool *p = aligned_alloc(64, sizeof *p);   /* the struct's cache lines */
+    threadpool *p = aligned_alloc(64, sizeof *p); /* the struct's cache lines */
     if (!p) return NULL;
     memset(p, 0, sizeof *p);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
@@ -197,9 +198,15 @@ static void run_job(threadpool *p, int n_tasks, task_fn fn, void *ctx) {
 
 #else /* no threads in this build: no pool, every job runs inline */
 
-threadpool *threadpool_new(int n_threads) { (void)n_threads; return NULL; }
+threadpool *threadpool_new(int n_threads) {
+    (void)n_threads;
+    return NULL;
+}
 void threadpool_free(threadpool *p) { (void)p; }
-int threadpool_size(const threadpool *p) { (void)p; return 1; }
+int threadpool_size(const threadpool *p) {
+    (void)p;
+    return 1;
+}
 
 #endif
 

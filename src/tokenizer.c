@@ -14,28 +14,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPACE_SYM     "\xE2\x96\x81"   /* U+2581, SentencePiece's visible space */
+#define SPACE_SYM     "\xE2\x96\x81" /* U+2581, SentencePiece's visible space */
 #define SPACE_SYM_LEN 3
-#define REPLACEMENT   "\xEF\xBF\xBD"   /* U+FFFD */
+#define REPLACEMENT   "\xEF\xBF\xBD" /* U+FFFD */
 /* Keeps ids, hash capacity and arena offsets far from int32/uint32 overflow; real vocabs are
  * below 300k. */
-#define MAX_VOCAB     (1 << 24)
+#define MAX_VOCAB (1 << 24)
 
-enum { F_MERGE = 1,   /* a merge may produce it: SentencePiece's pieces_ map */
-       F_TEXT = 2 };  /* user-defined: matched in text, decoded as text */
-
-typedef struct { uint8_t first; uint32_t len; int32_t id; } special;
+enum {
+    F_MERGE = 1, /* a merge may produce it: SentencePiece's pieces_ map */
+    F_TEXT = 2
+}; /* user-defined: matched in text, decoded as text */
 
 typedef struct {
-    int32_t *slots;           /* piece -> id by open addressing; -1 = empty */
+    uint8_t first;
+    uint32_t len;
+    int32_t id;
+} special;
+
+typedef struct {
+    int32_t *slots; /* piece -> id by open addressing; -1 = empty */
     uint32_t mask;
-    uint8_t *flags;           /* F_* per id */
-    char *arena;              /* every piece, NUL-terminated */
-    special *specials;        /* F_TEXT pieces by first byte, longest first */
+    uint8_t *flags;    /* F_* per id */
+    char *arena;       /* every piece, NUL-terminated */
+    special *specials; /* F_TEXT pieces by first byte, longest first */
     int32_t first_special[257];
-    int32_t eos_piece;        /* id of "</s>", or -1 */
+    int32_t eos_piece; /* id of "</s>", or -1 */
     int has_unused, byte_fallback;
-    int words_apart;          /* no mergeable piece has "▁" after its start */
+    int words_apart; /* no mergeable piece has "▁" after its start */
 } tok_private;
 
 static int fail(tokenizer *t, char *err, size_t errlen, const char *fmt, ...) {
@@ -120,8 +126,7 @@ static int is_user_defined(const tokenizer *t, int32_t id) {
     if (t->types[id] == TOKEN_USER_DEFINED) return t->piece_len[id] > 0;
     if (t->types[id] != TOKEN_CONTROL || id == t->bos || id == t->unk || !t->piece_len[id]) return 0;
     for (size_t i = 0; i < sizeof meta / sizeof *meta; i++)
-        if (t->piece_len[id] == strlen(meta[i]) && !memcmp(t->pieces[id], meta[i], strlen(meta[i])))
-            return 0;
+        if (t->piece_len[id] == strlen(meta[i]) && !memcmp(t->pieces[id], meta[i], strlen(meta[i]))) return 0;
     return 1;
 }
 
@@ -133,8 +138,7 @@ static int cmp_special(const void *a, const void *b) {
 }
 
 /* An optional id key: the default (if in range) when absent, an error when malformed. */
-static int get_id(const gguf_ctx *g, const char *key, int32_t def, int32_t n, int32_t *out,
-                  char *err, size_t errlen) {
+static int get_id(const gguf_ctx *g, const char *key, int32_t def, int32_t n, int32_t *out, char *err, size_t errlen) {
     int64_t v;
     if (!gguf_find(g, key)) {
         *out = def < n ? def : -1;
@@ -164,8 +168,7 @@ static int get_flag(const gguf_ctx *g, const char *key, int def, int *out, char 
     return 0;
 }
 
-static const gguf_kv *get_array(const gguf_ctx *g, const char *key, uint64_t n, char *err,
-                                size_t errlen) {
+static const gguf_kv *get_array(const gguf_ctx *g, const char *key, uint64_t n, char *err, size_t errlen) {
     const gguf_kv *kv = gguf_find(g, key);
     if (!kv) {
         snprintf(err, errlen, "%s is missing", key);
@@ -176,8 +179,8 @@ static const gguf_kv *get_array(const gguf_ctx *g, const char *key, uint64_t n, 
         return NULL;
     }
     if (kv->n != n) {
-        snprintf(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key,
-                 (unsigned long long)kv->n, (unsigned long long)n);
+        snprintf(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key, (unsigned long long)kv->n,
+                 (unsigned long long)n);
         return NULL;
     }
     return kv;
@@ -207,11 +210,9 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
     const gguf_kv *ty = sc ? get_array(g, "tokenizer.ggml.token_type", tok->n, msg, sizeof msg) : NULL;
     if (!ty) return fail(t, err, errlen, "%s", msg);
     if (sc->arr_type != GGUF_FLOAT32 && sc->arr_type != GGUF_FLOAT64)
-        return fail(t, err, errlen, "tokenizer.ggml.scores holds %s, not float32",
-                    gguf_type_name(sc->arr_type));
+        return fail(t, err, errlen, "tokenizer.ggml.scores holds %s, not float32", gguf_type_name(sc->arr_type));
     if (ty->arr_type > GGUF_INT32 && ty->arr_type != GGUF_UINT64 && ty->arr_type != GGUF_INT64)
-        return fail(t, err, errlen, "tokenizer.ggml.token_type holds %s, not int32",
-                    gguf_type_name(ty->arr_type));
+        return fail(t, err, errlen, "tokenizer.ggml.token_type holds %s, not int32", gguf_type_name(ty->arr_type));
 
     tok_private *p = calloc(1, sizeof *p);
     t->index = p;
@@ -253,8 +254,7 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
         t->types[i] = (uint8_t)type;
         if (type == TOKEN_BYTE) {
             int b = byte_piece_value(s, len);
-            if (b < 0)
-                return fail(t, err, errlen, "token %d has type byte but its piece is not <0xNN>", i);
+            if (b < 0) return fail(t, err, errlen, "token %d has type byte but its piece is not <0xNN>", i);
             if (t->byte_id[b] < 0) t->byte_id[b] = i;
             p->byte_fallback = 1;
         }
@@ -280,7 +280,7 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
         while (p->slots[h] >= 0 && !(t->piece_len[p->slots[h]] == t->piece_len[i] &&
                                      !memcmp(t->pieces[p->slots[h]], t->pieces[i], t->piece_len[i])))
             h = (h + 1) & p->mask;
-        if (p->slots[h] < 0) p->slots[h] = i;  /* a duplicate piece keeps its first id */
+        if (p->slots[h] < 0) p->slots[h] = i; /* a duplicate piece keeps its first id */
     }
 
     int32_t n_special = 0;
@@ -301,8 +301,7 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
     if (!p->specials) return fail(t, err, errlen, "out of memory for the vocab index");
     n_special = 0;
     for (int32_t i = 0; i < n; i++)
-        if (p->flags[i] & F_TEXT)
-            p->specials[n_special++] = (special){ (uint8_t)t->pieces[i][0], t->piece_len[i], i };
+        if (p->flags[i] & F_TEXT) p->specials[n_special++] = (special){ (uint8_t)t->pieces[i][0], t->piece_len[i], i };
     qsort(p->specials, (size_t)n_special, sizeof *p->specials, cmp_special);
     for (int b = 0, k = 0; b <= 256; b++) {
         while (k < n_special && p->specials[k].first < b) k++;
@@ -339,22 +338,25 @@ int tokenizer_is_eog(const tokenizer *t, int32_t id) {
 /* ---- encoding ---- */
 
 typedef struct {
-    uint32_t start, len;  /* bytes of the normalised text; len 0 once merged into its left */
+    uint32_t start, len; /* bytes of the normalised text; len 0 once merged into its left */
     int32_t prev, next;
-    int32_t id;           /* lookup of the bytes (any type), -1 if not a piece */
-    uint8_t frozen;       /* a user-defined match: never merged */
+    int32_t id;     /* lookup of the bytes (any type), -1 if not a piece */
+    uint8_t frozen; /* a user-defined match: never merged */
 } symbol;
 
-typedef struct { float score; int32_t left, right, id; } candidate;
+typedef struct {
+    float score;
+    int32_t left, right, id;
+} candidate;
 
 typedef struct {
     const tokenizer *t;
     const tok_private *p;
-    char *text;           /* normalised */
+    char *text; /* normalised */
     symbol *sym;
     candidate *heap;
     size_t n_heap, cap_heap;
-    uint32_t *rev;        /* unused id -> left length of the last merge proposed for it */
+    uint32_t *rev; /* unused id -> left length of the last merge proposed for it */
     int32_t *ids;
     int64_t cap, n;
     int prev_unk;
@@ -458,10 +460,16 @@ static int encode_text(encoder *e, const char *text, size_t len) {
     char *norm = malloc(norm_len);
     if (!norm) return -1;
     char *w = norm;
-    if (prefix) { memcpy(w, SPACE_SYM, SPACE_SYM_LEN); w += SPACE_SYM_LEN; }
+    if (prefix) {
+        memcpy(w, SPACE_SYM, SPACE_SYM_LEN);
+        w += SPACE_SYM_LEN;
+    }
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') { memcpy(w, SPACE_SYM, SPACE_SYM_LEN); w += SPACE_SYM_LEN; }
-        else *w++ = text[i];
+        if (text[i] == ' ') {
+            memcpy(w, SPACE_SYM, SPACE_SYM_LEN);
+            w += SPACE_SYM_LEN;
+        } else
+            *w++ = text[i];
     }
     e->text = norm;
 
@@ -469,7 +477,7 @@ static int encode_text(encoder *e, const char *text, size_t len) {
     uint32_t n_chars = 0;
     for (uint32_t pos = 0; pos < norm_len; n_chars++) pos += char_len((const uint8_t *)norm + pos, norm_len - pos);
     size_t sym_bytes = (size_t)n_chars * sizeof *e->sym;
-    if (sym_bytes / sizeof *e->sym != n_chars) return -1;  /* size_t is 32 bits on wasm32 */
+    if (sym_bytes / sizeof *e->sym != n_chars) return -1; /* size_t is 32 bits on wasm32 */
     e->sym = malloc(sym_bytes);
     if (e->p->has_unused) e->rev = calloc((size_t)t->n_vocab, sizeof *e->rev);
     if (!e->sym || (e->p->has_unused && !e->rev)) return -1;
@@ -520,8 +528,7 @@ static int encode_text(encoder *e, const char *text, size_t len) {
     return 0;
 }
 
-int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
-                         int32_t *ids, int64_t cap) {
+int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos, int32_t *ids, int64_t cap) {
     encoder e = { .t = t, .p = t->index, .ids = ids, .cap = ids ? cap : 0 };
     if (add_bos && t->bos >= 0) emit(&e, t->bos);
     int rc = len ? encode_text(&e, text, len) : 0;
@@ -585,8 +592,7 @@ static size_t render(const tokenizer *t, detokenizer *d, int32_t id, char *out) 
     const char *s = t->pieces[id];
     size_t len = t->piece_len[id], i = 0;
     if (len && d->at_start) {
-        if (t->add_space_prefix && len >= SPACE_SYM_LEN && !memcmp(s, SPACE_SYM, SPACE_SYM_LEN))
-            i = SPACE_SYM_LEN;
+        if (t->add_space_prefix && len >= SPACE_SYM_LEN && !memcmp(s, SPACE_SYM, SPACE_SYM_LEN)) i = SPACE_SYM_LEN;
         d->at_start = 0;
     }
     while (i < len) {

@@ -18,16 +18,22 @@
 #include <stdint.h>
 #include "gguf.h"
 
-enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4,
-       TOKEN_UNUSED = 5, TOKEN_BYTE = 6 };
+enum {
+    TOKEN_NORMAL = 1,
+    TOKEN_UNKNOWN = 2,
+    TOKEN_CONTROL = 3,
+    TOKEN_USER_DEFINED = 4,
+    TOKEN_UNUSED = 5,
+    TOKEN_BYTE = 6
+};
 
 typedef struct {
     int32_t n_vocab;
-    char **pieces;        /* NUL-terminated UTF-8 */
+    char **pieces; /* NUL-terminated UTF-8 */
     uint32_t *piece_len;
     float *scores;
     uint8_t *types;
-    int32_t bos, eos, eot, unk;  /* eot: the end-of-turn piece if the vocab has it, else -1 */
+    int32_t bos, eos, eot, unk; /* eot: the end-of-turn piece if the vocab has it, else -1 */
     int add_bos, add_space_prefix;
     int32_t byte_id[256]; /* id of <0xNN>, -1 if missing */
     void *index;          /* private: piece -> id hash table */
@@ -40,14 +46,13 @@ void tokenizer_free(tokenizer *t);
 /* Encode text (len bytes, need not be NUL-terminated). Writes up to cap ids, prepends BOS if
  * add_bos. Returns the number of ids the full encoding has (may exceed cap: call again with a
  * bigger buffer), or -1 on allocation failure. */
-int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos,
-                         int32_t *ids, int64_t cap);
-int tokenizer_is_eog(const tokenizer *t, int32_t id);  /* </s>, eos id or eot */
+int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos, int32_t *ids, int64_t cap);
+int tokenizer_is_eog(const tokenizer *t, int32_t id); /* </s>, eos id or eot */
 
 typedef struct {
     uint8_t pending[4];
     int n_pending;
-    int at_start;         /* no text emitted yet: drop the dummy-prefix space */
+    int at_start; /* no text emitted yet: drop the dummy-prefix space */
 } detokenizer;
 
 void detok_init(detokenizer *d);

@@ -9,11 +9,20 @@ import { STATUS, ROPE_MODES, KV_TYPES, MAX_THREADS, SAMPLING_DEFAULTS, GGML_TYPE
 import { Engine, model, ROOT } from './helpers.mjs';
 
 const src = (name) => readFileSync(path.join(ROOT, 'src', name), 'utf8');
-const cFiles = (dir) => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.[ch]$/.test(f)).map((f) => path.join(dir, f)) : []);
-const allC = [...cFiles(path.join(ROOT, 'src')), ...cFiles(path.join(ROOT, 'src/kernels'))].map((f) => readFileSync(f, 'utf8')).join('\n');
+const cFiles = (dir) =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /\.[ch]$/.test(f))
+        .map((f) => path.join(dir, f))
+    : [];
+const allC = [...cFiles(path.join(ROOT, 'src')), ...cFiles(path.join(ROOT, 'src/kernels'))]
+  .map((f) => readFileSync(f, 'utf8'))
+  .join('\n');
 
 test('STATUS: every error status api.h lists, and every one the engine returns', () => {
-  const listed = Object.fromEntries([...src('api.h').matchAll(/X\((\w+), (-\d+)\)/g)].map(([, name, value]) => [value, name]));
+  const listed = Object.fromEntries(
+    [...src('api.h').matchAll(/X\((\w+), (-\d+)\)/g)].map(([, name, value]) => [value, name]),
+  );
   assert.ok(Object.keys(listed).length >= 7, 'api.h lists its statuses');
   assert.deepEqual(STATUS, listed);
   const used = new Set([...allC.matchAll(/NTK_ERR_([A-Z_]+)/g)].map((m) => m[1]));
@@ -21,8 +30,10 @@ test('STATUS: every error status api.h lists, and every one the engine returns',
 });
 
 test('ROPE_MODES and KV_TYPES: the C enums, in value order', () => {
-  const enumNames = (prefix) => [...allC.matchAll(new RegExp(`\\b${prefix}(\\w+) = (\\d+)`, 'g'))]
-    .sort((a, b) => a[2] - b[2]).map((m) => m[1].toLowerCase());
+  const enumNames = (prefix) =>
+    [...allC.matchAll(new RegExp(`\\b${prefix}(\\w+) = (\\d+)`, 'g'))]
+      .sort((a, b) => a[2] - b[2])
+      .map((m) => m[1].toLowerCase());
   assert.deepEqual(ROPE_MODES, enumNames('ROPE_'));
   assert.deepEqual(KV_TYPES, enumNames('NTK_KV_'));
   assert.equal(MAX_THREADS, Number(/#define NTK_MAX_THREADS (\d+)/.exec(src('api.h'))[1]));
@@ -32,7 +43,11 @@ test('SAMPLING_DEFAULTS: sampler_defaults, field by field', () => {
   const body = /void sampler_defaults\(sampler_params \*p\)\s*\{([^}]*)\}/.exec(src('sampler.c'))[1];
   const fields = Object.fromEntries([...body.matchAll(/p->(\w+) = ([\d.]+)f?;/g)].map(([, k, v]) => [k, Number(v)]));
   const camel = (k) => k.replace(/_(\w)/g, (_, c) => c.toUpperCase());
-  const want = Object.fromEntries(Object.entries(fields).filter(([k]) => k !== 'seed').map(([k, v]) => [camel(k), v]));
+  const want = Object.fromEntries(
+    Object.entries(fields)
+      .filter(([k]) => k !== 'seed')
+      .map(([k, v]) => [camel(k), v]),
+  );
   assert.deepEqual(Object.keys(SAMPLING_DEFAULTS).sort(), Object.keys(want).sort());
   // the C fields are floats: the JS numbers must be the same floats
   for (const [k, v] of Object.entries(want)) assert.equal(Math.fround(SAMPLING_DEFAULTS[k]), Math.fround(v), k);
@@ -40,10 +55,19 @@ test('SAMPLING_DEFAULTS: sampler_defaults, field by field', () => {
 });
 
 test('GGML_TYPES: one row per id ggml defines, and the types of the bundled models run', async () => {
-  assert.deepEqual(GGML_TYPES.map((t) => t.id), GGML_TYPES.map((_, i) => i));
+  assert.deepEqual(
+    GGML_TYPES.map((t) => t.id),
+    GGML_TYPES.map((_, i) => i),
+  );
   assert.equal(new Set(GGML_TYPES.map((t) => t.name)).size, GGML_TYPES.length, 'names are unique');
-  assert.deepEqual(GGML_TYPES.find((t) => t.name === 'Q6_K'), { id: 14, name: 'Q6_K', blockSize: 256, typeBytes: 210, runs: true });
-  assert.deepEqual(GGML_TYPES.find((t) => t.name === 'IQ4_NL'), { id: 20, name: 'IQ4_NL', blockSize: 32, typeBytes: 18, runs: false });
+  assert.deepEqual(
+    GGML_TYPES.find((t) => t.name === 'Q6_K'),
+    { id: 14, name: 'Q6_K', blockSize: 256, typeBytes: 210, runs: true },
+  );
+  assert.deepEqual(
+    GGML_TYPES.find((t) => t.name === 'IQ4_NL'),
+    { id: 20, name: 'IQ4_NL', blockSize: 32, typeBytes: 18, runs: false },
+  );
   for (const t of GGML_TYPES) if (t.runs) assert.ok(t.blockSize > 0, `${t.name} runs and has a size`);
   for (const f of ['f16', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k']) {
     const e = await Engine.load(model(f));

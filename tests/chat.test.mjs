@@ -16,7 +16,9 @@ function ggufString(file, key) {
   assert.ok(entry, `${file} has no ${key}`);
   assert.equal(entry.type, 8, `${key} is not a string`);
   const n = Number(new DataView(buf.buffer, buf.byteOffset).getBigUint64(entry.valueOffset, true));
-  return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(entry.valueOffset + 8, entry.valueOffset + 8 + n));
+  return new TextDecoder('utf-8', { fatal: true }).decode(
+    buf.subarray(entry.valueOffset + 8, entry.valueOffset + 8 + n),
+  );
 }
 
 const TOKENS = { bosToken: '<s>', eosToken: '</s>' };
@@ -46,12 +48,12 @@ const CONVERSATION_NO_HEADER =
 // keeps its '\n' escapes as Jinja sees them after JSON decoding).
 const LLAMA2_TEMPLATE = String.raw`{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}`;
 
-test('the kjv-tiny GGUF files carry InternLM2\'s chat template, byte for byte', () => {
+test("the kjv-tiny GGUF files carry InternLM2's chat template, byte for byte", () => {
   for (const type of ['q8_0', 'f32', 'llama-q8_0'])
     assert.equal(ggufString(model(type), 'tokenizer.chat_template'), INTERNLM2_TEMPLATE, type);
 });
 
-test('the GGUF template renders a 3-message conversation in InternLM2\'s format', async () => {
+test("the GGUF template renders a 3-message conversation in InternLM2's format", async () => {
   const template = ggufString(model('q8_0'), 'tokenizer.chat_template');
   assert.equal(await renderChat(CONVERSATION, { template, ...TOKENS }), CONVERSATION_PROMPT);
   assert.equal(await renderChat(CONVERSATION, { template, ...TOKENS, addGenerationPrompt: true }), CONVERSATION_PROMPT);
@@ -59,14 +61,25 @@ test('the GGUF template renders a 3-message conversation in InternLM2\'s format'
 
 test('without a template the InternLM2 fallback renders the same prompt', async () => {
   for (const template of [undefined, null, '', '  \n '])
-    assert.equal(await renderChat(CONVERSATION, { template, ...TOKENS }), CONVERSATION_PROMPT, JSON.stringify(template));
+    assert.equal(
+      await renderChat(CONVERSATION, { template, ...TOKENS }),
+      CONVERSATION_PROMPT,
+      JSON.stringify(template),
+    );
   assert.equal(await renderChat(CONVERSATION, TOKENS), CONVERSATION_PROMPT, 'no template key');
 });
 
 test('addGenerationPrompt: false leaves out the assistant header', async () => {
   const template = ggufString(model('q8_0'), 'tokenizer.chat_template');
-  assert.equal(await renderChat(CONVERSATION, { template, ...TOKENS, addGenerationPrompt: false }), CONVERSATION_NO_HEADER);
-  assert.equal(await renderChat(CONVERSATION, { ...TOKENS, addGenerationPrompt: false }), CONVERSATION_NO_HEADER, 'fallback');
+  assert.equal(
+    await renderChat(CONVERSATION, { template, ...TOKENS, addGenerationPrompt: false }),
+    CONVERSATION_NO_HEADER,
+  );
+  assert.equal(
+    await renderChat(CONVERSATION, { ...TOKENS, addGenerationPrompt: false }),
+    CONVERSATION_NO_HEADER,
+    'fallback',
+  );
 });
 
 test('a system message, and content that looks like Jinja is copied, not evaluated', async () => {
@@ -132,7 +145,12 @@ test('a template that does not parse is a FORMAT error', async () => {
     "{{ 'unterminated }}",
   ];
   for (const template of broken) {
-    const err = await assertNtkError(renderChat(CONVERSATION, { template, ...TOKENS }), 'FORMAT', /^chat template: cannot parse: \S/, template);
+    const err = await assertNtkError(
+      renderChat(CONVERSATION, { template, ...TOKENS }),
+      'FORMAT',
+      /^chat template: cannot parse: \S/,
+      template,
+    );
     assert.ok(err instanceof NtkError);
   }
 });
@@ -152,12 +170,18 @@ test('a template that fails while rendering is a FORMAT error', async () => {
 
 test('the variables and helpers transformers gives a template', async () => {
   const template =
-    "{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ messages | length }}|" +
+    '{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ messages | length }}|' +
     "{% for i in range(messages | length) %}{{ i }}{{ messages[i].role[0] }}{% endfor %}|{{ strftime_now('%Y') | length }}";
-  assert.equal(await renderChat(CONVERSATION, { template, ...TOKENS, addGenerationPrompt: false }), '<s>|</s>|false|3|0u1a2u|4');
+  assert.equal(
+    await renderChat(CONVERSATION, { template, ...TOKENS, addGenerationPrompt: false }),
+    '<s>|</s>|false|3|0u1a2u|4',
+  );
   // trim_blocks and lstrip_blocks, as transformers sets them
   const blocks = '{% for m in messages %}\n  {% if m.role == "user" %}\n{{ m.content }};\n  {% endif %}\n{% endfor %}';
-  assert.equal(await renderChat(CONVERSATION, { template: blocks }), 'Who made the heaven and the earth?;\nAnd the light?;\n');
+  assert.equal(
+    await renderChat(CONVERSATION, { template: blocks }),
+    'Who made the heaven and the earth?;\nAnd the light?;\n',
+  );
 });
 
 test('templates are not mixed up between calls', async () => {
@@ -180,7 +204,13 @@ test('bad messages are ARG errors naming the problem', async () => {
     [[{ role: '', content: 'hi' }], /messages\[0\]\.role must be a non-empty string/],
     [[{ role: 7, content: 'hi' }], /messages\[0\]\.role/],
     [[{ role: 'user' }], /messages\[0\]\.content must be a string/],
-    [[{ role: 'user', content: 'ok' }, { role: 'user', content: null }], /messages\[1\]\.content must be a string, got null/],
+    [
+      [
+        { role: 'user', content: 'ok' },
+        { role: 'user', content: null },
+      ],
+      /messages\[1\]\.content must be a string, got null/,
+    ],
     [[{ role: 'user', content: ['a'] }], /messages\[0\]\.content must be a string/],
   ];
   for (const [messages, re] of cases) {
@@ -199,7 +229,8 @@ test('bad options are ARG errors', async () => {
     [{ add_generation_prompt: false }, /unknown chat option "add_generation_prompt"/],
     [null, /options must be an object/],
   ];
-  for (const [options, re] of cases) await assertNtkError(renderChat(msgs, options), 'ARG', re, JSON.stringify(options));
+  for (const [options, re] of cases)
+    await assertNtkError(renderChat(msgs, options), 'ARG', re, JSON.stringify(options));
 });
 
 test('@huggingface/jinja is loaded only when a chat is rendered; without it the error says what to install', () => {
@@ -215,9 +246,13 @@ test('@huggingface/jinja is loaded only when a chat is rendered; without it the 
       try { await chat.renderChat([{ role: 'user', content: 'x' }]); } catch (e) { out['try' + i] = [e.name, e.code, e.message]; }
     }
     console.log(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.imported, 'function', 'chat.mjs imports without @huggingface/jinja');

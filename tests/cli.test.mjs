@@ -22,7 +22,8 @@ const tmp = await mkdtemp(join(tmpdir(), 'ntk-cli-'));
 function run(args) {
   return new Promise((resolve) => {
     execFile(process.execPath, [cli, ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? err.code : 0, stdout, stderr }));
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -46,25 +47,36 @@ test('--help lists every command and every flag of the table', async () => {
 });
 
 // The flags a help text lists, one a line: "  -n, --n-predict N ..."
-const listedFlags = (help) => [...help.matchAll(/^ {2}(?:-(\w), )?--([\w-]+)/gm)].map(([, short, long]) => `${short ?? ''}/${long}`).sort();
+const listedFlags = (help) =>
+  [...help.matchAll(/^ {2}(?:-(\w), )?--([\w-]+)/gm)].map(([, short, long]) => `${short ?? ''}/${long}`).sort();
 
-test('COMMAND --help (and -h, and help COMMAND): that command\'s usage and exactly its flags', async () => {
+test("COMMAND --help (and -h, and help COMMAND): that command's usage and exactly its flags", async () => {
   for (const c of Object.keys(COMMANDS).filter((c) => !COMMANDS[c].own)) {
     const r = await run([c, '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.startsWith(`Usage: ntk-wasm ${c} `), r.stdout.split('\n')[0]);
-    assert.deepEqual(listedFlags(r.stdout), flagsOf(c).map((f) => `${f.short ?? ''}/${f.long}`).sort(), c);
+    assert.deepEqual(
+      listedFlags(r.stdout),
+      flagsOf(c)
+        .map((f) => `${f.short ?? ''}/${f.long}`)
+        .sort(),
+      c,
+    );
   }
   const run1 = await run(['run', '--help']);
   assert.match(run1.stdout, /-n, --n-predict N +tokens to generate \(an integer >= 0; default 64\)/);
-  assert.match((await run(['chat', '--help'])).stdout, /-n, --n-predict N +tokens to generate \(an integer >= 0; default 256\)/);
+  assert.match(
+    (await run(['chat', '--help'])).stdout,
+    /-n, --n-predict N +tokens to generate \(an integer >= 0; default 256\)/,
+  );
   assert.equal((await run(['run', '-h'])).stdout, run1.stdout);
   assert.equal((await run(['help', 'run'])).stdout, run1.stdout);
 });
 
-test('every flag takes its engine option\'s row; a bad value names the flag as typed', () => {
+test("every flag takes its engine option's row; a bad value names the flag as typed", () => {
   const engineOptions = { ...LOAD_OPTIONS, ...GENERATE_OPTIONS };
-  for (const f of FLAGS) if (f.option) assert.ok(Object.hasOwn(engineOptions, f.option), `--${f.long} sets ${f.option}`);
+  for (const f of FLAGS)
+    if (f.option) assert.ok(Object.hasOwn(engineOptions, f.option), `--${f.long} sets ${f.option}`);
   let checked = 0;
   for (const c of Object.keys(COMMANDS)) {
     for (const f of flagsOf(c)) {
@@ -73,8 +85,14 @@ test('every flag takes its engine option\'s row; a bad value names the flag as t
       const bad = row.type === 'enum' ? 'bogus' : String(row.min - 1);
       for (const typed of [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])]) {
         for (const args of [[typed, bad], [`${typed}${typed.startsWith('--') ? '=' : ''}${bad}`]]) {
-          assert.throws(() => parseArgs(c, args), (e) => e instanceof UsageError && e.message.startsWith(`${typed} must be `) &&
-            e.message.endsWith(row.type === 'enum' ? `got "${bad}"` : `got ${bad}`), `${c} ${args.join(' ')}`);
+          assert.throws(
+            () => parseArgs(c, args),
+            (e) =>
+              e instanceof UsageError &&
+              e.message.startsWith(`${typed} must be `) &&
+              e.message.endsWith(row.type === 'enum' ? `got "${bad}"` : `got ${bad}`),
+            `${c} ${args.join(' ')}`,
+          );
           checked++;
         }
       }
@@ -89,11 +107,31 @@ test('parsing: a value may start with -, a negative number is an argument; defau
   assert.deepEqual(parseArgs('tokenize', ['m.gguf', '-0.5', '--json']).positional, ['m.gguf', '-0.5']);
   assert.equal(parseArgs('run', []).opts['n-predict'], 64);
   assert.equal(parseArgs('chat', []).opts['n-predict'], 256);
-  const { opts } = parseArgs('run', ['--temp', '0.5', '--build', 'simd', '--scalar', '-n3', '--kv-type', 'f16', '--json']);
+  const { opts } = parseArgs('run', [
+    '--temp',
+    '0.5',
+    '--build',
+    'simd',
+    '--scalar',
+    '-n3',
+    '--kv-type',
+    'f16',
+    '--json',
+  ]);
   assert.deepEqual(optionsFrom(GENERATE_OPTIONS, 'run', opts), { maxTokens: 3, temperature: 0.5 });
-  assert.deepEqual(optionsFrom(LOAD_OPTIONS, 'run', opts), { kvType: 'f16', build: 'scalar' }, '--scalar wins over --build');
-  for (const [args, message] of [[['--bogus'], 'unknown option --bogus'], [['-z'], 'unknown option -z'],
-    [['--system', 'x'], '--system is not an option of run'], [['-o', 'x'], '-o is not an option of run'], [['--json=1'], '--json takes no value'], [['--temp'], '--temp needs a value']])
+  assert.deepEqual(
+    optionsFrom(LOAD_OPTIONS, 'run', opts),
+    { kvType: 'f16', build: 'scalar' },
+    '--scalar wins over --build',
+  );
+  for (const [args, message] of [
+    [['--bogus'], 'unknown option --bogus'],
+    [['-z'], 'unknown option -z'],
+    [['--system', 'x'], '--system is not an option of run'],
+    [['-o', 'x'], '-o is not an option of run'],
+    [['--json=1'], '--json takes no value'],
+    [['--temp'], '--temp needs a value'],
+  ])
     assert.throws(() => parseArgs('run', args), { message });
 });
 
@@ -102,12 +140,37 @@ test('run --json: greedy tokens, nCtx and base follow the references past the tr
   const cont = await fixture('continuations.json');
   const c = cont.continuations[0];
   const file = await promptFile('p0.json', c.prompt_ids);
-  for (const [mode, want] of [['consistent', c.consistent.tokens], ['cached', ref.prompts[0].continuations[0].cached.tokens]]) {
-    const r = await run(['run', model('f32'), '--prompt-tokens', file, '-n', '8', '--temp', '0', '--rope-mode', mode, '--json']);
+  for (const [mode, want] of [
+    ['consistent', c.consistent.tokens],
+    ['cached', ref.prompts[0].continuations[0].cached.tokens],
+  ]) {
+    const r = await run([
+      'run',
+      model('f32'),
+      '--prompt-tokens',
+      file,
+      '-n',
+      '8',
+      '--temp',
+      '0',
+      '--rope-mode',
+      mode,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const items = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(items.map((t) => t.id), want.slice(0, 8), mode);
-    assert.deepEqual(items.map((t) => t.nCtx), [...Array(8).keys()].map((i) => c.prompt_len + i));
+    const items = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      items.map((t) => t.id),
+      want.slice(0, 8),
+      mode,
+    );
+    assert.deepEqual(
+      items.map((t) => t.nCtx),
+      [...Array(8).keys()].map((i) => c.prompt_len + i),
+    );
     // base(1400) from the fixture's own record of the bases it used
     assert.ok(Math.abs(items[0].base - c.bases.prefill) / c.bases.prefill < 1e-9, `base ${items[0].base}`);
     assert.ok(items[7].base > items[0].base, 'the base grows with the context');
@@ -116,7 +179,8 @@ test('run --json: greedy tokens, nCtx and base follow the references past the tr
 
 test('run with a seed is reproducible, text starts with the prompt', async () => {
   const args = ['run', '-p', 'And it came to pass', '-n', '24', '--temp', '0.9', '--seed', '7'];
-  const a = await run(args), b = await run(args);
+  const a = await run(args),
+    b = await run(args);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(a.stdout, b.stdout);
   assert.ok(a.stdout.startsWith('And it came to pass'));
@@ -131,13 +195,19 @@ test('logits: top-10 lists at chosen positions match transformers', async () => 
   const r = await run(['logits', model('f32'), '--prompt-tokens', file, '--at', '0,32,99', '--top', '10']);
   assert.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);
-  assert.deepEqual(got.map((g) => g.pos), [0, 32, 99]);
+  assert.deepEqual(
+    got.map((g) => g.pos),
+    [0, 32, 99],
+  );
   for (const [i, w] of wanted.entries()) {
     const tol = 1e-3 * Math.max(...w.top.map(([, l]) => Math.abs(l)));
     const byId = new Map(got[i].top.map(([id, l]) => [id, l]));
     for (const [id, logit] of w.top) {
       // a near tie may swap the 10th id with the 11th; every other id must be listed
-      if (!byId.has(id)) { assert.ok(Math.abs(logit - w.top[9][1]) < tol, `id ${id} missing at pos ${w.pos}`); continue; }
+      if (!byId.has(id)) {
+        assert.ok(Math.abs(logit - w.top[9][1]) < tol, `id ${id} missing at pos ${w.pos}`);
+        continue;
+      }
       assert.ok(Math.abs(byId.get(id) - logit) <= tol, `pos ${w.pos} id ${id}: ${byId.get(id)} vs ${logit}`);
     }
   }
@@ -190,7 +260,11 @@ test('bad input: clear message, documented exit code', async () => {
     [['run', '-p', 'x', '--bogus'], 1, /unknown option --bogus/],
     [['run'], 1, /a prompt is needed/],
     [['frobnicate'], 1, /unknown command/],
-    [['run', '-p', 'x', '--rope-mode', 'dynamic'], 1, /--rope-mode must be one of consistent, cached, none, got "dynamic"/],
+    [
+      ['run', '-p', 'x', '--rope-mode', 'dynamic'],
+      1,
+      /--rope-mode must be one of consistent, cached, none, got "dynamic"/,
+    ],
     [['run', '-p', 'x', '--rope-factor', '0.5'], 1, /--rope-factor must be a number in \[1, 1000000\], got 0\.5/],
     [['run', '-p', 'x', '--top-p', '1.5'], 1, /--top-p must be/],
     [['run', '-p', 'x', '-n', 'many'], 1, /-n must be an integer >= 0, got "many"/],
@@ -227,7 +301,9 @@ test('chat: piped turns answer as Engine.chat does, and the context carries over
   }
   e.dispose();
   const r = await new Promise((resolve) => {
-    const child = execFile(process.execPath, [cli, 'chat', '--temp', '0', '-n', '12'], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    const child = execFile(process.execPath, [cli, 'chat', '--temp', '0', '-n', '12'], (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    );
     child.stdin.end(turns.join('\n') + '\n');
   });
   assert.equal(r.code, 0, r.stderr);
@@ -240,13 +316,25 @@ test('chat: piped turns answer as Engine.chat does, and the context carries over
 test('chat: Ctrl-C stops the answer, not the program', async () => {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [cli, 'chat', '--temp', '0', '-n', '100000']);
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
+  let stdout = '',
+    stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   child.stdin.write('Tell me of Egypt\n');
-  await new Promise((r) => child.stdout.once('data', r));      // the answer is streaming
+  await new Promise((r) => child.stdout.once('data', r)); // the answer is streaming
   child.kill('SIGINT');
-  await new Promise((r) => { const poll = setInterval(() => { if (/stopped; context/.test(stderr)) { clearInterval(poll); r(); } }, 20); });
+  await new Promise((r) => {
+    const poll = setInterval(() => {
+      if (/stopped; context/.test(stderr)) {
+        clearInterval(poll);
+        r();
+      }
+    }, 20);
+  });
   child.stdin.end('/exit\n');
   const code = await new Promise((r) => child.on('exit', r));
   assert.equal(code, 0, stderr);
@@ -255,7 +343,25 @@ test('chat: Ctrl-C stops the answer, not the program', async () => {
 
 test('synth writes a model the engine loads; info --all lists every key and tensor', async () => {
   const file = join(tmp, 'synth.gguf');
-  const s = await run(['synth', '-o', file, '--layers', '2', '--hidden', '64', '--heads', '2', '--ffn', '128', '--ctx', '256', '--type', 'q8_0', '--dynamic-factor', '3']);
+  const s = await run([
+    'synth',
+    '-o',
+    file,
+    '--layers',
+    '2',
+    '--hidden',
+    '64',
+    '--heads',
+    '2',
+    '--ffn',
+    '128',
+    '--ctx',
+    '256',
+    '--type',
+    'q8_0',
+    '--dynamic-factor',
+    '3',
+  ]);
   assert.equal(s.code, 0, s.stderr);
   const r = await run(['info', file, '--all', '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -264,9 +370,26 @@ test('synth writes a model the engine loads; info --all lists every key and tens
   assert.equal(info.rope.factor, 3);
   assert.equal(all.metadata['internlm2.rope.dynamic_ntk.factor'], 3);
   assert.equal(all.metadata['tokenizer.ggml.tokens'].length, 4096);
-  assert.deepEqual(all.tensors.find((t) => t.name === 'blk.1.ffn_down.weight'), { name: 'blk.1.ffn_down.weight', type: 'Q8_0', shape: [128, 64], bytes: 128 / 32 * 34 * 64, part: 1 });
+  assert.deepEqual(
+    all.tensors.find((t) => t.name === 'blk.1.ffn_down.weight'),
+    { name: 'blk.1.ffn_down.weight', type: 'Q8_0', shape: [128, 64], bytes: (128 / 32) * 34 * 64, part: 1 },
+  );
   assert.equal(all.tensors.length, 3 + 2 * 9);
-  const bad = await run(['synth', '-o', file, '--layers', '1', '--hidden', '60', '--heads', '7', '--ffn', '64', '--ctx', '256']);
+  const bad = await run([
+    'synth',
+    '-o',
+    file,
+    '--layers',
+    '1',
+    '--hidden',
+    '60',
+    '--heads',
+    '7',
+    '--ffn',
+    '64',
+    '--ctx',
+    '256',
+  ]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /multiple of 32/);
 });
@@ -276,10 +399,16 @@ async function readSynth(file) {
   const bytes = new Uint8Array(await readFile(file));
   const h = parseHeader(bytes, { values: true });
   const meta = Object.fromEntries(h.kv.map((r) => [r.key, r.value]));
-  const tensors = Object.fromEntries(h.tensors.map((t) => {
-    const size = tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1));
-    return [t.name, { ...t, data: bytes.subarray(h.dataOffset + t.offset, h.dataOffset + t.offset + size) }];
-  }));
+  const tensors = Object.fromEntries(
+    h.tensors.map((t) => {
+      const size = tensorBytes(
+        t.type,
+        t.dims[0],
+        t.dims.slice(1).reduce((a, b) => a * b, 1),
+      );
+      return [t.name, { ...t, data: bytes.subarray(h.dataOffset + t.offset, h.dataOffset + t.offset + size) }];
+    }),
+  );
   return { meta, tensors };
 }
 
@@ -297,18 +426,34 @@ function assertKBlocks(t) {
     }
 }
 
-test('synth --shape kjv-tiny --type q4_k_m: the tensor types and shapes of ggml\'s own Q4_K_M file, valid K blocks that the engine runs', async () => {
+test("synth --shape kjv-tiny --type q4_k_m: the tensor types and shapes of ggml's own Q4_K_M file, valid K blocks that the engine runs", async () => {
   const file = join(tmp, 'kjv-q4_k_m.gguf');
   const s = await run(['synth', '-o', file, '--shape', 'kjv-tiny', '--type', 'q4_k_m']);
   assert.equal(s.code, 0, s.stderr);
-  const got = await readSynth(file), ggml = await readSynth(model('q4_k_m'));
-  for (const k of ['block_count', 'embedding_length', 'feed_forward_length', 'attention.head_count', 'attention.head_count_kv', 'context_length', 'rope.freq_base'])
+  const got = await readSynth(file),
+    ggml = await readSynth(model('q4_k_m'));
+  for (const k of [
+    'block_count',
+    'embedding_length',
+    'feed_forward_length',
+    'attention.head_count',
+    'attention.head_count_kv',
+    'context_length',
+    'rope.freq_base',
+  ])
     assert.equal(got.meta[`internlm2.${k}`], ggml.meta[`internlm2.${k}`], k);
   assert.deepEqual(got.meta['tokenizer.ggml.tokens'], ggml.meta['tokenizer.ggml.tokens']);
-  const layout = (f) => Object.values(f.tensors).map((t) => [t.name, t.type, t.dims]).sort();
+  const layout = (f) =>
+    Object.values(f.tensors)
+      .map((t) => [t.name, t.type, t.dims])
+      .sort();
   assert.deepEqual(layout(got), layout(ggml));
-  assert.deepEqual(Object.keys(got.tensors).filter((n) => got.tensors[n].type === TYPE.Q6_K).sort(),
-    ['blk.2.attn_v.weight', 'blk.2.ffn_down.weight', 'blk.5.attn_v.weight', 'blk.5.ffn_down.weight', 'output.weight']);
+  assert.deepEqual(
+    Object.keys(got.tensors)
+      .filter((n) => got.tensors[n].type === TYPE.Q6_K)
+      .sort(),
+    ['blk.2.attn_v.weight', 'blk.2.ffn_down.weight', 'blk.5.attn_v.weight', 'blk.5.ffn_down.weight', 'output.weight'],
+  );
   for (const t of Object.values(got.tensors)) if (t.type !== TYPE.F32) assertKBlocks(t);
   // and the engine reads it: the types it reports, then tokens out of random weights
   const r = await run(['info', file, '--json']);
@@ -322,26 +467,74 @@ test('synth --shape kjv-tiny --type q4_k_m: the tensor types and shapes of ggml\
   assert.equal(g.stdout.trim().split('\n').length, 4);
 });
 
-test('synth --shape: the shape\'s values unless a flag overrides them; q5_k and q6_k blocks; q4_0 runs', async () => {
+test("synth --shape: the shape's values unless a flag overrides them; q5_k and q6_k blocks; q4_0 runs", async () => {
   const seven = join(tmp, '7b.gguf');
-  let s = await run(['synth', '-o', seven, '--shape', 'internlm2-7b', '--layers', '1', '--hidden', '256', '--type', 'q6_k']);
+  let s = await run([
+    'synth',
+    '-o',
+    seven,
+    '--shape',
+    'internlm2-7b',
+    '--layers',
+    '1',
+    '--hidden',
+    '256',
+    '--type',
+    'q6_k',
+  ]);
   assert.equal(s.code, 0, s.stderr);
   const f = await readSynth(seven);
-  assert.deepEqual([1, 256, 14336, 32, 8, 32768, 1e6, 2].map(String), ['block_count', 'embedding_length', 'feed_forward_length', 'attention.head_count',
-    'attention.head_count_kv', 'context_length', 'rope.freq_base', 'rope.dynamic_ntk.factor'].map((k) => String(f.meta[`internlm2.${k}`])));
+  assert.deepEqual(
+    [1, 256, 14336, 32, 8, 32768, 1e6, 2].map(String),
+    [
+      'block_count',
+      'embedding_length',
+      'feed_forward_length',
+      'attention.head_count',
+      'attention.head_count_kv',
+      'context_length',
+      'rope.freq_base',
+      'rope.dynamic_ntk.factor',
+    ].map((k) => String(f.meta[`internlm2.${k}`])),
+  );
   assert.deepEqual(f.tensors['blk.0.ffn_down.weight'].dims, [14336, 256]);
-  assert.deepEqual(f.tensors['blk.0.attn_k.weight'].dims, [256, 8 * 256 / 32]);
-  for (const t of Object.values(f.tensors)) if (t.dims.length === 2) { assert.equal(t.type, TYPE.Q6_K, t.name); assertKBlocks(t); }
+  assert.deepEqual(f.tensors['blk.0.attn_k.weight'].dims, [256, (8 * 256) / 32]);
+  for (const t of Object.values(f.tensors))
+    if (t.dims.length === 2) {
+      assert.equal(t.type, TYPE.Q6_K, t.name);
+      assertKBlocks(t);
+    }
 
   const five = join(tmp, 'q5_k.gguf');
   s = await run(['synth', '-o', five, '--shape', 'kjv-tiny', '--layers', '2', '--type', 'q5_k', '--seed', '3']);
   assert.equal(s.code, 0, s.stderr);
-  for (const t of Object.values((await readSynth(five)).tensors)) if (t.dims.length === 2) { assert.equal(t.type, TYPE.Q5_K, t.name); assertKBlocks(t); }
+  for (const t of Object.values((await readSynth(five)).tensors))
+    if (t.dims.length === 2) {
+      assert.equal(t.type, TYPE.Q5_K, t.name);
+      assertKBlocks(t);
+    }
 
-  const bad = await run(['synth', '-o', five, '--shape', 'kjv-tiny', '--hidden', '288', '--heads', '4', '--kv-heads', '2', '--type', 'q4_k']);
+  const bad = await run([
+    'synth',
+    '-o',
+    five,
+    '--shape',
+    'kjv-tiny',
+    '--hidden',
+    '288',
+    '--heads',
+    '4',
+    '--kv-heads',
+    '2',
+    '--type',
+    'q4_k',
+  ]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /multiples of 256/);
-  assert.match((await run(['synth', '-o', five, '--shape', 'internlm2-20b'])).stderr, /--shape must be one of internlm2-1\.8b, internlm2-7b, kjv-tiny/);
+  assert.match(
+    (await run(['synth', '-o', five, '--shape', 'internlm2-20b'])).stderr,
+    /--shape must be one of internlm2-1\.8b, internlm2-7b, kjv-tiny/,
+  );
 
   const small = join(tmp, '1.8b.gguf');
   s = await run(['synth', '-o', small, '--shape', 'internlm2-1.8b', '--layers', '1', '--ffn', '512', '--type', 'q4_0']);
@@ -349,8 +542,20 @@ test('synth --shape: the shape\'s values unless a flag overrides them; q5_k and 
   const r = await run(['info', small, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout);
-  assert.deepEqual([info.nLayers, info.dim, info.nHeads, info.nKvHeads, info.headDim, info.ffn, info.contextLength, info.rope.theta, info.nVocab],
-    [1, 2048, 16, 8, 128, 512, 32768, 1e6, 4096]);
+  assert.deepEqual(
+    [
+      info.nLayers,
+      info.dim,
+      info.nHeads,
+      info.nKvHeads,
+      info.headDim,
+      info.ffn,
+      info.contextLength,
+      info.rope.theta,
+      info.nVocab,
+    ],
+    [1, 2048, 16, 8, 128, 512, 32768, 1e6, 4096],
+  );
   assert.deepEqual(info.tensorTypes, { F32: 3, Q4_0: 9 });
   const gen = await run(['run', small, '-p', 'In the beginning', '-n', '4', '--temp', '0']);
   assert.equal(gen.code, 0, gen.stderr);
@@ -360,14 +565,28 @@ test('-m URL loads over HTTP with a progress bar; HTTP errors exit 2', async () 
   const { createServer } = await import('node:http');
   const bytes = await readFile(model('q4_0'));
   const server = createServer((req, res) => {
-    if (req.url !== '/m.gguf') { res.writeHead(404).end(); return; }
+    if (req.url !== '/m.gguf') {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-length': bytes.length });
     res.end(bytes);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${server.address().port}`;
   try {
-    const ok = await run(['run', '-m', `${base}/m.gguf`, '-p', 'In the beginning', '-n', '4', '--temp', '0', '--progress']);
+    const ok = await run([
+      'run',
+      '-m',
+      `${base}/m.gguf`,
+      '-p',
+      'In the beginning',
+      '-n',
+      '4',
+      '--temp',
+      '0',
+      '--progress',
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     const local = await run(['run', model('q4_0'), '-p', 'In the beginning', '-n', '4', '--temp', '0']);
     assert.equal(ok.stdout, local.stdout);

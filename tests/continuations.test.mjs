@@ -9,7 +9,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Engine, model, reference, continuations, ropeBase, relDiff, assertTopClose, argmax, collect, Worst,
+  Engine,
+  model,
+  reference,
+  continuations,
+  ropeBase,
+  relDiff,
+  assertTopClose,
+  argmax,
+  collect,
+  Worst,
 } from './helpers.mjs';
 
 const MODES = ['cached', 'consistent', 'none'];
@@ -31,9 +40,14 @@ function fixture(i, mode) {
   if (mode === 'cached') {
     // transformers' run; its robust step count lives in continuations.json
     return {
-      promptIds: refCont.prompt_ids, tokens: refCont.cached.tokens, top5: refCont.cached.top5,
-      robust: c.reference_robust_steps.cached, bases: c.bases,
-      tokensF64: c.cached.tokens, top5f64: c.cached.top5, robustF64: c.cached.robust_steps,
+      promptIds: refCont.prompt_ids,
+      tokens: refCont.cached.tokens,
+      top5: refCont.cached.top5,
+      robust: c.reference_robust_steps.cached,
+      bases: c.bases,
+      tokensF64: c.cached.tokens,
+      top5f64: c.cached.top5,
+      robustF64: c.cached.robust_steps,
     };
   }
   const m = c[mode];
@@ -69,12 +83,22 @@ for (let i = 0; i < nConts; i++) {
       }
       if (mode !== 'none') {
         // and the fixture's own record of the bases used
-        assert.ok(relDiff(items[0].base, f.bases.prefill) <= 1e-6, `prefill base ${items[0].base} vs ${f.bases.prefill}`);
+        assert.ok(
+          relDiff(items[0].base, f.bases.prefill) <= 1e-6,
+          `prefill base ${items[0].base} vs ${f.bases.prefill}`,
+        );
         assert.ok(relDiff(items.at(-1).base, f.bases.last_step_dynamic) <= 1e-6);
       } else {
         assert.equal(items.at(-1).base, f.bases.none);
       }
-      t.diagnostic(`${f.robust} of ${f.robust} robust tokens equal; text ${JSON.stringify(items.map((x) => x.text).join('').slice(0, 60))}…`);
+      t.diagnostic(
+        `${f.robust} of ${f.robust} robust tokens equal; text ${JSON.stringify(
+          items
+            .map((x) => x.text)
+            .join('')
+            .slice(0, 60),
+        )}…`,
+      );
     });
 
     test(`prompt ${i}, ${mode}: teacher-forced top-5 logits at each step`, { concurrency: false }, (t) => {
@@ -82,7 +106,8 @@ for (let i = 0; i < nConts; i++) {
       const e = engines[mode];
       e.reset();
       let logits = e.evaluate(f.promptIds);
-      let w = { rel: 0 }, w64 = { rel: 0 };
+      let w = { rel: 0 },
+        w64 = { rel: 0 };
       for (let s = 0; s < f.tokens.length; s++) {
         if (s > 0) logits = e.evaluate([f.tokens[s - 1]]);
         assert.equal(e.nCtx, f.promptIds.length + s);
@@ -97,7 +122,11 @@ for (let i = 0; i < nConts; i++) {
         }
       }
       if (f.top5f64) worst.note('cached vs continuations.json top5', w64, `prompt ${i} step ${w64.s}`);
-      worst.note(mode === 'cached' ? 'cached vs reference.json top5' : `${mode} vs continuations.json top5`, w, `prompt ${i} step ${w.s}`);
+      worst.note(
+        mode === 'cached' ? 'cached vs reference.json top5' : `${mode} vs continuations.json top5`,
+        w,
+        `prompt ${i} step ${w.s}`,
+      );
       t.diagnostic(`worst top-5 rel ${w.rel.toExponential(3)} (max|Δ| ${w.maxAbs.toExponential(3)}) at step ${w.s}`);
     });
   }

@@ -16,7 +16,8 @@ const heldOut = readU16(heldOutPath);
 function run(args) {
   return new Promise((resolve) => {
     execFile(process.execPath, [cli, ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? err.code : 0, stdout, stderr }));
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -32,14 +33,17 @@ test('window starts follow numpy: floor(linspace(0, N - L, W))', () => {
   assert.equal(s.length, 20);
   assert.equal(s[0], 0);
   assert.equal(s[19], 310900 - 256);
-  assert.equal(s[1], Math.floor(310644 / 19));  // 16349.68…
+  assert.equal(s[1], Math.floor(310644 / 19)); // 16349.68…
   assert.deepEqual(windowStarts(9, 4), [0, 3, 6, 9]);
   assert.deepEqual(windowStarts(10, 4), [0, 3, 6, 10]);
   assert.deepEqual(windowStarts(7, 1), [0]);
 });
 
 // EVAL.md (a): for L <= 512 every rope setting gives the same cell
-for (const [ctx, ppl, nll] of [[256, 156.9, 5.056], [512, 123.1, 4.813]]) {
+for (const [ctx, ppl, nll] of [
+  [256, 156.9, 5.056],
+  [512, 123.1, 4.813],
+]) {
   test(`perplexity at ${ctx} tokens, 20 windows: EVAL.md's ${ppl} (NLL ${nll}) within 1%`, () => {
     const r = perplexity(engine, heldOut, { ctx });
     assert.equal(r.windows, 20);
@@ -51,7 +55,17 @@ for (const [ctx, ppl, nll] of [[256, 156.9, 5.056], [512, 123.1, 4.813]]) {
 }
 
 test('perplexity --json agrees with perplexity()', async () => {
-  const r = await run(['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '256', '--windows', '3', '--json']);
+  const r = await run([
+    'perplexity',
+    model('f32'),
+    '--tokens',
+    heldOutPath,
+    '--ctx',
+    '256',
+    '--windows',
+    '3',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(got), ['ctx', 'windows', 'nll', 'ppl']);
@@ -85,7 +99,10 @@ test('bad evaluation options exit 1 with a clear message', async () => {
     [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '0'], /--ctx must be an integer >= 2, got 0/],
     [['perplexity', model('f32'), '--ctx', '256'], /--tokens FILE\.u16 or --file TEXT/],
     [['perplexity', model('f32'), '--tokens', heldOutPath], /needs --ctx/],
-    [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '256', '--windows', '0'], /--windows must be an integer >= 1, got 0/],
+    [
+      ['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '256', '--windows', '0'],
+      /--windows must be an integer >= 1, got 0/,
+    ],
     [['passkey', model('f32'), '--len', '5'], new RegExp(`len 5 is too short.*${passkeyMinLength(engine)} tokens`)],
     [['passkey', model('f32')], /needs --len/],
     [['passkey', model('f32'), '--len', '512', '--ctx', '9'], /--ctx is not an option of passkey/],

@@ -57,7 +57,7 @@ export function ropeBase(L, { theta = 10000, factor = 2, trainedCtx = 512, headD
 }
 
 /** The base a list of inv_freq implies: inv_freq[1] = base^(-2/d), so base = inv_freq[1]^(-d/2). */
-export const baseFromInvFreq = (invFreq) => invFreq[1] ** (-invFreq.length);
+export const baseFromInvFreq = (invFreq) => invFreq[1] ** -invFreq.length;
 
 export const relDiff = (a, b) => Math.abs(a - b) / Math.abs(b);
 
@@ -70,10 +70,15 @@ export function argmax(v) {
 /** max|got − ref| and the README scale max|ref|; rel = maxAbs / scale. */
 export function diffStats(got, ref) {
   assert.equal(got.length, ref.length, 'vector lengths differ');
-  let maxAbs = 0, scale = 0, at = -1;
+  let maxAbs = 0,
+    scale = 0,
+    at = -1;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(got[i] - ref[i]);
-    if (!(d <= maxAbs)) { maxAbs = d; at = i; } // NaN lands here and stays the maximum
+    if (!(d <= maxAbs)) {
+      maxAbs = d;
+      at = i;
+    } // NaN lands here and stays the maximum
     scale = Math.max(scale, Math.abs(ref[i]));
   }
   return { maxAbs, scale, rel: maxAbs / scale, at };
@@ -102,7 +107,10 @@ export function assertTopClose(row, top, label, relTol = REL_TOL) {
   let maxAbs = 0;
   for (const [id, l] of top) {
     const d = Math.abs(row[id] - l);
-    assert.ok(d <= tol, `${label}: logit of id ${id} is ${row[id]}, reference ${l} (|Δ| ${d.toExponential(3)} > ${tol.toExponential(3)})`);
+    assert.ok(
+      d <= tol,
+      `${label}: logit of id ${id} is ${row[id]}, reference ${l} (|Δ| ${d.toExponential(3)} > ${tol.toExponential(3)})`,
+    );
     maxAbs = Math.max(maxAbs, d);
   }
   const k = top.length;
@@ -110,7 +118,10 @@ export function assertTopClose(row, top, label, relTol = REL_TOL) {
   const theirs = top.map(([, l]) => l).sort((a, b) => b - a);
   for (let i = 0; i < k; i++) {
     const d = Math.abs(mine[i] - theirs[i]);
-    assert.ok(d <= tol, `${label}: the engine's #${i + 1} logit is ${mine[i]}, the reference's ${theirs[i]} — another id entered the top ${k}?`);
+    assert.ok(
+      d <= tol,
+      `${label}: the engine's #${i + 1} logit is ${mine[i]}, the reference's ${theirs[i]} — another id entered the top ${k}?`,
+    );
   }
   return { maxAbs, scale, rel: maxAbs / scale };
 }
@@ -162,7 +173,8 @@ export class Worst {
   }
   lines() {
     return [...this.#m].map(
-      ([k, s]) => `${k}: worst rel ${s.rel.toExponential(3)} (max|Δ| ${s.maxAbs.toExponential(3)} / max|ref| ${s.scale.toFixed(3)}) at ${s.where}`,
+      ([k, s]) =>
+        `${k}: worst rel ${s.rel.toExponential(3)} (max|Δ| ${s.maxAbs.toExponential(3)} / max|ref| ${s.scale.toFixed(3)}) at ${s.where}`,
     );
   }
 }
@@ -182,7 +194,6 @@ export function readGGUF(buf) {
   return { ...h, kv: Object.fromEntries(h.kv.map((r) => [r.key, r])) };
 }
 
-
 /**
  * Rewrite a GGUF with its tensors passed through `convert(tensor, bytes) -> { type, bytes }`
  * (metadata copied as is, offsets recomputed): the way to build files of a weight type no bundled
@@ -192,7 +203,9 @@ export function retypeGGUF(buf, convert) {
   const g = readGGUF(buf);
   const data = tensorData(buf, g);
   return ggufBytes({
-    version: g.version, kv: kvRecordsOf(buf, g), alignment: g.alignment,
+    version: g.version,
+    kv: kvRecordsOf(buf, g),
+    alignment: g.alignment,
     tensors: g.tensors.map((t, i) => ({ name: t.name, dims: t.dims, ...convert(t, data[i]) })),
   });
 }
@@ -207,7 +220,6 @@ export function tensorData(buf, g = readGGUF(buf)) {
     return buf.subarray(g.dataOffset + t.offset, g.dataOffset + end);
   });
 }
-
 
 // ---- split models (llama.cpp's gguf-split) ----
 
@@ -228,17 +240,24 @@ export function splitGGUF(buf, { maxTensors, noTensorsInFirst = false } = {}) {
   const groups = noTensorsInFirst ? [[]] : [];
   for (let i = 0; i < all.length; i += maxTensors) groups.push(all.slice(i, i + maxTensors));
   return groups.map((tensors, no) => {
-    const split = [kvRecord('split.no', VALUE.UINT16, no), kvRecord('split.count', VALUE.UINT16, groups.length), kvRecord('split.tensors.count', VALUE.INT32, all.length)];
+    const split = [
+      kvRecord('split.no', VALUE.UINT16, no),
+      kvRecord('split.count', VALUE.UINT16, groups.length),
+      kvRecord('split.tensors.count', VALUE.INT32, all.length),
+    ];
     const first = no === 0;
     return ggufBytes({
-      version: g.version, kv: first ? [...kvRecordsOf(buf, g), ...split] : split,
-      alignment: first ? g.alignment : 32, tensors,
+      version: g.version,
+      kv: first ? [...kvRecordsOf(buf, g), ...split] : split,
+      alignment: first ? g.alignment : 32,
+      tensors,
     });
   });
 }
 
 /** gguf-split's file name of part i (0-based) of n: NAME-00001-of-00003.gguf. */
-export const splitName = (name, i, n) => `${name}-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.gguf`;
+export const splitName = (name, i, n) =>
+  `${name}-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.gguf`;
 
 // ---- a local HTTP server ----
 
@@ -257,12 +276,15 @@ export async function serve(handler) {
   await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return {
-    port, requests, server,
+    port,
+    requests,
+    server,
     url: (p) => `http://127.0.0.1:${port}${p}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections?.();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -271,11 +293,16 @@ export async function serve(handler) {
  * length: false (then Node sends it chunked). delayMs between pieces; stopAt: destroy the
  * socket once that many bytes are out; onClose(sentBytes, finished) when the response closes.
  */
-export function sendBytes(res, bytes, { length = true, piece = 1 << 16, delayMs = 0, stopAt = Infinity, onClose } = {}) {
+export function sendBytes(
+  res,
+  bytes,
+  { length = true, piece = 1 << 16, delayMs = 0, stopAt = Infinity, onClose } = {},
+) {
   const headers = { 'content-type': 'application/octet-stream' };
   if (length) headers['content-length'] = String(bytes.length);
   res.writeHead(200, headers);
-  let sent = 0, closed = false;
+  let sent = 0,
+    closed = false;
   res.on('close', () => {
     closed = true;
     onClose?.(sent, res.writableFinished);
@@ -316,5 +343,8 @@ export function assertBitIdentical(got, want, label, nVocab = 4096) {
   const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
   const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
   for (let i = 0; i < a.length; i++)
-    if (a[i] !== b[i]) assert.fail(`${label}: logit ${i % nVocab} of position ${Math.floor(i / nVocab)} is ${got[i]}, baseline ${want[i]}`);
+    if (a[i] !== b[i])
+      assert.fail(
+        `${label}: logit ${i % nVocab} of position ${Math.floor(i / nVocab)} is ${got[i]}, baseline ${want[i]}`,
+      );
 }

@@ -5,7 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Engine, model, refRun, refLastLogits, assertLogitsClose, continuations, collect, assertNtkError,
+  Engine,
+  model,
+  refRun,
+  refLastLogits,
+  assertLogitsClose,
+  continuations,
+  collect,
+  assertNtkError,
 } from './helpers.mjs';
 
 const TYPES = ['f32', 'f16', 'q8_0'];

@@ -10,7 +10,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GGML_TYPES } from '../wasm/build/abi.mjs';
 import {
-  Engine, model, fullLogits64, assertLogitsClose, row, readGGUF, prng, collect, assertNtkError, ROOT,
+  Engine,
+  model,
+  fullLogits64,
+  assertLogitsClose,
+  row,
+  readGGUF,
+  prng,
+  collect,
+  assertNtkError,
+  ROOT,
 } from './helpers.mjs';
 
 const F32 = model('f32');
@@ -39,7 +48,8 @@ function assertBitIdentical(got, want, label) {
   const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
   const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
   for (let i = 0; i < a.length; i++)
-    if (a[i] !== b[i]) assert.fail(`${label}: logit ${i % 4096} of position ${Math.floor(i / 4096)} is ${got[i]}, baseline ${want[i]}`);
+    if (a[i] !== b[i])
+      assert.fail(`${label}: logit ${i % 4096} of position ${Math.floor(i / 4096)} is ${got[i]}, baseline ${want[i]}`);
 }
 
 before(async () => {
@@ -60,7 +70,7 @@ test('baseline: the default load of the F32 file matches full_logits_64', () => 
 
 /** An async iterable over buf in chunks whose sizes come from next(). */
 async function* chunked(buf, next) {
-  for (let off = 0; off < buf.length; ) {
+  for (let off = 0; off < buf.length;) {
     const n = Math.min(next(off), buf.length - off);
     yield buf.subarray(off, off + n);
     off += n;
@@ -68,29 +78,41 @@ async function* chunked(buf, next) {
   }
 }
 
-test('F32 file: path with chunkSize 4096, whole file and > file; bytes; ArrayBuffer; chunkSize 7; streams', { concurrency: false }, async (t) => {
-  const bytes = readFileSync(F32);
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const rnd = prng(12345);
-  const cases = [
-    ['path, chunkSize 4096', F32, { chunkSize: 4096 }],
-    ['path, chunkSize = file size', F32, { chunkSize: bytes.length }],
-    ['path, chunkSize > file size', F32, { chunkSize: bytes.length + 12345 }],
-    ['Uint8Array, default chunkSize', new Uint8Array(bytes), undefined],
-    ['Uint8Array view at an odd offset', new Uint8Array(Buffer.concat([Buffer.alloc(3), bytes]).buffer, 3, bytes.length), undefined],
-    ['ArrayBuffer', ab, undefined],
-    // a path with chunkSize 7 costs one fs read per 7 bytes (~4.6 M reads, minutes); bytes do not
-    ['Uint8Array, chunkSize 7', bytes, { chunkSize: 7 }],
-    // random chunk sizes from 1 byte to ~1 MB (log-uniform), so boundaries fall everywhere
-    ['async iterable of random-sized chunks', chunked(bytes, () => Math.max(1, Math.floor(Math.exp(rnd() * Math.log(1 << 20))))), { chunkSize: 65536 }],
-    ['fs.createReadStream, highWaterMark 999', createReadStream(F32, { highWaterMark: 999 }), undefined],
-  ];
-  for (const [label, source, options] of cases) {
-    const t0 = performance.now();
-    assertBitIdentical(await loadAndEval(source, options), base.f32, label);
-    t.diagnostic(`${label}: ${(performance.now() - t0).toFixed(0)} ms`);
-  }
-});
+test(
+  'F32 file: path with chunkSize 4096, whole file and > file; bytes; ArrayBuffer; chunkSize 7; streams',
+  { concurrency: false },
+  async (t) => {
+    const bytes = readFileSync(F32);
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const rnd = prng(12345);
+    const cases = [
+      ['path, chunkSize 4096', F32, { chunkSize: 4096 }],
+      ['path, chunkSize = file size', F32, { chunkSize: bytes.length }],
+      ['path, chunkSize > file size', F32, { chunkSize: bytes.length + 12345 }],
+      ['Uint8Array, default chunkSize', new Uint8Array(bytes), undefined],
+      [
+        'Uint8Array view at an odd offset',
+        new Uint8Array(Buffer.concat([Buffer.alloc(3), bytes]).buffer, 3, bytes.length),
+        undefined,
+      ],
+      ['ArrayBuffer', ab, undefined],
+      // a path with chunkSize 7 costs one fs read per 7 bytes (~4.6 M reads, minutes); bytes do not
+      ['Uint8Array, chunkSize 7', bytes, { chunkSize: 7 }],
+      // random chunk sizes from 1 byte to ~1 MB (log-uniform), so boundaries fall everywhere
+      [
+        'async iterable of random-sized chunks',
+        chunked(bytes, () => Math.max(1, Math.floor(Math.exp(rnd() * Math.log(1 << 20))))),
+        { chunkSize: 65536 },
+      ],
+      ['fs.createReadStream, highWaterMark 999', createReadStream(F32, { highWaterMark: 999 }), undefined],
+    ];
+    for (const [label, source, options] of cases) {
+      const t0 = performance.now();
+      assertBitIdentical(await loadAndEval(source, options), base.f32, label);
+      t.diagnostic(`${label}: ${(performance.now() - t0).toFixed(0)} ms`);
+    }
+  },
+);
 
 test('Q4_0 file, chunkSize 1: every byte its own load window', { concurrency: false }, async (t) => {
   const bytes = readFileSync(Q4);
@@ -103,7 +125,9 @@ test('Q4_0 file, chunkSize 1: every byte its own load window', { concurrency: fa
   t0 = performance.now();
   const src = chunked(bytes, (off) => (off < dataOffset + 4096 ? 1 : 1 << 20));
   assertBitIdentical(await loadAndEval(src), base.q4, 'async iterable, 1-byte chunks for the header');
-  t.diagnostic(`async iterable, ${dataOffset + 4096} one-byte chunks then 1 MB: ${(performance.now() - t0).toFixed(0)} ms`);
+  t.diagnostic(
+    `async iterable, ${dataOffset + 4096} one-byte chunks then 1 MB: ${(performance.now() - t0).toFixed(0)} ms`,
+  );
 });
 
 // ---- broken files ----
@@ -118,52 +142,104 @@ function patched(mutate) {
 }
 
 /** The Q4_0 file with one tensor's type id changed. */
-const retyped = (name, type) => patched((b) => b.writeUInt32LE(type, layout.tensors.find((t) => t.name === name).typeOffset));
-const RUNS = GGML_TYPES.filter((t) => t.runs).map((t) => t.name).join(', ');
+const retyped = (name, type) =>
+  patched((b) => b.writeUInt32LE(type, layout.tensors.find((t) => t.name === name).typeOffset));
+const RUNS = GGML_TYPES.filter((t) => t.runs)
+  .map((t) => t.name)
+  .join(', ');
 
 const BROKEN = [
   ['empty file', () => Buffer.alloc(0), 'TRUNCATED', /empty/],
-  ['wrong magic (a text file)', () => readFileSync(path.join(ROOT, 'models/kjv-tiny.md')), 'FORMAT', /not a GGUF file|magic/i],
+  [
+    'wrong magic (a text file)',
+    () => readFileSync(path.join(ROOT, 'models/kjv-tiny.md')),
+    'FORMAT',
+    /not a GGUF file|magic/i,
+  ],
   ['GGUF magic, then nothing', () => q4.subarray(0, 4), 'TRUNCATED', /truncated/],
   ['truncated at 20 bytes (header)', () => q4.subarray(0, 20), 'TRUNCATED', /truncated.*\b20\b/],
   ['truncated at 60000 bytes (metadata)', () => q4.subarray(0, 60000), 'TRUNCATED', /truncated.*\b60000\b.*metadata/],
-  ['truncated in the tensor table', () => q4.subarray(0, (layout.kvEnd + layout.tableEnd) >> 1), 'TRUNCATED', /truncated.*tensor table/],
-  ['truncated in the tensor data (size − 1000)', () => q4.subarray(0, q4.length - 1000), 'TRUNCATED', /truncated.*tensor data/],
+  [
+    'truncated in the tensor table',
+    () => q4.subarray(0, (layout.kvEnd + layout.tableEnd) >> 1),
+    'TRUNCATED',
+    /truncated.*tensor table/,
+  ],
+  [
+    'truncated in the tensor data (size − 1000)',
+    () => q4.subarray(0, q4.length - 1000),
+    'TRUNCATED',
+    /truncated.*tensor data/,
+  ],
   ['truncated by one byte', () => q4.subarray(0, q4.length - 1), 'TRUNCATED', /truncated/],
-  ['unknown architecture internlm9', () => patched((b) => {
-    let n = 0;
-    for (let i = b.indexOf('internlm2'); i >= 0; i = b.indexOf('internlm2', i + 1), n++) b[i + 8] = 0x39; // '9'
-    assert.ok(n > 1, 'fixture: the file names its architecture');
-  }), 'UNSUPPORTED', /internlm9/],
-  ['output.weight with type 9 (Q8_1)', () => patched((b) => {
-    // the tensor table entry, found by reading the file ("output.weight" also ends "attn_output.weight")
-    const t = layout.tensors.find((x) => x.name === 'output.weight');
-    assert.equal(t.dims.length, 2);
-    assert.equal(t.typeOffset, t.nameOffset + 13 + 4 + 16);
-    b.writeUInt32LE(9, t.typeOffset);
-  }), 'UNSUPPORTED', /output\.weight.*Q8_1|Q8_1.*output\.weight/],
+  [
+    'unknown architecture internlm9',
+    () =>
+      patched((b) => {
+        let n = 0;
+        for (let i = b.indexOf('internlm2'); i >= 0; i = b.indexOf('internlm2', i + 1), n++) b[i + 8] = 0x39; // '9'
+        assert.ok(n > 1, 'fixture: the file names its architecture');
+      }),
+    'UNSUPPORTED',
+    /internlm9/,
+  ],
+  [
+    'output.weight with type 9 (Q8_1)',
+    () =>
+      patched((b) => {
+        // the tensor table entry, found by reading the file ("output.weight" also ends "attn_output.weight")
+        const t = layout.tensors.find((x) => x.name === 'output.weight');
+        assert.equal(t.dims.length, 2);
+        assert.equal(t.typeOffset, t.nameOffset + 13 + 4 + 16);
+        b.writeUInt32LE(9, t.typeOffset);
+      }),
+    'UNSUPPORTED',
+    /output\.weight.*Q8_1|Q8_1.*output\.weight/,
+  ],
   // types ggml defines and the engine does not run: the table parses (ggml's block sizes), and the
   // message names tensor, type and the types that do run
-  ['blk.0.attn_k.weight with type 35 (TQ2_0)', () => retyped('blk.0.attn_k.weight', 35), 'UNSUPPORTED',
-    new RegExp(`^tensor blk\\.0\\.attn_k\\.weight has type TQ2_0, which this engine does not run \\(it runs ${RUNS}\\)$`)],
-  ['blk.0.attn_norm.weight with type 26 (I32)', () => retyped('blk.0.attn_norm.weight', 26), 'UNSUPPORTED',
-    /^tensor blk\.0\.attn_norm\.weight has type I32, which this engine does not run \(it runs norms in F32\)$/],
-  ['blk.0.attn_k.weight with type id 77', () => retyped('blk.0.attn_k.weight', 77), 'FORMAT',
-    /blk\.0\.attn_k\.weight' has type id 77, which ggml does not define/],
-  ['blk.0.attn_k.weight with type id 4 (Q4_2)', () => retyped('blk.0.attn_k.weight', 4), 'FORMAT',
-    /blk\.0\.attn_k\.weight' has type Q4_2, which ggml has removed/],
+  [
+    'blk.0.attn_k.weight with type 35 (TQ2_0)',
+    () => retyped('blk.0.attn_k.weight', 35),
+    'UNSUPPORTED',
+    new RegExp(
+      `^tensor blk\\.0\\.attn_k\\.weight has type TQ2_0, which this engine does not run \\(it runs ${RUNS}\\)$`,
+    ),
+  ],
+  [
+    'blk.0.attn_norm.weight with type 26 (I32)',
+    () => retyped('blk.0.attn_norm.weight', 26),
+    'UNSUPPORTED',
+    /^tensor blk\.0\.attn_norm\.weight has type I32, which this engine does not run \(it runs norms in F32\)$/,
+  ],
+  [
+    'blk.0.attn_k.weight with type id 77',
+    () => retyped('blk.0.attn_k.weight', 77),
+    'FORMAT',
+    /blk\.0\.attn_k\.weight' has type id 77, which ggml does not define/,
+  ],
+  [
+    'blk.0.attn_k.weight with type id 4 (Q4_2)',
+    () => retyped('blk.0.attn_k.weight', 4),
+    'FORMAT',
+    /blk\.0\.attn_k\.weight' has type Q4_2, which ggml has removed/,
+  ],
 ];
 
 for (const [label, make, code, re] of BROKEN) {
-  test(`broken file: ${label} → ${code}, as a path and as bytes; then the good file loads`, { concurrency: false }, async () => {
-    const bytes = make();
-    const file = path.join(tmp, label.replace(/[^a-z0-9]+/gi, '_') + '.gguf');
-    await writeFile(file, bytes);
-    await assertNtkError(Engine.load(file), code, re, `${label} (path)`);
-    await assertNtkError(Engine.load(new Uint8Array(bytes)), code, re, `${label} (bytes)`);
-    await assertNtkError(Engine.load(chunked(bytes, () => 4093)), code, re, `${label} (async iterable)`);
-    assertBitIdentical(await loadAndEval(Q4), base.q4, `good file after ${label}`);
-  });
+  test(
+    `broken file: ${label} → ${code}, as a path and as bytes; then the good file loads`,
+    { concurrency: false },
+    async () => {
+      const bytes = make();
+      const file = path.join(tmp, label.replace(/[^a-z0-9]+/gi, '_') + '.gguf');
+      await writeFile(file, bytes);
+      await assertNtkError(Engine.load(file), code, re, `${label} (path)`);
+      await assertNtkError(Engine.load(new Uint8Array(bytes)), code, re, `${label} (bytes)`);
+      await assertNtkError(Engine.load(chunked(bytes, () => 4093)), code, re, `${label} (async iterable)`);
+      assertBitIdentical(await loadAndEval(Q4), base.q4, `good file after ${label}`);
+    },
+  );
 }
 
 test('a nonexistent path → IO naming the path', async () => {
@@ -176,7 +252,10 @@ test('a nonexistent path → IO naming the path', async () => {
 test('a directory as the path → NtkError', async () => {
   const d = path.join(tmp, 'a-directory.gguf');
   await mkdir(d, { recursive: true });
-  const err = await Engine.load(d).then(() => null, (e) => e);
+  const err = await Engine.load(d).then(
+    () => null,
+    (e) => e,
+  );
   assert.ok(err, 'rejected');
   assert.equal(err.name, 'NtkError', `got ${err.name}: ${err.message}`);
 });
@@ -221,7 +300,8 @@ test('evaluate with an out-of-range id → ARG naming it; the context is unchang
     assertBitIdentical(await logitsOf(e), base.q4, 'logits after the errors');
 
     // mid-context: a call with a bad id adds nothing, so the next call continues as if it never happened
-    const a = PROMPT.slice(0, 32), b = PROMPT.slice(32);
+    const a = PROMPT.slice(0, 32),
+      b = PROMPT.slice(32);
     e.reset();
     e.evaluate(a);
     const clean = e.evaluate(b, { allLogits: true });
@@ -256,7 +336,12 @@ test('generate: bad options → ARG before anything is evaluated', async () => {
       [{ seed: 1.5 }, /seed/],
     ];
     for (const [options, re] of bad) {
-      await assertNtkError(collect(e.generate('In the beginning', { maxTokens: 3, ...options })), 'ARG', re, JSON.stringify(options));
+      await assertNtkError(
+        collect(e.generate('In the beginning', { maxTokens: 3, ...options })),
+        'ARG',
+        re,
+        JSON.stringify(options),
+      );
       assert.equal(e.nCtx, 0, `nothing evaluated after ${JSON.stringify(options)}`);
     }
     await assertNtkError(collect(e.generate({ text: 'x' }, { maxTokens: 1 })), 'ARG', /prompt/, 'prompt object');
@@ -310,7 +395,8 @@ test('the fuzzer regression inputs load or fail with an NtkError in the wasm bui
       (err) => {
         assert.equal(err.name, 'NtkError', `${name}: ${err.stack}`);
         return err.code;
-      });
+      },
+    );
     assert.ok(outcome, name);
   }
   // the array that claims more than 4 GiB must be refused, not wrapped on wasm32

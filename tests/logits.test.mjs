@@ -5,8 +5,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Engine, model, reference, refLastLogits, refRun, fullLogits64, ropeBase, baseFromInvFreq, relDiff,
-  assertLogitsClose, assertTopClose, row, Worst,
+  Engine,
+  model,
+  reference,
+  refLastLogits,
+  refRun,
+  fullLogits64,
+  ropeBase,
+  baseFromInvFreq,
+  relDiff,
+  assertLogitsClose,
+  assertTopClose,
+  row,
+  Worst,
 } from './helpers.mjs';
 
 const worst = new Worst();
@@ -36,8 +47,14 @@ function checkRun(t, engine, build, p, run) {
 
   // The RoPE base of the call: theta up to 512 tokens, dynamic NTK past it.
   const implied = baseFromInvFreq(run.inv_freq_used);
-  assert.ok(relDiff(engine.base, implied) <= 1e-6, `${label}: base ${engine.base}, transformers' inv_freq implies ${implied}`);
-  assert.ok(relDiff(engine.base, ropeBase(run.seq_len)) <= 1e-9, `${label}: base ${engine.base} vs formula ${ropeBase(run.seq_len)}`);
+  assert.ok(
+    relDiff(engine.base, implied) <= 1e-6,
+    `${label}: base ${engine.base}, transformers' inv_freq implies ${implied}`,
+  );
+  assert.ok(
+    relDiff(engine.base, ropeBase(run.seq_len)) <= 1e-9,
+    `${label}: base ${engine.base} vs formula ${ropeBase(run.seq_len)}`,
+  );
   if (run.seq_len > 512) assert.ok(engine.base > 10000 * 5, `${label}: dynamic NTK did not raise the base`);
   assert.equal(engine.info().rope.mode, 'consistent');
 
@@ -60,16 +77,24 @@ test('the F32 file loads as internlm2 with dynamic NTK from the file', () => {
 
 for (const [p, prompt] of reference().prompts.entries()) {
   for (const run of prompt.runs) {
-    test(`simd: prompt ${p}, ${run.seq_len} tokens: last logits, top-10 lists, RoPE base`, { concurrency: false }, (t) => {
-      checkRun(t, engines.simd, 'simd', p, run);
-    });
+    test(
+      `simd: prompt ${p}, ${run.seq_len} tokens: last logits, top-10 lists, RoPE base`,
+      { concurrency: false },
+      (t) => {
+        checkRun(t, engines.simd, 'simd', p, run);
+      },
+    );
   }
 }
 
 function checkFull64(t, engine, build) {
   const f = fullLogits64();
   assert.deepEqual(f.shape, [64, 4096]);
-  assert.deepEqual(f.token_ids, reference().prompts[0].runs[0].token_ids.slice(0, 64), 'fixture: first 64 ids of prompt 0');
+  assert.deepEqual(
+    f.token_ids,
+    reference().prompts[0].runs[0].token_ids.slice(0, 64),
+    'fixture: first 64 ids of prompt 0',
+  );
   engine.reset();
   const logits = engine.evaluate(f.token_ids, { allLogits: true });
   let w = { rel: 0 };
@@ -78,7 +103,9 @@ function checkFull64(t, engine, build) {
     if (s.rel > w.rel) w = { ...s, pos };
   }
   worst.note(`${build} full_logits_64.bin`, w, `position ${w.pos}`);
-  t.diagnostic(`${build} full_logits_64: worst rel ${w.rel.toExponential(3)} at position ${w.pos} (max|Δ| ${w.maxAbs.toExponential(3)})`);
+  t.diagnostic(
+    `${build} full_logits_64: worst rel ${w.rel.toExponential(3)} at position ${w.pos} (max|Δ| ${w.maxAbs.toExponential(3)})`,
+  );
 }
 
 test('simd: full_logits_64, every position of one 64-token call', (t) => checkFull64(t, engines.simd, 'simd'));

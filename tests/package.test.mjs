@@ -104,13 +104,16 @@ after(async () => {
 test('the tarball holds exactly the package files and is under 15 MB', async () => {
   const files = packed.files.map((f) => f.path).sort();
   assert.deepEqual(files, EXPECTED_FILES);
-  for (const f of files) assert.doesNotMatch(f, /^(tests|src|bench|scripts|web|build|node_modules)\/|fixtures|\.c$|\.h$/);
+  for (const f of files)
+    assert.doesNotMatch(f, /^(tests|src|bench|scripts|web|build|node_modules)\/|fixtures|\.c$|\.h$/);
   assert.equal(packed.name, pkg.name);
   assert.ok(packed.size < MAX_TARBALL, `tarball is ${packed.size} bytes`);
   // the bundled model is the repo's, byte for byte
   const installed = await readFile(join(project, 'node_modules/ntk-wasm/models/kjv-tiny-q8_0.gguf'));
   assert.ok(installed.equals(await readFile(join(root, 'models/kjv-tiny-q8_0.gguf'))));
-  console.log(`# ${packed.filename}: ${files.length} files, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked`);
+  console.log(
+    `# ${packed.filename}: ${files.length} files, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked`,
+  );
 });
 
 test('package.json points types, exports and bin at files that are in the package', () => {
@@ -136,7 +139,7 @@ async function repoGreedy() {
   }
 }
 
-test('the installed package loads its bundled model and generates the repo\'s greedy tokens', async () => {
+test("the installed package loads its bundled model and generates the repo's greedy tokens", async () => {
   const script = `
     import('ntk-wasm').then(async ({ Engine, NtkError }) => {
       const model = require.resolve('ntk-wasm/package.json').replace(/package\\.json$/, 'models/kjv-tiny-q8_0.gguf');
@@ -165,7 +168,10 @@ test('npx ntk-wasm info works in the project', async () => {
 });
 
 test('a chat works with @huggingface/jinja from the installed dependencies', async () => {
-  assert.ok(existsSync(join(project, 'node_modules/@huggingface/jinja/package.json')), 'jinja installed as a dependency');
+  assert.ok(
+    existsSync(join(project, 'node_modules/@huggingface/jinja/package.json')),
+    'jinja installed as a dependency',
+  );
   const script = `
     import('ntk-wasm').then(async ({ Engine }) => {
       const e = await Engine.load(require.resolve('ntk-wasm/package.json').replace(/package\\.json$/, 'models/kjv-tiny-q8_0.gguf'));
@@ -182,7 +188,9 @@ test('a chat works with @huggingface/jinja from the installed dependencies', asy
 
 test('the Engine runs inside a Node worker_thread of the project, and WorkerEngine from ntk-wasm/worker', async () => {
   const expected = await repoGreedy();
-  await writeFile(join(project, 'in-thread.mjs'), `
+  await writeFile(
+    join(project, 'in-thread.mjs'),
+    `
     import { Worker, isMainThread, parentPort } from 'node:worker_threads';
     import { createRequire } from 'node:module';
     if (isMainThread) {
@@ -198,10 +206,13 @@ test('the Engine runs inside a Node worker_thread of the project, and WorkerEngi
       e.dispose();
       parentPort.postMessage(ids);
     }
-  `);
+  `,
+  );
   assert.deepEqual(JSON.parse((await node(['in-thread.mjs'], project)).stdout), expected);
 
-  await writeFile(join(project, 'worker-engine.mjs'), `
+  await writeFile(
+    join(project, 'worker-engine.mjs'),
+    `
     import { WorkerEngine, NtkError } from 'ntk-wasm/worker';
     import { createRequire } from 'node:module';
     const model = createRequire(import.meta.url).resolve('ntk-wasm/package.json').replace(/package\\.json$/, 'models/kjv-tiny-q8_0.gguf');
@@ -211,7 +222,8 @@ test('the Engine runs inside a Node worker_thread of the project, and WorkerEngi
     const arch = (await w.info()).architecture;
     await w.dispose();
     console.log(JSON.stringify({ ids, arch, ntkError: typeof NtkError }));
-  `);
+  `,
+  );
   const out = JSON.parse((await node(['worker-engine.mjs'], project)).stdout);
   assert.deepEqual(out, { ids: expected, arch: 'internlm2', ntkError: 'function' });
 });
@@ -219,7 +231,18 @@ test('the Engine runs inside a Node worker_thread of the project, and WorkerEngi
 // ---- TypeScript: the declarations, as the installed package gives them ----
 
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
-const TSC_FLAGS = ['--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2022,dom', '--types', '', '--pretty', 'false'];
+const TSC_FLAGS = [
+  '--noEmit',
+  '--strict',
+  '--target',
+  'es2022',
+  '--lib',
+  'es2022,dom',
+  '--types',
+  '',
+  '--pretty',
+  'false',
+];
 const NODENEXT = ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--resolveJsonModule'];
 
 async function typesDir() {
@@ -239,8 +262,11 @@ test('tsc --strict compiles a usage of every API piece against the installed typ
   const r = await run(process.execPath, [tsc, ...TSC_FLAGS, ...NODENEXT, 'usage.ts'], { cwd: dir, allowFail: true });
   assert.equal(r.code, 0, `usage.ts (nodenext):\n${r.stdout}${r.stderr}`);
   // bundlers resolve through the same "types" conditions
-  const b = await run(process.execPath, [tsc, ...TSC_FLAGS, '--module', 'preserve', '--moduleResolution', 'bundler',
-    '--resolveJsonModule', 'usage.ts'], { cwd: dir, allowFail: true });
+  const b = await run(
+    process.execPath,
+    [tsc, ...TSC_FLAGS, '--module', 'preserve', '--moduleResolution', 'bundler', '--resolveJsonModule', 'usage.ts'],
+    { cwd: dir, allowFail: true },
+  );
   assert.equal(b.code, 0, `usage.ts (bundler):\n${b.stdout}${b.stderr}`);
 });
 
@@ -260,8 +286,17 @@ test('the types reject misuses: every @ts-expect-error line of misuse.ts is an e
   });
   assert.ok(expected.length >= 15, `misuse.ts has ${expected.length} directives`);
   await writeFile(join(dir, 'misuse-bare.ts'), bare.join('\n'));
-  const b = await run(process.execPath, [tsc, ...TSC_FLAGS, ...NODENEXT, 'misuse-bare.ts'], { cwd: dir, allowFail: true });
+  const b = await run(process.execPath, [tsc, ...TSC_FLAGS, ...NODENEXT, 'misuse-bare.ts'], {
+    cwd: dir,
+    allowFail: true,
+  });
   assert.notEqual(b.code, 0, 'misuses without the directives fail to compile');
-  const errorLines = [...new Set([...b.stdout.matchAll(/^misuse-bare\.ts\((\d+),\d+\): error TS\d+/gm)].map((m) => Number(m[1])))];
-  assert.deepEqual(errorLines.sort((x, y) => x - y), expected, b.stdout);
+  const errorLines = [
+    ...new Set([...b.stdout.matchAll(/^misuse-bare\.ts\((\d+),\d+\): error TS\d+/gm)].map((m) => Number(m[1]))),
+  ];
+  assert.deepEqual(
+    errorLines.sort((x, y) => x - y),
+    expected,
+    b.stdout,
+  );
 });

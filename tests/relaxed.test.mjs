@@ -73,7 +73,9 @@ test('without relaxed SIMD (a Node 20 process without the flag): "auto" runs the
     console.log(JSON.stringify(out));`;
   const stdout = await new Promise((resolve, reject) =>
     execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT }, (err, out, errOut) =>
-      (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out))));
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+    ),
+  );
   const out = JSON.parse(stdout);
   if (out.supported) return; // a runtime with relaxed SIMD on by default has no fallback to show
   assert.equal(out.auto, false, '"auto" fell back to the SIMD build');

@@ -11,7 +11,10 @@ before(async () => {
 });
 after(() => e?.dispose());
 
-const prompt = (p, L = 100) => reference().prompts[p].runs.find((r) => r.seq_len >= L).token_ids.slice(0, L);
+const prompt = (p, L = 100) =>
+  reference()
+    .prompts[p].runs.find((r) => r.seq_len >= L)
+    .token_ids.slice(0, L);
 const ids = (items) => items.map((x) => x.id);
 const text = (items) => items.map((x) => x.text).join('');
 
@@ -36,8 +39,17 @@ function greedyByHand(promptIds, n, adjust = (l) => l) {
 }
 
 test('ropeBase() reproduces the values listed in the fixtures README', () => {
-  const readme = { 512: 10000, 513: 10040.325, 1024: 31082.237, 1400: 46898.592, 1500: 51136.167, 2960: 113970.238, 3000: 115710.987 };
-  for (const [L, b] of Object.entries(readme)) assert.ok(Math.abs(ropeBase(+L) - b) <= 5e-4, `base(${L}) = ${ropeBase(+L)}, README ${b}`);
+  const readme = {
+    512: 10000,
+    513: 10040.325,
+    1024: 31082.237,
+    1400: 46898.592,
+    1500: 51136.167,
+    2960: 113970.238,
+    3000: 115710.987,
+  };
+  for (const [L, b] of Object.entries(readme))
+    assert.ok(Math.abs(ropeBase(+L) - b) <= 5e-4, `base(${L}) = ${ropeBase(+L)}, README ${b}`);
 });
 
 test('same seed → same tokens; another seed → other tokens (temperature 0.9, topK 40)', async () => {
@@ -56,7 +68,10 @@ test('same seed → same tokens; another seed → other tokens (temperature 0.9,
   const c = ids(await gen(P, { ...opts, seed: 4242 }));
   assert.notDeepEqual(c, a, 'seed 4242 vs 42');
   const greedy = ids(await gen(P, { temperature: 0, maxTokens: 30 }));
-  assert.ok(a.some((id, i) => id !== greedy[i]), 'temperature 0.9 is not greedy');
+  assert.ok(
+    a.some((id, i) => id !== greedy[i]),
+    'temperature 0.9 is not greedy',
+  );
 });
 
 test('temperature 0 = argmax of evaluate() logits, step by step; step 0 = the fixture top-1', async () => {
@@ -79,7 +94,8 @@ test('topK 1 at temperature 5, topP → 0 and minP 1 all equal greedy', async ()
     ['topK 1, seed 2', { topK: 1, seed: 2 }],
     ['topP 1e-6', { topK: 0, topP: 1e-6, seed: 3 }],
     ['minP 1', { topK: 0, topP: 1, minP: 1, seed: 4 }],
-  ]) assert.deepEqual(ids(await gen(P, { temperature: 5, maxTokens: 30, ...o })), greedy, label);
+  ])
+    assert.deepEqual(ids(await gen(P, { temperature: 5, maxTokens: 30, ...o })), greedy, label);
   // and temperature 5 without them is not greedy
   assert.notDeepEqual(ids(await gen(P, { temperature: 5, topK: 0, topP: 1, minP: 0, maxTokens: 30, seed: 5 })), greedy);
 });
@@ -90,10 +106,14 @@ test('repeatPenalty changes a repeating greedy continuation, exactly as src/samp
   const greedy = ids(await gen(P, { temperature: 0, maxTokens: N }));
   // the greedy continuation repeats itself ("… in the land of Moab: and in the land of Moab …")
   assert.ok(new Set(greedy).size <= N - 10, `greedy continuation repeats: ${new Set(greedy).size} distinct of ${N}`);
-  const penalty = 1.3, window = 64;
+  const penalty = 1.3,
+    window = 64;
   const pen = ids(await gen(P, { temperature: 0, maxTokens: N, repeatPenalty: penalty, repeatWindow: window }));
   assert.notDeepEqual(pen, greedy, 'the penalty changed nothing');
-  assert.ok(new Set(pen).size > new Set(greedy).size, `penalised: ${new Set(pen).size} distinct tokens, greedy ${new Set(greedy).size}`);
+  assert.ok(
+    new Set(pen).size > new Set(greedy).size,
+    `penalised: ${new Set(pen).size} distinct tokens, greedy ${new Set(greedy).size}`,
+  );
   // penalty over the last `window` tokens of the context (prompt included), each id once:
   // positive logits divided by the penalty, negative multiplied (float32 arithmetic)
   const pf = Math.fround(penalty);
@@ -104,7 +124,10 @@ test('repeatPenalty changes a repeating greedy continuation, exactly as src/samp
   });
   assert.deepEqual(pen, byHand, 'penalised greedy vs the documented rule applied to evaluate() logits');
   // a window of 0 turns the penalty off
-  assert.deepEqual(ids(await gen(P, { temperature: 0, maxTokens: N, repeatPenalty: penalty, repeatWindow: 0 })), greedy);
+  assert.deepEqual(
+    ids(await gen(P, { temperature: 0, maxTokens: N, repeatPenalty: penalty, repeatWindow: 0 })),
+    greedy,
+  );
 });
 
 test('items carry nCtx = prompt length + i and the base of their call (theta ≤ 512, dynamic NTK past it)', async () => {
@@ -114,7 +137,11 @@ test('items carry nCtx = prompt length + i and the base of their call (theta ≤
   for (const [i, it] of items.entries()) {
     assert.equal(it.nCtx, C + i, `item ${i} nCtx`);
     if (it.nCtx <= 512) assert.equal(it.base, 10000, `item ${i} (L=${it.nCtx}) base`);
-    else assert.ok(relDiff(it.base, ropeBase(it.nCtx)) <= 1e-9, `item ${i} (L=${it.nCtx}): base ${it.base} vs ${ropeBase(it.nCtx)}`);
+    else
+      assert.ok(
+        relDiff(it.base, ropeBase(it.nCtx)) <= 1e-9,
+        `item ${i} (L=${it.nCtx}): base ${it.base} vs ${ropeBase(it.nCtx)}`,
+      );
   }
   // README: base(513) = 10040.325
   assert.ok(Math.abs(items[513 - C].base - 10040.325) <= 5e-4, `base at L=513: ${items[513 - C].base}`);
@@ -141,7 +168,8 @@ test('streamed texts concatenate to the detokenized ids', async () => {
 test('no U+FFFD in the stream of a prompt that produces only valid text', async () => {
   for (const p of [0, 1, 2]) {
     const items = await gen(prompt(p), { temperature: 0.7, maxTokens: 40, seed: 7 + p });
-    for (const [i, it] of items.entries()) assert.ok(!it.text.includes('\uFFFD'), `prompt ${p} item ${i}: ${JSON.stringify(it.text)}`);
+    for (const [i, it] of items.entries())
+      assert.ok(!it.text.includes('\uFFFD'), `prompt ${p} item ${i}: ${JSON.stringify(it.text)}`);
     assert.ok(text(items).length > 40);
   }
 });
@@ -170,7 +198,10 @@ test('multi-byte characters are never split between items (random byte-fallback 
     for (const it of items) whole.push(...[...it.text].filter((c) => c.codePointAt(0) > 0x7f && c !== '\uFFFD'));
   }
   assert.ok(nonAscii >= 10, `the runs produced ${nonAscii} non-ASCII bytes`);
-  assert.ok(whole.length > 0, 'no valid multi-byte character was drawn: the sampler or model changed, pick another seed');
+  assert.ok(
+    whole.length > 0,
+    'no valid multi-byte character was drawn: the sampler or model changed, pick another seed',
+  );
 });
 
 test('generate: maxTokens 0 yields nothing; an aborted signal stops the stream', async () => {

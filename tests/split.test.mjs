@@ -12,8 +12,17 @@ import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import {
-  Engine, model, fullLogits64, readGGUF, tensorData, splitGGUF, splitName, assertNtkError,
-  assertBitIdentical, serve, sendBytes,
+  Engine,
+  model,
+  fullLogits64,
+  readGGUF,
+  tensorData,
+  splitGGUF,
+  splitName,
+  assertNtkError,
+  assertBitIdentical,
+  serve,
+  sendBytes,
 } from './helpers.mjs';
 
 const Q8 = model('q8_0');
@@ -25,8 +34,8 @@ const MAX_TENSORS = 20; // 20 + 20 + 17
 
 let base; // all 32 rows of logits of the whole file
 let tmp, srv;
-let parts, paths;          // 3 parts, with their tensors
-let lean, leanPaths;       // --no-tensor-in-metadata: part 1 metadata only, then 3 parts of tensors
+let parts, paths; // 3 parts, with their tensors
+let lean, leanPaths; // --no-tensor-in-metadata: part 1 metadata only, then 3 parts of tensors
 
 // Engine bug (src/api.c): on_table_ready and ntk_load_end pass &e->parts[0].g to model_bind as an
 // array of gguf_ctx, but e->parts is an array of struct part { gguf_ctx g; void *data; }, so
@@ -91,9 +100,17 @@ test('splitGGUF: the layout of gguf-split', () => {
   const wholeKeys = Object.keys(g0.kv);
   for (const [i, g] of layouts.entries()) {
     const keys = Object.keys(g.kv);
-    assert.deepEqual(keys, [...(i === 0 ? wholeKeys : []), 'split.no', 'split.count', 'split.tensors.count'], `part ${i + 1}: keys`);
+    assert.deepEqual(
+      keys,
+      [...(i === 0 ? wholeKeys : []), 'split.no', 'split.count', 'split.tensors.count'],
+      `part ${i + 1}: keys`,
+    );
     const dv = new DataView(parts[i].buffer, parts[i].byteOffset);
-    assert.deepEqual([g.kv['split.no'].type, g.kv['split.count'].type, g.kv['split.tensors.count'].type], [2, 2, 5], 'u16, u16, i32');
+    assert.deepEqual(
+      [g.kv['split.no'].type, g.kv['split.count'].type, g.kv['split.tensors.count'].type],
+      [2, 2, 5],
+      'u16, u16, i32',
+    );
     assert.equal(dv.getUint16(g.kv['split.no'].valueOffset, true), i);
     assert.equal(dv.getUint16(g.kv['split.count'].valueOffset, true), 3);
     assert.equal(dv.getInt32(g.kv['split.tensors.count'].valueOffset, true), N_TENSORS);
@@ -103,12 +120,22 @@ test('splitGGUF: the layout of gguf-split', () => {
   }
   // every tensor once, in order, with its own bytes
   const names = layouts.flatMap((g) => g.tensors.map((t) => t.name));
-  assert.deepEqual(names, g0.tensors.map((t) => t.name));
-  assert.deepEqual(layouts.map((g) => g.tensors.length), [20, 20, 17]);
+  assert.deepEqual(
+    names,
+    g0.tensors.map((t) => t.name),
+  );
+  assert.deepEqual(
+    layouts.map((g) => g.tensors.length),
+    [20, 20, 17],
+  );
   const want = tensorData(WHOLE, g0);
   const got = layouts.flatMap((g, i) => tensorData(parts[i], g));
-  for (let i = 0; i < want.length; i++) assert.ok(Buffer.from(got[i]).equals(Buffer.from(want[i])), `tensor ${names[i]}: bytes differ`);
-  assert.deepEqual(paths.map((p) => path.basename(p)), [1, 2, 3].map((k) => `${NAME}-0000${k}-of-00003.gguf`));
+  for (let i = 0; i < want.length; i++)
+    assert.ok(Buffer.from(got[i]).equals(Buffer.from(want[i])), `tensor ${names[i]}: bytes differ`);
+  assert.deepEqual(
+    paths.map((p) => path.basename(p)),
+    [1, 2, 3].map((k) => `${NAME}-0000${k}-of-00003.gguf`),
+  );
   // --no-tensor-in-metadata: part 1 holds no tensors, and its file ends at the aligned data offset
   const l0 = readGGUF(lean[0]);
   assert.equal(lean.length, 4);
@@ -126,16 +153,25 @@ test("from part 1's path (the other names derived): the whole file's logits, inf
   assert.equal(info.nTensors, N_TENSORS);
   assert.deepEqual(info.tensorTypes, (await loadAndEval(Q8)).info.tensorTypes);
   // progress runs through the three parts to the sum of their sizes
-  const sizes = parts.map((p) => p.length), total = sizes.reduce((a, b) => a + b, 0);
+  const sizes = parts.map((p) => p.length),
+    total = sizes.reduce((a, b) => a + b, 0);
   assert.equal(events.at(-1).phase, 'ready');
   assert.equal(events.at(-1).loaded, total);
   assert.deepEqual([...new Set(events.map((e) => e.part))], [1, 2, 3]);
-  assert.ok(events.filter((e) => e.part > 1).every((e) => e.parts === 3), 'parts is 3 once part 1 is read');
-  for (let i = 1; i < events.length; i++) assert.ok(events[i].loaded >= events[i - 1].loaded, `event ${i}: loaded went down`);
+  assert.ok(
+    events.filter((e) => e.part > 1).every((e) => e.parts === 3),
+    'parts is 3 once part 1 is read',
+  );
+  for (let i = 1; i < events.length; i++)
+    assert.ok(events[i].loaded >= events[i - 1].loaded, `event ${i}: loaded went down`);
 });
 
 test('from a list of paths, and from a list of bytes', async () => {
-  for (const [label, src] of [['paths', paths], ['Uint8Arrays', parts], ['ArrayBuffers', parts.map((p) => p.slice().buffer)]]) {
+  for (const [label, src] of [
+    ['paths', paths],
+    ['Uint8Arrays', parts],
+    ['ArrayBuffers', parts.map((p) => p.slice().buffer)],
+  ]) {
     const { logits, info } = await loadAndEval(src);
     assertBitIdentical(logits, base, label);
     assert.equal(info.splits, 3, label);
@@ -149,11 +185,17 @@ test("from part 1's URL over HTTP: the other parts are fetched by their derived 
   const { logits, info } = await loadAndEval(url);
   assertBitIdentical(logits, base, 'part 1 URL');
   assert.equal(info.splits, 3);
-  assert.deepEqual(srv.requests.slice(from), paths.map((p) => `/split/three/${path.basename(p)}`));
+  assert.deepEqual(
+    srv.requests.slice(from),
+    paths.map((p) => `/split/three/${path.basename(p)}`),
+  );
   // a query string stays on every part's URL
   const q = await loadAndEval(`${url}?rev=main`);
   assertBitIdentical(q.logits, base, 'part 1 URL with a query');
-  assert.ok(srv.requests.slice(-3).every((r) => r.endsWith('?rev=main')), srv.requests.slice(-3).join(' '));
+  assert.ok(
+    srv.requests.slice(-3).every((r) => r.endsWith('?rev=main')),
+    srv.requests.slice(-3).join(' '),
+  );
 });
 
 test("from part 1's file: URL", async (t) => {
@@ -165,7 +207,10 @@ test("from part 1's file: URL", async (t) => {
 });
 
 test('--no-tensor-in-metadata: a first part with no tensors', async () => {
-  for (const [label, src] of [['part 1 path', leanPaths[0]], ['list of bytes', lean]]) {
+  for (const [label, src] of [
+    ['part 1 path', leanPaths[0]],
+    ['list of bytes', lean],
+  ]) {
     const { logits, info } = await loadAndEval(src);
     assertBitIdentical(logits, base, label);
     assert.equal(info.splits, 4, label);
@@ -180,7 +225,10 @@ test('a missing part file → IO naming the missing file; then a fresh load work
   const written = await writeParts(dir, parts);
   await rm(written[1]);
   const err = await assertNtkError(Engine.load(written[0]), 'IO', /no such file/, 'missing part 2');
-  assert.ok(err.message.includes(path.basename(written[1])), `the message does not name ${path.basename(written[1])}: ${err.message}`);
+  assert.ok(
+    err.message.includes(path.basename(written[1])),
+    `the message does not name ${path.basename(written[1])}: ${err.message}`,
+  );
   // and over HTTP: the 404 names the part's URL
   const url = srv.url(`/split/gap/${path.basename(written[0])}`);
   const e2 = await assertNtkError(Engine.load(url), 'IO', /HTTP 404/, 'missing part 2 over HTTP');
@@ -189,10 +237,18 @@ test('a missing part file → IO naming the missing file; then a fresh load work
 });
 
 test("parts in the wrong order in a list → FORMAT 'expected part 2'; then a fresh load works", async (t) => {
-  for (const [label, src] of [['paths', [paths[0], paths[2], paths[1]]], ['bytes', [parts[0], parts[2], parts[1]]]])
+  for (const [label, src] of [
+    ['paths', [paths[0], paths[2], paths[1]]],
+    ['bytes', [parts[0], parts[2], parts[1]]],
+  ])
     await assertNtkError(Engine.load(src), 'FORMAT', /expected part 2 of 3.*got part 3/, label);
   // the same part twice
-  await assertNtkError(Engine.load([parts[0], parts[0], parts[2]]), 'FORMAT', /expected part 2 of 3.*got part 1/, 'part 1 twice');
+  await assertNtkError(
+    Engine.load([parts[0], parts[0], parts[2]]),
+    'FORMAT',
+    /expected part 2 of 3.*got part 1/,
+    'part 1 twice',
+  );
   await thenFreshLoad(t, 'wrong order');
 });
 
@@ -203,7 +259,12 @@ test("loading from part 2 → FORMAT 'first part'; then a fresh load works", asy
 });
 
 test('a list one part short → FORMAT naming the missing part; then a fresh load works', async (t) => {
-  const err = await assertNtkError(Engine.load([parts[0], parts[1]]), 'FORMAT', /part 3 was not given/, 'list of 2 of 3');
+  const err = await assertNtkError(
+    Engine.load([parts[0], parts[1]]),
+    'FORMAT',
+    /part 3 was not given/,
+    'list of 2 of 3',
+  );
   // the count in the message: "this model is split in 2 parts but part 3 was not given"
   await t.test('the message gives the number of parts', () => {
     assert.match(err.message, /split in 3 parts/);
@@ -216,7 +277,12 @@ test('split.tensors.count wrong → FORMAT; then a fresh load works', async () =
   for (const wrong of [N_TENSORS - 1, N_TENSORS + 1]) {
     const p0 = parts[0].slice();
     new DataView(p0.buffer).setInt32(readGGUF(p0).kv['split.tensors.count'].valueOffset, wrong, true);
-    await assertNtkError(Engine.load([p0, parts[1], parts[2]]), 'FORMAT', new RegExp(`split\\.tensors\\.count says ${wrong}\\b.*\\b${N_TENSORS}\\b`), `count ${wrong}`);
+    await assertNtkError(
+      Engine.load([p0, parts[1], parts[2]]),
+      'FORMAT',
+      new RegExp(`split\\.tensors\\.count says ${wrong}\\b.*\\b${N_TENSORS}\\b`),
+      `count ${wrong}`,
+    );
   }
   await freshLoadWorks('split.tensors.count');
 });
@@ -235,7 +301,12 @@ test('an unsupported tensor type in part 2 → UNSUPPORTED naming the tensor, be
     yield p1.subarray(g1.dataOffset);
   }
   const events = [];
-  await assertNtkError(Engine.load([parts[0], part2(), parts[2]], { onProgress: (p) => events.push(p) }), 'UNSUPPORTED', re, 'Q8_1 in part 2');
+  await assertNtkError(
+    Engine.load([parts[0], part2(), parts[2]], { onProgress: (p) => events.push(p) }),
+    'UNSUPPORTED',
+    re,
+    'Q8_1 in part 2',
+  );
   assert.equal(dataAsked, false, "part 2's data was read");
   assert.ok(!events.some((e) => e.part === 2 && e.phase === 'tensors'), "a 'tensors' event for part 2");
   // from part 1's path, part 2 patched on disk

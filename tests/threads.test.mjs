@@ -4,7 +4,15 @@
 // through WorkerEngine. The fallback to one thread, and the option's checks.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, model, refRun, promptAndDecode, assertSameRun, assertBitIdentical, assertNtkError } from './helpers.mjs';
+import {
+  Engine,
+  model,
+  refRun,
+  promptAndDecode,
+  assertSameRun,
+  assertBitIdentical,
+  assertNtkError,
+} from './helpers.mjs';
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
 
 const PROMPT = refRun(0, 1500).token_ids.slice(0, 600); // two 512s' worth of dynamic NTK past L0

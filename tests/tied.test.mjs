@@ -13,13 +13,21 @@ const F32 = readFileSync(model('f32'));
 const g = readGGUF(F32);
 const tensors = g.tensors.map((t) => {
   const at = g.dataOffset + t.offset;
-  return { name: t.name, dims: t.dims, type: t.type, bytes: F32.subarray(at, at + tensorBytes(t.type, t.dims[0], t.dims[1] ?? 1)) };
+  return {
+    name: t.name,
+    dims: t.dims,
+    type: t.type,
+    bytes: F32.subarray(at, at + tensorBytes(t.type, t.dims[0], t.dims[1] ?? 1)),
+  };
 });
 const embd = tensors.find((t) => t.name === 'token_embd.weight');
-const rebuilt = (list) => ggufBytes({
-  version: g.version, alignment: g.alignment, tensors: list,
-  kv: Object.values(g.kv).map((r) => F32.subarray(r.start, r.end)),
-});
+const rebuilt = (list) =>
+  ggufBytes({
+    version: g.version,
+    alignment: g.alignment,
+    tensors: list,
+    kv: Object.values(g.kv).map((r) => F32.subarray(r.start, r.end)),
+  });
 const tied = rebuilt(tensors.filter((t) => t.name !== 'output.weight'));
 const copied = rebuilt(tensors.map((t) => (t.name === 'output.weight' ? { ...t, bytes: embd.bytes } : t)));
 
@@ -33,14 +41,25 @@ async function logitsOf(source) {
 }
 
 test('a file without output.weight ties its head to token_embd.weight', async () => {
-  assert.equal(readGGUF(tied).tensors.some((t) => t.name === 'output.weight'), false, 'the tied file has no head');
+  assert.equal(
+    readGGUF(tied).tensors.some((t) => t.name === 'output.weight'),
+    false,
+    'the tied file has no head',
+  );
   const [own, withCopy, withoutHead] = await Promise.all([logitsOf(F32), logitsOf(copied), logitsOf(tied)]);
   assertBitIdentical(withoutHead, withCopy, 'tied vs output.weight = token_embd.weight');
-  assert.ok(own.some((v, i) => v !== withCopy[i]), "the file's own head gives other logits (the test is not vacuous)");
+  assert.ok(
+    own.some((v, i) => v !== withCopy[i]),
+    "the file's own head gives other logits (the test is not vacuous)",
+  );
 });
 
 test('a split file ties its head once every part is in', async () => {
   const parts = splitGGUF(tied, { maxTensors: 20 });
   assert.equal(parts.length, 3);
-  assertBitIdentical(await logitsOf(parts), await logitsOf(copied), 'split tied file vs output.weight = token_embd.weight');
+  assertBitIdentical(
+    await logitsOf(parts),
+    await logitsOf(copied),
+    'split tied file vs output.weight = token_embd.weight',
+  );
 });

@@ -11,7 +11,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { Engine, model, reference, fullLogits64, ropeBase, relDiff, collect, assertNtkError, FIXTURES, ROOT } from './helpers.mjs';
+import {
+  Engine,
+  model,
+  reference,
+  fullLogits64,
+  ropeBase,
+  relDiff,
+  collect,
+  assertNtkError,
+  FIXTURES,
+  ROOT,
+} from './helpers.mjs';
 import { Worker } from 'node:worker_threads';
 import { WorkerEngine } from '../wasm/worker-engine.mjs';
 import { VERBS } from '../wasm/protocol.mjs';
@@ -80,7 +91,10 @@ test('greedy text of a fixture prompt equals Engine on the main thread, item for
     assert.ok(textOf(items).length > 0, 'no text');
     assert.equal(w.nCtx, main.tokenize(PROMPT).length + 20, 'nCtx after the generation');
     // WebAssembly memory comes in 64 KiB pages and holds at least the model's tensors
-    assert.ok(w.memoryBytes % 65536 === 0 && w.memoryBytes > (await w.info()).tensorBytes, `memoryBytes ${w.memoryBytes}`);
+    assert.ok(
+      w.memoryBytes % 65536 === 0 && w.memoryBytes > (await w.info()).tensorBytes,
+      `memoryBytes ${w.memoryBytes}`,
+    );
     // a second generation after reset is the same again (the worker holds no stale state)
     await w.reset();
     assert.equal(w.nCtx, 0);
@@ -101,7 +115,10 @@ test('every method answers as Engine does; logits bit for bit', async () => {
     const { contextFit: fitW, contextFitByKvType: byW, ...infoW } = await w.info();
     const { contextFit: fitMain, contextFitByKvType: byMain, ...infoMain } = main.info();
     assert.deepEqual(infoW, infoMain);
-    for (const [label, a, b] of [['contextFit', fitW, fitMain], ...Object.keys(byMain).map((t) => [t, byW[t], byMain[t]])])
+    for (const [label, a, b] of [
+      ['contextFit', fitW, fitMain],
+      ...Object.keys(byMain).map((t) => [t, byW[t], byMain[t]]),
+    ])
       assert.ok(Math.abs(a - b) < 0.01 * b, `${label}: ${a} vs ${b}`);
     assert.deepEqual(await w.metadata({ maxArrayItems: 2 }), main.metadata({ maxArrayItems: 2 }));
     assert.equal(await w.piece(1), main.piece(1));
@@ -110,8 +127,12 @@ test('every method answers as Engine does; logits bit for bit', async () => {
     const logits = await w.evaluate(fullLogits64().token_ids, { allLogits: true });
     assert.ok(logits instanceof Float32Array);
     assert.equal(logits.length, expected.logits.length);
-    assert.ok(Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength)
-      .equals(Buffer.from(expected.logits.buffer, expected.logits.byteOffset, expected.logits.byteLength)), 'logits differ');
+    assert.ok(
+      Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength).equals(
+        Buffer.from(expected.logits.buffer, expected.logits.byteOffset, expected.logits.byteLength),
+      ),
+      'logits differ',
+    );
     assert.equal(w.nCtx, 64);
     // chat: the template renders in the worker (@huggingface/jinja from node_modules)
     const messages = [{ role: 'user', content: 'Who made the heaven and the earth?' }];
@@ -129,10 +150,11 @@ test('every method answers as Engine does; logits bit for bit', async () => {
 
 const METHOD_VERBS = Object.keys(VERBS).filter((v) => VERBS[v].run !== 'control');
 
-test('the verbs that are methods are Engine\'s methods, all of them, and WorkerEngine\'s', () => {
+test("the verbs that are methods are Engine's methods, all of them, and WorkerEngine's", () => {
   // on and off stay on the calling side; dispose is WorkerEngine's own, with the dispose control verb
   const engineMethods = Object.entries(Object.getOwnPropertyDescriptors(Engine.prototype))
-    .filter(([name, d]) => typeof d.value === 'function' && !['constructor', 'on', 'off', 'dispose'].includes(name)).map(([name]) => name);
+    .filter(([name, d]) => typeof d.value === 'function' && !['constructor', 'on', 'off', 'dispose'].includes(name))
+    .map(([name]) => name);
   assert.deepEqual([...METHOD_VERBS].sort(), engineMethods.sort(), 'every Engine method crosses to the worker');
   for (const verb of METHOD_VERBS) assert.equal(typeof WorkerEngine.prototype[verb], 'function', verb);
 });
@@ -183,12 +205,22 @@ test('the worker answers every verb of the table, and refuses any other', async 
 test('WorkerEngine sends every verb of the table, and no other', async () => {
   // each method verb called as a user would
   const CALLS = {
-    tokenize: (w) => w.tokenize('In'), info: (w) => w.info(), metadata: (w) => w.metadata(), piece: (w) => w.piece(1),
-    isEndOfGeneration: (w) => w.isEndOfGeneration(2), detokenize: (w) => w.detokenize([1, 2]), evaluate: (w) => w.evaluate([1, 2]),
+    tokenize: (w) => w.tokenize('In'),
+    info: (w) => w.info(),
+    metadata: (w) => w.metadata(),
+    piece: (w) => w.piece(1),
+    isEndOfGeneration: (w) => w.isEndOfGeneration(2),
+    detokenize: (w) => w.detokenize([1, 2]),
+    evaluate: (w) => w.evaluate([1, 2]),
     reset: (w) => w.reset(),
     // leaving the loop after two items sends next, then abort
-    generate: async (w) => { let n = 0; for await (const _ of w.generate('In', { maxTokens: 8 })) if (++n === 2) break; },
-    chat: async (w) => { for await (const _ of w.chat([{ role: 'user', content: 'Hi' }], { maxTokens: 1 })) break; },
+    generate: async (w) => {
+      let n = 0;
+      for await (const _ of w.generate('In', { maxTokens: 8 })) if (++n === 2) break;
+    },
+    chat: async (w) => {
+      for await (const _ of w.chat([{ role: 'user', content: 'Hi' }], { maxTokens: 1 })) break;
+    },
   };
   assert.deepEqual(Object.keys(CALLS).sort(), [...METHOD_VERBS].sort(), 'a call for every method verb');
   const sent = new Set();
@@ -212,17 +244,43 @@ test('NtkErrors keep their code and message across the boundary', async () => {
   try {
     const same = async (fnWorker, fnMain, label) => {
       let want;
-      try { fnMain(); } catch (e) { want = e; }
+      try {
+        fnMain();
+      } catch (e) {
+        want = e;
+      }
       assert.ok(want, `${label}: Engine did not throw`);
       const got = await assertNtkError(fnWorker, want.code, null, label);
       assert.equal(got.message, want.message, label);
     };
-    await same(() => w.tokenize(42), () => main.tokenize(42), 'tokenize(42)');
-    await same(() => w.piece(99999), () => main.piece(99999), 'piece out of range');
-    await same(() => w.evaluate([1.5]), () => main.evaluate([1.5]), 'evaluate([1.5])');
+    await same(
+      () => w.tokenize(42),
+      () => main.tokenize(42),
+      'tokenize(42)',
+    );
+    await same(
+      () => w.piece(99999),
+      () => main.piece(99999),
+      'piece out of range',
+    );
+    await same(
+      () => w.evaluate([1.5]),
+      () => main.evaluate([1.5]),
+      'evaluate([1.5])',
+    );
     await assertNtkError(() => collect(w.generate(PROMPT, { topP: 0 })), 'ARG', /topP/, 'generate topP 0');
-    await assertNtkError(() => collect(w.generate(PROMPT, { nope: 1 })), 'ARG', /unknown generate option/, 'unknown option');
-    await assertNtkError(() => collect(w.chat([{ role: 'user' }], { maxTokens: 2 })), 'ARG', null, 'chat without content');
+    await assertNtkError(
+      () => collect(w.generate(PROMPT, { nope: 1 })),
+      'ARG',
+      /unknown generate option/,
+      'unknown option',
+    );
+    await assertNtkError(
+      () => collect(w.chat([{ role: 'user' }], { maxTokens: 2 })),
+      'ARG',
+      null,
+      'chat without content',
+    );
     await assertNtkError(() => w.metadata({ maxArrayItems: -1 }), 'ARG', /maxArrayItems/, 'metadata');
     // a generation being consumed refuses evaluate, as Engine's does
     const it = w.generate(PROMPT, { maxTokens: 5, temperature: 0 });
@@ -230,7 +288,11 @@ test('NtkErrors keep their code and message across the boundary', async () => {
     await assertNtkError(() => w.evaluate([1]), 'STATE', /generation is running/, 'evaluate during generate');
     await assertNtkError(() => collect(w.generate(PROMPT)), 'STATE', /already running/, 'two generations');
     await it.return();
-    assert.equal((await collect(w.generate(PROMPT, { maxTokens: 2, temperature: 0 }))).length, 2, 'works after the errors');
+    assert.equal(
+      (await collect(w.generate(PROMPT, { maxTokens: 2, temperature: 0 }))).length,
+      2,
+      'works after the errors',
+    );
   } finally {
     await w.dispose();
   }
@@ -267,7 +329,8 @@ test('scale events arrive past 512 tokens, as Engine sends them, before the item
     assert.deepEqual(strip(items), strip(mainItems));
     assert.ok(w.base > 10000, `base getter ${w.base}`);
     // off() stops them; reset sends one (back to the trained base), as Engine's does
-    const seen = [], gone = [];
+    const seen = [],
+      gone = [];
     w.on('scale', (e) => seen.push(e));
     const fn = (e) => gone.push(e);
     w.on('scale', fn);
@@ -275,7 +338,10 @@ test('scale events arrive past 512 tokens, as Engine sends them, before the item
     const unsubscribe = w.on('scale', fn);
     unsubscribe();
     await w.reset();
-    assert.deepEqual(seen.map((e) => [e.nCtx, e.base]), [[0, 10000]]);
+    assert.deepEqual(
+      seen.map((e) => [e.nCtx, e.base]),
+      [[0, 10000]],
+    );
     assert.equal(gone.length, 0, 'a listener removed with off() was called');
   } finally {
     await w.dispose();
@@ -291,7 +357,12 @@ test('a truncated file rejects with TRUNCATED, leaves no worker, and the next lo
   await assertNtkError(WorkerEngine.load(whole.slice(0, 3_000_000)), 'TRUNCATED', /truncated/, 'bytes');
   await assertNtkError(WorkerEngine.load(path.join(tmp, 'missing.gguf')), 'IO', /no such file/, 'missing file');
   await assertNtkError(WorkerEngine.load(Q8, { nope: 1 }), 'ARG', /unknown load option/, 'bad option');
-  await assertNtkError(WorkerEngine.load(() => {}), 'ARG', /worker|model source/, 'a function as source');
+  await assertNtkError(
+    WorkerEngine.load(() => {}),
+    'ARG',
+    /worker|model source/,
+    'a function as source',
+  );
   await assertNoWorkerLeft('after the failed loads');
   const w = await WorkerEngine.load(Q8);
   try {
@@ -304,7 +375,11 @@ test('a truncated file rejects with TRUNCATED, leaves no worker, and the next lo
 test('an aborted load rejects with the abort reason and leaves no worker', async () => {
   const ac = new AbortController();
   const reason = new Error('stop loading');
-  const p = WorkerEngine.load(Q8, { chunkSize: 1 << 16, signal: ac.signal, onProgress: (x) => x.loaded > 1e6 && ac.abort(reason) });
+  const p = WorkerEngine.load(Q8, {
+    chunkSize: 1 << 16,
+    signal: ac.signal,
+    onProgress: (x) => x.loaded > 1e6 && ac.abort(reason),
+  });
   await assert.rejects(p, (e) => e === reason);
   await assert.rejects(WorkerEngine.load(Q8, { signal: AbortSignal.abort() }), { name: 'AbortError' });
   await assertNoWorkerLeft('after the aborted loads');
@@ -316,12 +391,17 @@ test('every kind of source crosses to the worker and loads the same model', asyn
   const ids = fullLogits64().token_ids.slice(0, 8);
   const sources = {
     'bytes (transferred)': () => readFileSync(Q8),
-    'part of a buffer (copied)': () => { const b = new Uint8Array(bytes.length + 16); b.set(bytes, 8); return b.subarray(8, 8 + bytes.length); },
+    'part of a buffer (copied)': () => {
+      const b = new Uint8Array(bytes.length + 16);
+      b.set(bytes, 8);
+      return b.subarray(8, 8 + bytes.length);
+    },
     ArrayBuffer: () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
     Blob: () => new Blob([bytes]),
     ReadableStream: () => Readable.toWeb(createReadStream(Q8)),
     'async iterable': () => createReadStream(Q8, { highWaterMark: 100_000 }),
-    Response: () => new Response(Readable.toWeb(createReadStream(Q8)), { headers: { 'content-length': String(bytes.length) } }),
+    Response: () =>
+      new Response(Readable.toWeb(createReadStream(Q8)), { headers: { 'content-length': String(bytes.length) } }),
     'file: URL': () => pathToFileURL(Q8),
     'a list of one part': () => [Q8],
   };
@@ -331,7 +411,12 @@ test('every kind of source crosses to the worker and loads the same model', asyn
     const w = await WorkerEngine.load(source, { onProgress: (p) => (total = p.total) });
     try {
       const got = await w.evaluate(ids, { allLogits: true });
-      assert.ok(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer, want.byteOffset, want.byteLength)), `${kind}: logits differ`);
+      assert.ok(
+        Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(
+          Buffer.from(want.buffer, want.byteOffset, want.byteLength),
+        ),
+        `${kind}: logits differ`,
+      );
       if (!/stream|iterable/i.test(kind)) assert.equal(total, bytes.length, `${kind}: progress total`);
       if (kind.startsWith('bytes')) assert.equal(source.length, 0, 'transferred bytes are detached');
     } finally {
@@ -355,7 +440,8 @@ test('abort stops a generation in the worker; the engine then generates as befor
     const mac = new AbortController();
     main.reset();
     let k = 0;
-    for await (const _ of main.generate(PROMPT, { maxTokens: 200, temperature: 0, signal: mac.signal })) if (++k === 5) mac.abort();
+    for await (const _ of main.generate(PROMPT, { maxTokens: 200, temperature: 0, signal: mac.signal }))
+      if (++k === 5) mac.abort();
     assert.equal(w.nCtx, main.nCtx, 'nCtx after the abort');
     // ...and the context goes on the same way
     const cont = { maxTokens: 10, temperature: 0 };
@@ -365,7 +451,8 @@ test('abort stops a generation in the worker; the engine then generates as befor
     // abort from a timer, while the worker is making tokens of a long generation
     await w.reset();
     const timer = new AbortController();
-    let n = 0, t0;
+    let n = 0,
+      t0;
     for await (const _ of w.generate(LONG, { maxTokens: 100_000, temperature: 0, signal: timer.signal })) {
       if (n++ === 0) {
         t0 = performance.now();
@@ -414,13 +501,17 @@ test('dispose ends the worker: calls reject with STATE, and no handle keeps a pr
       ${dispose ? 'await w.dispose();' : ''}
       console.log(JSON.stringify(text));`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     const t0 = performance.now();
     const code = await new Promise((resolve) => {
       const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.on('exit', (c, sig) => { clearTimeout(kill); resolve(sig ?? c); });
+      child.on('exit', (c, sig) => {
+        clearTimeout(kill);
+        resolve(sig ?? c);
+      });
     });
     assert.equal(code, 0, `dispose=${dispose}: the process did not end by itself (${code}); stderr: ${err}`);
     assert.ok(JSON.parse(out.trim()).length > 0, `dispose=${dispose}: no text (${out})`);

@@ -88,9 +88,16 @@ function strftimeNow(format) {
   const month = (style) => new Intl.DateTimeFormat('en-US', { month: style }).format(d);
   const weekday = (style) => new Intl.DateTimeFormat('en-US', { weekday: style }).format(d);
   const fields = {
-    Y: () => String(d.getFullYear()), m: () => pad(d.getMonth() + 1), d: () => pad(d.getDate()),
-    H: () => pad(d.getHours()), M: () => pad(d.getMinutes()), S: () => pad(d.getSeconds()),
-    b: () => month('short'), B: () => month('long'), a: () => weekday('short'), A: () => weekday('long'),
+    Y: () => String(d.getFullYear()),
+    m: () => pad(d.getMonth() + 1),
+    d: () => pad(d.getDate()),
+    H: () => pad(d.getHours()),
+    M: () => pad(d.getMinutes()),
+    S: () => pad(d.getSeconds()),
+    b: () => month('short'),
+    B: () => month('long'),
+    a: () => weekday('short'),
+    A: () => weekday('long'),
     '%': () => '%',
   };
   return String(format).replace(/%(.)/g, (all, c) => (fields[c] ? fields[c]() : all));
@@ -104,7 +111,12 @@ function strftimeNow(format) {
 function environment(jinja, vars) {
   const env = new jinja.Environment();
   const globals = {
-    true: true, false: false, none: null, True: true, False: false, None: null,
+    true: true,
+    false: false,
+    none: null,
+    True: true,
+    False: false,
+    None: null,
     raise_exception: (message) => {
       throw new TemplateRaised(String(message ?? 'raise_exception() called'));
     },
@@ -117,11 +129,14 @@ function environment(jinja, vars) {
 }
 
 function checkMessages(messages) {
-  if (!Array.isArray(messages)) throw argError(`messages must be an array of { role, content }, got ${typeof messages}`);
+  if (!Array.isArray(messages))
+    throw argError(`messages must be an array of { role, content }, got ${typeof messages}`);
   if (messages.length === 0) throw argError('messages must hold at least one message');
   return messages.map((m, i) => {
     if (m === null || typeof m !== 'object' || Array.isArray(m))
-      throw argError(`messages[${i}] must be an object { role, content }, got ${m === null ? 'null' : Array.isArray(m) ? 'an array' : typeof m}`);
+      throw argError(
+        `messages[${i}] must be an object { role, content }, got ${m === null ? 'null' : Array.isArray(m) ? 'an array' : typeof m}`,
+      );
     if (typeof m.role !== 'string' || m.role === '')
       throw argError(`messages[${i}].role must be a non-empty string, got ${JSON.stringify(m.role) ?? typeof m.role}`);
     if (typeof m.content !== 'string')

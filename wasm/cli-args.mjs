@@ -20,23 +20,56 @@ export class UsageError extends Error {}
  * its arguments itself (bench: bench/bench.mjs).
  */
 export const COMMANDS = {
-  run: { args: '[MODEL]', about: 'Generate text after a prompt (-p or --prompt-tokens). Text goes to stdout, speed and context to stderr.' },
-  chat: { args: '[MODEL]', about: "Talk to the model in the terminal (its chat template; InternLM2's if it has none). The answer " +
-    'streams, then the context length and RoPE base. Ctrl-C stops an answer; Ctrl-C at the prompt, Ctrl-D or /exit quits; ' +
-    '/reset starts a new conversation. Lines piped into stdin are taken as user turns, one a line.' },
-  logits: { args: '[MODEL]', about: 'One forward pass of the whole prompt (-p or --prompt-tokens); prints [{"pos","top":[[id,logit],...]}] as JSON for each position of --at.' },
+  run: {
+    args: '[MODEL]',
+    about: 'Generate text after a prompt (-p or --prompt-tokens). Text goes to stdout, speed and context to stderr.',
+  },
+  chat: {
+    args: '[MODEL]',
+    about:
+      "Talk to the model in the terminal (its chat template; InternLM2's if it has none). The answer " +
+      'streams, then the context length and RoPE base. Ctrl-C stops an answer; Ctrl-C at the prompt, Ctrl-D or /exit quits; ' +
+      '/reset starts a new conversation. Lines piped into stdin are taken as user turns, one a line.',
+  },
+  logits: {
+    args: '[MODEL]',
+    about:
+      'One forward pass of the whole prompt (-p or --prompt-tokens); prints [{"pos","top":[[id,logit],...]}] as JSON for each position of --at.',
+  },
   tokenize: { args: '[MODEL] TEXT', about: 'Token ids and pieces of TEXT.' },
-  info: { args: '[MODEL]', about: 'Architecture, shapes, tensor types, trained context, RoPE base and scaling in force.' },
-  perplexity: { args: '[MODEL]', about: 'Perplexity by tests/fixtures/kjv-tiny/EVAL.md over --tokens or --file: W windows at ' +
-    'floor(linspace(0, tokens - N, W)), each BOS + N-1 tokens in one forward pass; the mean NLL of the last 256 predicted ' +
-    'tokens of each window, averaged.' },
-  passkey: { args: '[MODEL]', about: 'Passkey retrieval by EVAL.md: --len tokens of held-out filler (corpus lines 23146 on) hiding ' +
-    '"The pass key is NNNNN. ...", then the question; a trial is right when the 5 greedy tokens are the 5 digits.' },
-  synth: { args: '', loads: false, about: 'Write an internlm2 GGUF with random weights (fixed seed) and the kjv-tiny vocabulary, for ' +
-    'benchmarks at any shape: -o FILE and --shape, or --layers, --hidden, --heads, --ffn and --ctx. K-quant blocks hold random bits.' },
-  bench: { args: '[--quick | --full] [--json] [...]', loads: false, own: true, about: 'Prefill and decode tokens/s, load MB/s and ' +
-    'memory in Node and headless Chromium, against wllama (llama.cpp in WebAssembly) on the same files: bench/bench.mjs, which ' +
-    'the npm package does not ship (run it from a clone of the repository; --help there lists options).' },
+  info: {
+    args: '[MODEL]',
+    about: 'Architecture, shapes, tensor types, trained context, RoPE base and scaling in force.',
+  },
+  perplexity: {
+    args: '[MODEL]',
+    about:
+      'Perplexity by tests/fixtures/kjv-tiny/EVAL.md over --tokens or --file: W windows at ' +
+      'floor(linspace(0, tokens - N, W)), each BOS + N-1 tokens in one forward pass; the mean NLL of the last 256 predicted ' +
+      'tokens of each window, averaged.',
+  },
+  passkey: {
+    args: '[MODEL]',
+    about:
+      'Passkey retrieval by EVAL.md: --len tokens of held-out filler (corpus lines 23146 on) hiding ' +
+      '"The pass key is NNNNN. ...", then the question; a trial is right when the 5 greedy tokens are the 5 digits.',
+  },
+  synth: {
+    args: '',
+    loads: false,
+    about:
+      'Write an internlm2 GGUF with random weights (fixed seed) and the kjv-tiny vocabulary, for ' +
+      'benchmarks at any shape: -o FILE and --shape, or --layers, --hidden, --heads, --ffn and --ctx. K-quant blocks hold random bits.',
+  },
+  bench: {
+    args: '[--quick | --full] [--json] [...]',
+    loads: false,
+    own: true,
+    about:
+      'Prefill and decode tokens/s, load MB/s and ' +
+      'memory in Node and headless Chromium, against wllama (llama.cpp in WebAssembly) on the same files: bench/bench.mjs, which ' +
+      'the npm package does not ship (run it from a clone of the repository; --help there lists options).',
+  },
 };
 
 const LOADING = Object.keys(COMMANDS).filter((c) => COMMANDS[c].loads !== false);
@@ -54,7 +87,12 @@ const count = (min = 1) => ({ type: 'integer', min, max: COUNT_MAX });
  */
 export const FLAGS = [
   { long: 'prompt', short: 'p', value: 'TEXT', in: ['run', 'logits'], help: 'the prompt, tokenized with BOS' },
-  { long: 'prompt-tokens', value: 'FILE.json', in: ['run', 'logits'], help: 'the prompt as a JSON array of token ids, used as is (include BOS 1 if you want it)' },
+  {
+    long: 'prompt-tokens',
+    value: 'FILE.json',
+    in: ['run', 'logits'],
+    help: 'the prompt as a JSON array of token ids, used as is (include BOS 1 if you want it)',
+  },
   { long: 'n-predict', short: 'n', value: 'N', in: SAMPLING, option: 'maxTokens', default: { run: 64, chat: 256 } },
   { long: 'temp', value: 'T', in: SAMPLING, option: 'temperature' },
   { long: 'top-k', value: 'K', in: SAMPLING, option: 'topK' },
@@ -70,31 +108,95 @@ export const FLAGS = [
   { long: 'json', in: ['tokenize'], help: 'a JSON array of the ids, without BOS' },
   { long: 'json', in: ['info'], help: 'the info as JSON (then, with --all, {"metadata","tensors"})' },
   { long: 'all', in: ['info'], help: 'also every metadata key and every tensor (name, type, shape)' },
-  { long: 'tokens', value: 'FILE.u16', in: ['perplexity'], help: 'the text as uint16 little-endian ids without BOS (as heldout_ids.u16)' },
+  {
+    long: 'tokens',
+    value: 'FILE.u16',
+    in: ['perplexity'],
+    help: 'the text as uint16 little-endian ids without BOS (as heldout_ids.u16)',
+  },
   { long: 'file', value: 'TEXT', in: ['perplexity'], help: 'the text as a text file, tokenized without BOS' },
-  { long: 'ctx', value: 'N', in: ['perplexity'], ...count(2), help: 'the window length in tokens (BOS and at least one to predict)' },
+  {
+    long: 'ctx',
+    value: 'N',
+    in: ['perplexity'],
+    ...count(2),
+    help: 'the window length in tokens (BOS and at least one to predict)',
+  },
   { long: 'windows', value: 'W', in: ['perplexity'], ...count(), default: 20, help: 'windows' },
   { long: 'json', in: ['perplexity'], help: 'print {"ctx","windows","nll","ppl"}' },
   { long: 'len', value: 'N', in: ['passkey'], ...count(2), help: 'the prompt length in tokens' },
   { long: 'trials', value: 'K', in: ['passkey'], ...count(), default: 20, help: 'samples' },
-  { long: 'seed', value: 'S', in: ['passkey'], option: 'seed', defaultText: '1000 + N', help: 'random seed of the samples; the same for every RoPE setting' },
-  { long: 'corpus', value: 'PATH', in: ['passkey'], defaultText: 'tests/fixtures/corpus/kjv.txt', help: 'the held-out text' },
+  {
+    long: 'seed',
+    value: 'S',
+    in: ['passkey'],
+    option: 'seed',
+    defaultText: '1000 + N',
+    help: 'random seed of the samples; the same for every RoPE setting',
+  },
+  {
+    long: 'corpus',
+    value: 'PATH',
+    in: ['passkey'],
+    defaultText: 'tests/fixtures/corpus/kjv.txt',
+    help: 'the held-out text',
+  },
   { long: 'json', in: ['passkey'], help: 'print {"len","trials","correct","accuracy"}' },
   { long: 'output', short: 'o', value: 'FILE', in: SYNTH, help: 'the file to write' },
-  { long: 'shape', value: 'NAME', in: SYNTH, type: 'enum', values: Object.keys(SHAPES), help: 'a whole shape, whose values the flags given override' },
+  {
+    long: 'shape',
+    value: 'NAME',
+    in: SYNTH,
+    type: 'enum',
+    values: Object.keys(SHAPES),
+    help: 'a whole shape, whose values the flags given override',
+  },
   { long: 'layers', value: 'N', in: SYNTH, ...count(), help: 'layers' },
   { long: 'hidden', value: 'D', in: SYNTH, ...count(), help: 'embedding length, a multiple of 32 and of --heads' },
   { long: 'heads', value: 'H', in: SYNTH, ...count(), help: 'attention heads' },
-  { long: 'kv-heads', value: 'K', in: SYNTH, ...count(), defaultText: '--heads', help: 'key/value heads, a divisor of --heads' },
+  {
+    long: 'kv-heads',
+    value: 'K',
+    in: SYNTH,
+    ...count(),
+    defaultText: '--heads',
+    help: 'key/value heads, a divisor of --heads',
+  },
   { long: 'ffn', value: 'F', in: SYNTH, ...count(), help: 'feed-forward length, a multiple of 32' },
   { long: 'ctx', value: 'L0', in: SYNTH, ...count(), help: 'trained context length' },
-  { long: 'type', value: 'TYPE', in: SYNTH, type: 'enum', values: Object.keys(TYPES), defaultText: 'f32', help: 'weight type',
-    valueDocs: { q4_k_m: "llama.cpp's mixture: Q6_K for output and for some attn_v and ffn_down", q5_k_m: 'the same with Q5_K' } },
-  { long: 'dynamic-factor', value: 'A', in: SYNTH, type: 'number', min: 0, max: 1e6, defaultText: '2', help: 'the dynamic NTK factor written in the file; 0 writes none' },
+  {
+    long: 'type',
+    value: 'TYPE',
+    in: SYNTH,
+    type: 'enum',
+    values: Object.keys(TYPES),
+    defaultText: 'f32',
+    help: 'weight type',
+    valueDocs: {
+      q4_k_m: "llama.cpp's mixture: Q6_K for output and for some attn_v and ffn_down",
+      q5_k_m: 'the same with Q5_K',
+    },
+  },
+  {
+    long: 'dynamic-factor',
+    value: 'A',
+    in: SYNTH,
+    type: 'number',
+    min: 0,
+    max: 1e6,
+    defaultText: '2',
+    help: 'the dynamic NTK factor written in the file; 0 writes none',
+  },
   { long: 'theta', value: 'T', in: SYNTH, type: 'number', min: 1, max: 1e12, defaultText: '10000', help: 'RoPE base' },
   { long: 'seed', value: 'S', in: SYNTH, option: 'seed', defaultText: '1', help: 'random seed of the weights' },
-  { long: 'model', short: 'm', value: 'PATH|URL', in: LOADING, defaultText: 'models/kjv-tiny-q8_0.gguf',
-    help: 'the GGUF file (or give it as the first argument): a path or an http(s) URL; for a split model, part 1 (NAME-00001-of-0000N.gguf)' },
+  {
+    long: 'model',
+    short: 'm',
+    value: 'PATH|URL',
+    in: LOADING,
+    defaultText: 'models/kjv-tiny-q8_0.gguf',
+    help: 'the GGUF file (or give it as the first argument): a path or an http(s) URL; for a split model, part 1 (NAME-00001-of-0000N.gguf)',
+  },
   { long: 'progress', in: LOADING, help: 'a load progress bar on stderr (on by default on a terminal)' },
   { long: 'rope-mode', value: 'MODE', in: LOADING, option: 'ropeMode' },
   { long: 'rope-factor', value: 'F', in: LOADING, option: 'ropeFactor' },
@@ -103,9 +205,20 @@ export const FLAGS = [
   { long: 'kv-type', value: 'T', in: LOADING, option: 'kvType' },
   { long: 'max-context', value: 'N', in: LOADING, option: 'maxContext' },
   { long: 'threads', value: 'N', in: LOADING, option: 'threads' },
-  { long: 'build', value: 'B', in: LOADING, option: 'build', note: 'Node 20 runs relaxed only as node --experimental-wasm-relaxed-simd' },
+  {
+    long: 'build',
+    value: 'B',
+    in: LOADING,
+    option: 'build',
+    note: 'Node 20 runs relaxed only as node --experimental-wasm-relaxed-simd',
+  },
   { long: 'scalar', in: LOADING, option: 'build', is: 'scalar', help: 'the same as --build scalar' },
-  { long: 'help', short: 'h', in: Object.keys(COMMANDS), help: 'this text; after a command (ntk-wasm run --help), that command\'s options' },
+  {
+    long: 'help',
+    short: 'h',
+    in: Object.keys(COMMANDS),
+    help: "this text; after a command (ntk-wasm run --help), that command's options",
+  },
 ];
 
 const OPTION_ROWS = { ...LOAD_OPTIONS, ...GENERATE_OPTIONS };
@@ -127,10 +240,17 @@ export function parseArgs(command, argv) {
   const byName = new Map(flags.map((f) => [f.long, f]));
   // not strict: a value may start with '-' (-n -5 reaches the range check), and the messages are ours
   const { tokens } = parseArgv({
-    args: argv, strict: false, allowPositionals: true, tokens: true,
-    options: Object.fromEntries(flags.map((f) => [f.long, { type: f.value ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}) }])),
+    args: argv,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+    options: Object.fromEntries(
+      flags.map((f) => [f.long, { type: f.value ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}) }]),
+    ),
   });
-  const opts = {}, positional = [], taken = new Set();
+  const opts = {},
+    positional = [],
+    taken = new Set();
   for (const t of tokens) {
     if (t.kind === 'positional') positional.push(t.value);
     if (t.kind !== 'option') continue;
@@ -142,7 +262,8 @@ export function parseArgs(command, argv) {
     }
     const flag = byName.get(t.name);
     if (!flag) {
-      if (FLAGS.some((f) => f.long === t.name || f.short === t.name)) throw new UsageError(`${t.rawName} is not an option of ${command}`);
+      if (FLAGS.some((f) => f.long === t.name || f.short === t.name))
+        throw new UsageError(`${t.rawName} is not an option of ${command}`);
       throw new UsageError(`unknown option ${t.rawName}`);
     }
     if (!flag.value) {
@@ -152,7 +273,9 @@ export function parseArgs(command, argv) {
     }
     if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
     const row = checkRow(flag);
-    const values = (flag.list ? t.value.split(',') : [t.value]).map((s) => (isNumber(row) && looksNumeric(s) ? Number(s) : s));
+    const values = (flag.list ? t.value.split(',') : [t.value]).map((s) =>
+      isNumber(row) && looksNumeric(s) ? Number(s) : s,
+    );
     if (row.type) for (const v of values) usage(() => checkOption(row, v, t.rawName));
     opts[flag.long] = flag.list ? values : values[0];
   }
@@ -186,7 +309,8 @@ export function usage(check) {
 
 // ---- help ----
 
-const WIDTH = 100, FLAG_COLUMN = 29;
+const WIDTH = 100,
+  FLAG_COLUMN = 29;
 
 function wrap(text, indent, first = '') {
   const lines = [];
@@ -206,17 +330,23 @@ function flagText(flag, command) {
   const row = checkRow(flag);
   const option = flag.option && !flag.is ? OPTION_ROWS[flag.option] : null;
   let text = flag.help ?? option.doc;
-  if (flag.value && row.type === 'enum') text += `: ${row.values.map((v) => (row.valueDocs?.[v] ? `${v} (${row.valueDocs[v]})` : v)).join(', ')}`;
+  if (flag.value && row.type === 'enum')
+    text += `: ${row.values.map((v) => (row.valueDocs?.[v] ? `${v} (${row.valueDocs[v]})` : v)).join(', ')}`;
   if (flag.note) text += `; ${flag.note}`;
   const own = typeof flag.default === 'object' ? flag.default[command] : flag.default;
   const d = own ?? flag.defaultText ?? option?.defaultText ?? option?.default;
-  const facts = [flag.value && isNumber(row) ? `${flag.list ? 'comma-separated, each ' : ''}${rangeText(row)}` : '', d === undefined || typeof d === 'function' ? '' : `default ${d}`];
+  const facts = [
+    flag.value && isNumber(row) ? `${flag.list ? 'comma-separated, each ' : ''}${rangeText(row)}` : '',
+    d === undefined || typeof d === 'function' ? '' : `default ${d}`,
+  ];
   return facts.some(Boolean) ? `${text} (${facts.filter(Boolean).join('; ')})` : text;
 }
 
 const flagName = (f) => `${f.short ? `-${f.short}, ` : ''}--${f.long}${f.value ? ` ${f.value}` : ''}`;
-const flagLine = (f, command, indent) => wrap(flagText(f, command), indent + FLAG_COLUMN, `${' '.repeat(indent)}${flagName(f)}`);
-const commandLine = (c) => `ntk-wasm ${c}${COMMANDS[c].args ? ` ${COMMANDS[c].args}` : ''}${COMMANDS[c].own ? '' : ' [options]'}`;
+const flagLine = (f, command, indent) =>
+  wrap(flagText(f, command), indent + FLAG_COLUMN, `${' '.repeat(indent)}${flagName(f)}`);
+const commandLine = (c) =>
+  `ntk-wasm ${c}${COMMANDS[c].args ? ` ${COMMANDS[c].args}` : ''}${COMMANDS[c].own ? '' : ' [options]'}`;
 // the flags of every model-loading command, listed once at the end
 const isCommon = (f) => LOADING.every((c) => f.in.includes(c));
 
@@ -224,8 +354,12 @@ const HEADER = 'ntk-wasm — InternLM2/Llama GGUF inference in WebAssembly, with
 const FOOTER = 'Exit codes: 0 ok, 1 usage error, 2 model or file error, 3 runtime error.';
 
 function commonSection() {
-  return [`Options of every command that loads a model (all but ${Object.keys(COMMANDS).filter((c) => !LOADING.includes(c)).join(' and ')}):`,
-    ...FLAGS.filter(isCommon).map((f) => flagLine(f, 'run', 2))].join('\n');
+  return [
+    `Options of every command that loads a model (all but ${Object.keys(COMMANDS)
+      .filter((c) => !LOADING.includes(c))
+      .join(' and ')}):`,
+    ...FLAGS.filter(isCommon).map((f) => flagLine(f, 'run', 2)),
+  ].join('\n');
 }
 
 /** --help: every command with its own flags (a flag shared with a command above is named there), then the common ones. */
@@ -234,19 +368,43 @@ export function helpText() {
   const sections = Object.keys(COMMANDS).map((c) => {
     const own = flagsOf(c).filter((f) => !isCommon(f) && f.long !== 'help');
     const earlier = own.filter((f) => shown.has(f));
-    const lines = [`  ${commandLine(c)}`, wrap(COMMANDS[c].about, 6), ...own.filter((f) => !shown.has(f)).map((f) => flagLine(f, c, 6))];
-    if (earlier.length) lines.push(wrap(`${earlier.map((f) => `--${f.long}`).join(', ')}: as for ${earlier[0].in[0]}`, 6));
+    const lines = [
+      `  ${commandLine(c)}`,
+      wrap(COMMANDS[c].about, 6),
+      ...own.filter((f) => !shown.has(f)).map((f) => flagLine(f, c, 6)),
+    ];
+    if (earlier.length)
+      lines.push(wrap(`${earlier.map((f) => `--${f.long}`).join(', ')}: as for ${earlier[0].in[0]}`, 6));
     own.forEach((f) => shown.add(f));
     return lines.join('\n');
   });
-  return [HEADER, '', 'Usage:', ...sections, '', commonSection(), '', `Run ntk-wasm COMMAND --help for one command's options.`, FOOTER, ''].join('\n');
+  return [
+    HEADER,
+    '',
+    'Usage:',
+    ...sections,
+    '',
+    commonSection(),
+    '',
+    `Run ntk-wasm COMMAND --help for one command's options.`,
+    FOOTER,
+    '',
+  ].join('\n');
 }
 
 /** COMMAND --help: its usage, what it does, its flags, then the common ones. */
 export function commandHelp(command) {
   const loads = LOADING.includes(command);
   const own = flagsOf(command).filter((f) => !loads || !isCommon(f));
-  return [`Usage: ${commandLine(command)}`, wrap(COMMANDS[command].about, 2), '', 'Options:',
-    ...own.map((f) => flagLine(f, command, 2)), '',
-    ...(loads ? [commonSection(), ''] : []), FOOTER, ''].join('\n');
+  return [
+    `Usage: ${commandLine(command)}`,
+    wrap(COMMANDS[command].about, 2),
+    '',
+    'Options:',
+    ...own.map((f) => flagLine(f, command, 2)),
+    '',
+    ...(loads ? [commonSection(), ''] : []),
+    FOOTER,
+    '',
+  ].join('\n');
 }

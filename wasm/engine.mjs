@@ -19,8 +19,42 @@ const BUILDS = { simd: 'ntk', relaxed: 'ntk-relaxed', scalar: 'ntk-scalar' };
 // with pthreads: runs when threads > 1 and memory can be shared
 const THREADED = { simd: 'ntk-mt', relaxed: 'ntk-mt-relaxed' };
 // a module of one function: i16x8.relaxed_dot_i8x16_i7x16_s of two v128.const
-const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0,
-  253, 12, ...new Array(16).fill(1), 253, 12, ...new Array(16).fill(1), 253, 146, 2, 11]);
+const RELAXED_PROBE = new Uint8Array([
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  5,
+  1,
+  96,
+  0,
+  1,
+  123,
+  3,
+  2,
+  1,
+  0,
+  10,
+  43,
+  1,
+  41,
+  0,
+  253,
+  12,
+  ...new Array(16).fill(1),
+  253,
+  12,
+  ...new Array(16).fill(1),
+  253,
+  146,
+  2,
+  11,
+]);
 const TEXT_CAP = 256;
 const isNode = typeof process === 'object' && !!process.versions?.node;
 const utf8 = new TextDecoder();
@@ -30,7 +64,8 @@ const argError = (msg) => new NtkError(msg, 'ARG');
 
 // Threads need a SharedArrayBuffer: Node always has one, a browser only on a cross-origin
 // isolated page (COOP/COEP) or in a worker of one.
-const canShareMemory = () => typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
+const canShareMemory = () =>
+  typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
 
 /** Whether this runtime runs relaxed SIMD (browsers since 2023; Node 20 behind --experimental-wasm-relaxed-simd). */
 export const relaxedSimdSupported = () => WebAssembly.validate(RELAXED_PROBE);
@@ -40,9 +75,14 @@ function chooseBuild(build, threads) {
   const relaxed = relaxedSimdSupported();
   const b = build === 'auto' ? (relaxed ? 'relaxed' : 'simd') : build;
   if (b === 'relaxed' && !relaxed)
-    throw new NtkError('the relaxed build needs relaxed SIMD, which this runtime does not validate ' +
-      '(Node 20 has it behind --experimental-wasm-relaxed-simd); build "auto" falls back to "simd"', 'UNSUPPORTED');
-  return threads > 1 && THREADED[b] && canShareMemory() ? { name: THREADED[b], threads } : { name: BUILDS[b], threads: 1 };
+    throw new NtkError(
+      'the relaxed build needs relaxed SIMD, which this runtime does not validate ' +
+        '(Node 20 has it behind --experimental-wasm-relaxed-simd); build "auto" falls back to "simd"',
+      'UNSUPPORTED',
+    );
+  return threads > 1 && THREADED[b] && canShareMemory()
+    ? { name: THREADED[b], threads }
+    : { name: BUILDS[b], threads: 1 };
 }
 
 async function instantiate({ name, threads }) {
@@ -61,8 +101,11 @@ async function instantiate({ name, threads }) {
   } else {
     const { default: factory } = await import(`./build/${name}.mjs`);
     // each worker loads the classic script (importScripts), not the module the page imported
-    mod = await factory({ locateFile: (file) => new URL(`./build/${file}`, import.meta.url).href,
-                          mainScriptUrlOrBlob: new URL(`./build/${name}.js`, import.meta.url).href, ...workers });
+    mod = await factory({
+      locateFile: (file) => new URL(`./build/${file}`, import.meta.url).href,
+      mainScriptUrlOrBlob: new URL(`./build/${name}.js`, import.meta.url).href,
+      ...workers,
+    });
   }
   return mod;
 }
@@ -82,13 +125,18 @@ function stopCut(text, stops) {
   let keep = 0;
   for (const s of stops)
     for (let k = Math.min(s.length - 1, text.length); k > keep; k--)
-      if (text.endsWith(s.slice(0, k))) { keep = k; break; }
+      if (text.endsWith(s.slice(0, k))) {
+        keep = k;
+        break;
+      }
   return { emit: text.slice(0, text.length - keep), stopped: false, rest: text.slice(text.length - keep) };
 }
 
 export class Engine {
-  #m; #e; #text;
-  #tokens = [];         // the context: evaluated tokens, then #pending ones not evaluated yet
+  #m;
+  #e;
+  #text;
+  #tokens = []; // the context: evaluated tokens, then #pending ones not evaluated yet
   #pending = [];
   #listeners = new Listeners();
   #lastScale = null;
@@ -119,8 +167,15 @@ export class Engine {
         engine.#check(mod._ntk_set_threads(handle, build.threads));
         await engine.#stream(source, { ...opts, cache: opts.cache && (attempt === 0 || 'reload') });
         if ([opts.ropeMode, opts.ropeFactor, opts.trainedCtx, opts.ropeRefresh].some((v) => v !== undefined))
-          engine.#check(mod._ntk_set_rope(handle, opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode),
-            opts.ropeFactor ?? 0, opts.trainedCtx ?? 0, opts.ropeRefresh ?? 0));
+          engine.#check(
+            mod._ntk_set_rope(
+              handle,
+              opts.ropeMode === undefined ? -1 : ROPE_MODES.indexOf(opts.ropeMode),
+              opts.ropeFactor ?? 0,
+              opts.trainedCtx ?? 0,
+              opts.ropeRefresh ?? 0,
+            ),
+          );
         if (opts.maxContext !== undefined) engine.#check(mod._ntk_set_max_context(handle, opts.maxContext));
         engine.#check(mod._ntk_set_kv_type(handle, KV_TYPES.indexOf(opts.kvType)));
         opts.onProgress?.({ ...engine.#progress, phase: 'ready' });
@@ -140,20 +195,27 @@ export class Engine {
   #progress = { loaded: 0, total: undefined, part: 1, parts: 1 };
 
   async #stream(source, { chunkSize, onProgress, signal, cache }) {
-    const m = this.#m, e = this.#e;
+    const m = this.#m,
+      e = this.#e;
     const list = Array.isArray(source) ? source : null;
-    if (source === null || source === undefined || list?.length === 0) throw argError('a model source is needed: a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes');
+    if (source === null || source === undefined || list?.length === 0)
+      throw argError(
+        'a model source is needed: a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes',
+      );
     this.#check(m._ntk_load_begin(e));
     let loadedBefore = 0;
     for (let part = 0, remaining = 1; remaining > 0; part++) {
       const src = list ? list[part] : part === 0 ? source : splitPartName(source, part);
       if (src === undefined || src === null)
-        throw new NtkError(`this model is split in ${part + remaining} parts but part ${part + 1} was not given: ` +
-          'load it from the path or URL of part 1 (NAME-00001-of-0000N.gguf) or from a list of all parts', 'FORMAT');
+        throw new NtkError(
+          `this model is split in ${part + remaining} parts but part ${part + 1} was not given: ` +
+            'load it from the path or URL of part 1 (NAME-00001-of-0000N.gguf) or from a list of all parts',
+          'FORMAT',
+        );
       const reader = await openSource(src, { signal, cache });
       let loaded = false;
       try {
-        for (let got = 0; ; ) {
+        for (let got = 0; ;) {
           if (signal?.aborted) throw abortError(signal);
           const ptr = m._ntk_load_window(e, chunkSize) >>> 0;
           if (!ptr) this.#check(-4);
@@ -163,8 +225,12 @@ export class Engine {
           const phase = m._ntk_load_phase(e) ? 'tensors' : 'header';
           this.#check(m._ntk_load_commit(e, n));
           got += n;
-          this.#progress = { loaded: loadedBefore + got, total: reader.total === undefined ? undefined : loadedBefore + reader.total,
-                             part: part + 1, parts: Math.max(part + remaining, list?.length ?? 0) };
+          this.#progress = {
+            loaded: loadedBefore + got,
+            total: reader.total === undefined ? undefined : loadedBefore + reader.total,
+            part: part + 1,
+            parts: Math.max(part + remaining, list?.length ?? 0),
+          };
           onProgress?.({ ...this.#progress, phase });
         }
         loadedBefore = this.#progress.loaded;
@@ -190,8 +256,12 @@ export class Engine {
   }
 
   /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx, refresh }. Returns an unsubscribe function. */
-  on(event, fn) { return this.#listeners.on(event, fn); }
-  off(event, fn) { this.#listeners.off(event, fn); }
+  on(event, fn) {
+    return this.#listeners.on(event, fn);
+  }
+  off(event, fn) {
+    this.#listeners.off(event, fn);
+  }
 
   // 'scale' fires on the first evaluation and whenever the effective base changes after it.
   #emitScale() {
@@ -199,7 +269,14 @@ export class Engine {
     if (this.#lastScale === base) return;
     this.#lastScale = base;
     const { rope } = this.info();
-    const event = { nCtx: this.nCtx, base, factor: rope.factor, mode: rope.mode, trainedCtx: rope.trainedCtx, refresh: rope.refresh };
+    const event = {
+      nCtx: this.nCtx,
+      base,
+      factor: rope.factor,
+      mode: rope.mode,
+      trainedCtx: rope.trainedCtx,
+      refresh: rope.refresh,
+    };
     this.#listeners.emit('scale', event);
   }
 
@@ -224,11 +301,23 @@ export class Engine {
   }
 
   /** Tokens in context and the RoPE base of the last evaluation. */
-  get nCtx() { this.#alive(); return this.#tokens.length; }
-  get base() { this.#alive(); return this.#m._ntk_rope_base(this.#e); }
-  get nVocab() { this.#alive(); return this.#m._ntk_n_vocab(this.#e); }
+  get nCtx() {
+    this.#alive();
+    return this.#tokens.length;
+  }
+  get base() {
+    this.#alive();
+    return this.#m._ntk_rope_base(this.#e);
+  }
+  get nVocab() {
+    this.#alive();
+    return this.#m._ntk_n_vocab(this.#e);
+  }
   /** Bytes of this engine's WebAssembly memory: the model, the KV cache and scratch, as grown so far (it never shrinks). */
-  get memoryBytes() { this.#alive(); return this.#m.HEAPU8.buffer.byteLength; }
+  get memoryBytes() {
+    this.#alive();
+    return this.#m.HEAPU8.buffer.byteLength;
+  }
 
   tokenize(text, { bos = true } = {}) {
     this.#alive();
@@ -285,7 +374,10 @@ export class Engine {
     return this.#m.UTF8ToString(p);
   }
 
-  isEndOfGeneration(id) { this.#alive(); return !!this.#m._ntk_is_eog(this.#e, id); }
+  isEndOfGeneration(id) {
+    this.#alive();
+    return !!this.#m._ntk_is_eog(this.#e, id);
+  }
 
   /**
    * Evaluate tokens after the context. Returns the logits of the last position, or of every
@@ -300,8 +392,7 @@ export class Engine {
   #evaluate(ids, allLogits) {
     const all = [...this.#pending, ...ids];
     if (all.length === 0) throw argError('no tokens to evaluate');
-    for (const id of all)
-      if (!Number.isInteger(id)) throw argError(`token ids must be integers, got ${id}`);
+    for (const id of all) if (!Number.isInteger(id)) throw argError(`token ids must be integers, got ${id}`);
     const m = this.#m;
     const p = m._malloc(all.length * 4);
     if (!p) this.#check(-4);
@@ -349,7 +440,8 @@ export class Engine {
     this.#alive();
     const opts = checkGenerateOptions(options);
     const ids = typeof prompt === 'string' ? this.tokenize(prompt, { bos: this.nCtx === 0 }) : prompt;
-    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw argError('prompt must be a string or an array of token ids');
+    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids))
+      throw argError('prompt must be a string or an array of token ids');
     yield* this.#run(Array.from(ids), opts);
   }
 
@@ -366,7 +458,10 @@ export class Engine {
     const { bos } = this.info();
     const bosToken = this.piece(bos);
     const text = await renderChat(messages, {
-      template: meta['tokenizer.chat_template'], bosToken, eosToken: this.piece(this.info().eos), addGenerationPrompt: true,
+      template: meta['tokenizer.chat_template'],
+      bosToken,
+      eosToken: this.piece(this.info().eos),
+      addGenerationPrompt: true,
     });
     // BOS written as text is not matched by the tokenizer (as SentencePiece): give it as an id
     const withBos = text.startsWith(bosToken);

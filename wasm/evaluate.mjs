@@ -15,7 +15,8 @@ export const HELDOUT_FIRST_LINE = 23146;
 /** A uint16 little-endian token file (as heldout_ids.u16) as a Uint16Array. */
 export function readU16(path) {
   const b = readFileSync(path);
-  if (b.byteLength % 2) throw new NtkError(`${path}: a .u16 file needs an even number of bytes, got ${b.byteLength}`, 'FORMAT');
+  if (b.byteLength % 2)
+    throw new NtkError(`${path}: a .u16 file needs an even number of bytes, got ${b.byteLength}`, 'FORMAT');
   const ids = new Uint16Array(b.byteLength / 2);
   for (let i = 0; i < ids.length; i++) ids[i] = b.readUInt16LE(2 * i);
   return ids;
@@ -25,7 +26,8 @@ export function readU16(path) {
 export function readHeldOut(path = DEFAULT_CORPUS, firstLine = HELDOUT_FIRST_LINE) {
   const lines = readFileSync(path, 'utf8').split('\n');
   if (lines.at(-1) === '') lines.pop();
-  if (lines.length < firstLine) throw argError(`${path} has ${lines.length} lines; the held-out text starts at line ${firstLine}`);
+  if (lines.length < firstLine)
+    throw argError(`${path} has ${lines.length} lines; the held-out text starts at line ${firstLine}`);
   return lines.slice(firstLine - 1);
 }
 
@@ -39,7 +41,8 @@ export function windowStarts(stop, num) {
 }
 
 function checkInt(name, v, lo, hi = Number.MAX_SAFE_INTEGER) {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw argError(`${name} must be an integer in [${lo}, ${hi}], got ${v}`);
+  if (!Number.isInteger(v) || v < lo || v > hi)
+    throw argError(`${name} must be an integer in [${lo}, ${hi}], got ${v}`);
 }
 
 /** Mean NLL (float64 log-softmax) of `targets[j]` under logits rows `first + j`. */
@@ -78,8 +81,8 @@ export function perplexity(engine, ids, { ctx, windows = 20, lastN = 256, bos, o
     const win = [bosId, ...Array.from(ids.slice(s, s + ctx - 1))];
     engine.reset();
     const logits = engine.evaluate(win, { allLogits: true });
-    const n = Math.min(lastN, ctx - 1);            // predicted tokens scored
-    const first = ctx - 1 - n;                      // row predicting win[first + 1]
+    const n = Math.min(lastN, ctx - 1); // predicted tokens scored
+    const first = ctx - 1 - n; // row predicting win[first + 1]
     const nll = sumNll(logits, nv, first, win.slice(first + 1)) / n;
     windowNll.push(nll);
     onWindow?.({ index, start: s, nll });
@@ -88,7 +91,6 @@ export function perplexity(engine, ids, { ctx, windows = 20, lastN = 256, bos, o
   const nll = windowNll.reduce((a, b) => a + b, 0) / windowNll.length;
   return { ctx, windows, nll, ppl: Math.exp(nll), windowNll };
 }
-
 
 const argmax = (row) => {
   let best = 0;
@@ -126,7 +128,8 @@ export function passkey(engine, { len, trials = 20, seed, corpus = DEFAULT_CORPU
   seed ??= 1000 + len;
   checkInt('seed', seed, 0);
   const minLen = passkeyMinLength(engine);
-  if (len < minLen) throw argError(`len ${len} is too short for the pass key: a prompt needs at least ${minLen} tokens`);
+  if (len < minLen)
+    throw argError(`len ${len} is too short for the pass key: a prompt needs at least ${minLen} tokens`);
   const lines = heldOut ?? readHeldOut(corpus);
   const random = mulberry32(seed);
   const bos = engine.info().bos;
@@ -145,7 +148,8 @@ export function passkey(engine, { len, trials = 20, seed, corpus = DEFAULT_CORPU
       filler = fillLen > 0 ? engine.tokenize(text, { bos: false }) : [];
       if (filler.length >= fillLen || line + nLines >= lines.length) break;
     }
-    if (filler.length < fillLen)  // the end of the held-out text: wrap around to its start
+    if (filler.length < fillLen)
+      // the end of the held-out text: wrap around to its start
       filler = filler.concat(engine.tokenize(lines.slice(0, Math.ceil(fillLen / 4)).join('\n'), { bos: false }));
     filler = filler.slice(0, fillLen);
     const pos = Math.floor(random() * (fillLen + 1));

@@ -28,7 +28,10 @@ export class Listeners {
       } catch (err) {
         // a listener's error is its own: reported as uncaught, as an EventTarget would
         if (typeof globalThis.reportError === 'function') globalThis.reportError(err);
-        else queueMicrotask(() => { throw err; });
+        else
+          queueMicrotask(() => {
+            throw err;
+          });
       }
     }
   }

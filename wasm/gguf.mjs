@@ -5,19 +5,44 @@ import { GGML_TYPES } from './build/abi.mjs';
 
 /** Where the key/value records start: after magic, version and the two counts. */
 export const KV_START = 24;
-export const VALUE = { UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12 };
+export const VALUE = {
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
+};
 /** ggml's type ids by name (TYPE.Q4_K = 12), from the engine's type rows (src/types.c). */
 export const TYPE = Object.fromEntries(GGML_TYPES.map((t) => [t.name, t.id]));
 /** ggml's block of each type id: [values, bytes] (the K-quants' super-blocks hold 256 values). */
-export const BLOCK = Object.fromEntries(GGML_TYPES.filter((t) => t.blockSize).map((t) => [t.id, [t.blockSize, t.typeBytes]]));
+export const BLOCK = Object.fromEntries(
+  GGML_TYPES.filter((t) => t.blockSize).map((t) => [t.id, [t.blockSize, t.typeBytes]]),
+);
 const SCALAR_SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 // DataView accessors of the scalar types (64-bit integers as BigInt)
 const ACCESS = {
-  [VALUE.UINT8]: 'Uint8', [VALUE.INT8]: 'Int8', [VALUE.UINT16]: 'Uint16', [VALUE.INT16]: 'Int16',
-  [VALUE.UINT32]: 'Uint32', [VALUE.INT32]: 'Int32', [VALUE.FLOAT32]: 'Float32', [VALUE.BOOL]: 'Uint8',
-  [VALUE.UINT64]: 'BigUint64', [VALUE.INT64]: 'BigInt64', [VALUE.FLOAT64]: 'Float64',
+  [VALUE.UINT8]: 'Uint8',
+  [VALUE.INT8]: 'Int8',
+  [VALUE.UINT16]: 'Uint16',
+  [VALUE.INT16]: 'Int16',
+  [VALUE.UINT32]: 'Uint32',
+  [VALUE.INT32]: 'Int32',
+  [VALUE.FLOAT32]: 'Float32',
+  [VALUE.BOOL]: 'Uint8',
+  [VALUE.UINT64]: 'BigUint64',
+  [VALUE.INT64]: 'BigInt64',
+  [VALUE.FLOAT64]: 'Float64',
 };
-const enc = new TextEncoder(), dec = new TextDecoder();
+const enc = new TextEncoder(),
+  dec = new TextDecoder();
 
 /**
  * Parse a GGUF header (bytes up to at least the end of the tensor table):
@@ -45,13 +70,20 @@ export function parseHeader(buf, { values = false } = {}) {
   const value = (type) => (type === VALUE.STRING ? str() : scalar(type));
   if (dec.decode(buf.subarray(0, 4)) !== 'GGUF') throw new Error('not a GGUF file');
   p = 4;
-  const version = u32(), nTensors = u64(), nKv = u64();
+  const version = u32(),
+    nTensors = u64(),
+    nKv = u64();
   const kv = [];
   let alignment = 32;
   for (let i = 0; i < nKv; i++) {
-    const start = p, key = str(), type = u32(), valueOffset = p, entry = { key, type, start, valueOffset };
+    const start = p,
+      key = str(),
+      type = u32(),
+      valueOffset = p,
+      entry = { key, type, start, valueOffset };
     if (type === VALUE.ARRAY) {
-      const atype = u32(), n = u64();
+      const atype = u32(),
+        n = u64();
       if (!values && atype !== VALUE.STRING && atype in SCALAR_SIZE) p += n * SCALAR_SIZE[atype];
       else {
         const items = [];
@@ -67,11 +99,17 @@ export function parseHeader(buf, { values = false } = {}) {
     kv.push(entry);
     if (key === 'general.alignment') alignment = dv.getUint32(valueOffset, true);
   }
-  const kvEnd = p, tensors = [];
+  const kvEnd = p,
+    tensors = [];
   for (let i = 0; i < nTensors; i++) {
-    const nameOffset = p + 8, name = str(), nDims = u32(), dims = [];
+    const nameOffset = p + 8,
+      name = str(),
+      nDims = u32(),
+      dims = [];
     for (let d = 0; d < nDims; d++) dims.push(u64());
-    const typeOffset = p, type = u32(), offset = u64();
+    const typeOffset = p,
+      type = u32(),
+      offset = u64();
     tensors.push({ name, nameOffset, dims, type, typeOffset, offset });
   }
   return { version, nKv, kv, tensors, kvEnd, tableEnd: p, dataOffset: Math.ceil(p / alignment) * alignment, alignment };
@@ -81,16 +119,39 @@ export function parseHeader(buf, { values = false } = {}) {
 
 class Bytes {
   #parts = [];
-  get length() { return this.#parts.reduce((n, b) => n + b.length, 0); }
-  raw(b) { this.#parts.push(b); return this; }
-  u32(v) { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, true); return this.raw(b); }
-  u64(v) { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(v), true); return this.raw(b); }
-  f32(v) { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, v, true); return this.raw(b); }
-  str(s) { const b = enc.encode(s); return this.u64(b.length).raw(b); }
+  get length() {
+    return this.#parts.reduce((n, b) => n + b.length, 0);
+  }
+  raw(b) {
+    this.#parts.push(b);
+    return this;
+  }
+  u32(v) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v, true);
+    return this.raw(b);
+  }
+  u64(v) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+    return this.raw(b);
+  }
+  f32(v) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    return this.raw(b);
+  }
+  str(s) {
+    const b = enc.encode(s);
+    return this.u64(b.length).raw(b);
+  }
   join() {
     const out = new Uint8Array(this.length);
     let p = 0;
-    for (const b of this.#parts) { out.set(b, p); p += b.length; }
+    for (const b of this.#parts) {
+      out.set(b, p);
+      p += b.length;
+    }
     return out;
   }
 }
@@ -118,19 +179,24 @@ export function kvRecord(key, type, value, atype) {
 
 /** IEEE half bits of a float, rounded to nearest even (flushed to zero below the normal range). */
 export function f32ToHalf(x) {
-  const f = new Float32Array([x]), b = new Uint32Array(f.buffer)[0];
-  const sign = (b >>> 16) & 0x8000, exp = ((b >>> 23) & 0xff) - 127 + 15, mant = b & 0x7fffff;
+  const f = new Float32Array([x]),
+    b = new Uint32Array(f.buffer)[0];
+  const sign = (b >>> 16) & 0x8000,
+    exp = ((b >>> 23) & 0xff) - 127 + 15,
+    mant = b & 0x7fffff;
   if (exp <= 0) return sign;
   if (exp >= 31) return sign | 0x7c00;
   let h = (exp << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 
 /** A float from IEEE half bits, exactly. */
 export function halfToF32(h) {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 31,
+    m = h & 1023;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
@@ -140,7 +206,7 @@ export function halfToF32(h) {
 export function tensorBytes(type, ne0, rows) {
   if (!BLOCK[type]) throw new Error(`tensor type ${type} has no size: ggml does not define it, or has removed it`);
   const [values, bytes] = BLOCK[type];
-  return ne0 / values * bytes * rows;
+  return (ne0 / values) * bytes * rows;
 }
 
 /**
@@ -152,7 +218,13 @@ export function tensorBytes(type, ne0, rows) {
  */
 export function* ggufChunks({ version = 3, kv, tensors, alignment = 32 }) {
   const align = (n) => Math.ceil(n / alignment) * alignment;
-  const sizeOf = (t) => t.bytes?.length ?? tensorBytes(t.type, t.dims[0], t.dims.slice(1).reduce((a, b) => a * b, 1));
+  const sizeOf = (t) =>
+    t.bytes?.length ??
+    tensorBytes(
+      t.type,
+      t.dims[0],
+      t.dims.slice(1).reduce((a, b) => a * b, 1),
+    );
   const head = new Bytes().u32(0x46554747).u32(version).u64(tensors.length).u64(kv.length);
   for (const r of kv) head.raw(r);
   let offset = 0;

@@ -14,7 +14,10 @@ const ioError = (msg) => new NtkError(msg, 'IO');
 
 /** Where part i (0-based) of a split model is, given part 1's path or URL; null if not split-named. */
 export function splitPartName(first, i) {
-  const s = String(first), q = s.search(/[?#]/), base = q < 0 ? s : s.slice(0, q), rest = q < 0 ? '' : s.slice(q);
+  const s = String(first),
+    q = s.search(/[?#]/),
+    base = q < 0 ? s : s.slice(0, q),
+    rest = q < 0 ? '' : s.slice(q);
   const m = SPLIT_NAME.exec(base);
   if (!m) return null;
   const pad = (n) => String(n).padStart(5, '0');
@@ -32,16 +35,23 @@ function isUrlString(s) {
  */
 export async function openSource(source, { signal, cache = true } = {}) {
   if (typeof source === 'string' && !isUrlString(source)) return openFile(source);
-  if (isNode && (source instanceof URL || typeof source === 'string') && /^file:/i.test(String(source))) return openFile(new URL(source));
+  if (isNode && (source instanceof URL || typeof source === 'string') && /^file:/i.test(String(source)))
+    return openFile(new URL(source));
   if (typeof source === 'string' || source instanceof URL) return openUrl(String(source), { signal, cache });
-  if (typeof Response !== 'undefined' && source instanceof Response) return responseReader(source, source.url || 'response');
+  if (typeof Response !== 'undefined' && source instanceof Response)
+    return responseReader(source, source.url || 'response');
   if (typeof Blob !== 'undefined' && source instanceof Blob)
     return streamReader(source.stream(), { total: source.size, name: source.name ?? 'blob' });
-  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return streamReader(source, { name: 'stream' });
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream)
+    return streamReader(source, { name: 'stream' });
   if (source instanceof ArrayBuffer) source = new Uint8Array(source);
-  if (ArrayBuffer.isView(source)) return bytesReader(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  if (ArrayBuffer.isView(source))
+    return bytesReader(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
   if (source && typeof source[Symbol.asyncIterator] === 'function') return iterableReader(source);
-  throw new NtkError('model source must be a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes', 'ARG');
+  throw new NtkError(
+    'model source must be a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes',
+    'ARG',
+  );
 }
 
 async function openFile(path) {
@@ -56,7 +66,9 @@ async function openFile(path) {
   const { size } = await fh.stat();
   let pos = 0;
   return {
-    total: size, name, fromCache: false,
+    total: size,
+    name,
+    fromCache: false,
     async read(view) {
       const { bytesRead } = await fh.read(view, 0, view.length, pos).catch((e) => {
         throw ioError(`cannot read ${name}: ${e.code === 'EISDIR' ? 'it is a directory' : e.message}`);
@@ -99,7 +111,11 @@ async function openUrl(url, { signal, cache }) {
   const length = res.headers.get('content-length');
   if (store && res.body && length !== null && !res.headers.get('content-encoding')) {
     const [mine, theirs] = res.body.tee();
-    const stored = store.put(url, new Response(theirs, { headers: { 'content-type': 'application/octet-stream', 'x-ntk-length': length } }))
+    const stored = store
+      .put(
+        url,
+        new Response(theirs, { headers: { 'content-type': 'application/octet-stream', 'x-ntk-length': length } }),
+      )
       .catch(() => store.delete(url).catch(() => {}));
     // a model read to its end is in the cache when close() returns: a worker ended right after
     // the load (WorkerEngine.dispose) would otherwise take the unfinished put with it
@@ -132,13 +148,18 @@ export async function forgetCached(url) {
 function responseReader(res, name) {
   if (!res.body) throw ioError(`${name}: the response has no body`);
   const length = res.headers.get('content-length');
-  return streamReader(res.body, { total: length === null || res.headers.get('content-encoding') ? undefined : Number(length), name });
+  return streamReader(res.body, {
+    total: length === null || res.headers.get('content-encoding') ? undefined : Number(length),
+    name,
+  });
 }
 
 function bytesReader(bytes) {
   let pos = 0;
   return {
-    total: bytes.length, name: 'bytes', fromCache: false,
+    total: bytes.length,
+    name: 'bytes',
+    fromCache: false,
     async read(view) {
       const n = Math.min(view.length, bytes.length - pos);
       view.set(bytes.subarray(pos, pos + n));
@@ -151,9 +172,13 @@ function bytesReader(bytes) {
 
 // Chunks of any size from an iterator of Uint8Array, handed out in views of the engine's size.
 function chunkReader(next, cancel, { total, name }) {
-  let chunk = new Uint8Array(0), off = 0, done = false;
+  let chunk = new Uint8Array(0),
+    off = 0,
+    done = false;
   return {
-    total, name, fromCache: false,
+    total,
+    name,
+    fromCache: false,
     async read(view) {
       while (off === chunk.length && !done) {
         const r = await next();
@@ -166,19 +191,34 @@ function chunkReader(next, cancel, { total, name }) {
       off += n;
       return n;
     },
-    close: async () => { if (!done) await cancel(); },
+    close: async () => {
+      if (!done) await cancel();
+    },
   };
 }
 
 function streamReader(stream, meta) {
   const reader = stream.getReader();
-  return chunkReader(() => reader.read().catch((e) => {
-    if (e?.name === 'AbortError') throw e;
-    throw ioError(`${meta.name}: read failed: ${e?.message ?? e}${e?.cause?.message ? ` (${e.cause.message})` : ''}`);
-  }), () => reader.cancel().catch(() => {}), meta);
+  return chunkReader(
+    () =>
+      reader.read().catch((e) => {
+        if (e?.name === 'AbortError') throw e;
+        throw ioError(
+          `${meta.name}: read failed: ${e?.message ?? e}${e?.cause?.message ? ` (${e.cause.message})` : ''}`,
+        );
+      }),
+    () => reader.cancel().catch(() => {}),
+    meta,
+  );
 }
 
 function iterableReader(iterable) {
   const it = iterable[Symbol.asyncIterator]();
-  return chunkReader(() => it.next(), async () => { await it.return?.(); }, { name: 'iterable' });
+  return chunkReader(
+    () => it.next(),
+    async () => {
+      await it.return?.();
+    },
+    { name: 'iterable' },
+  );
 }

@@ -25,20 +25,65 @@ export const BUILD_NAMES = ['auto', 'simd', 'relaxed', 'scalar'];
 
 /** Engine.load / WorkerEngine.load. */
 export const LOAD_OPTIONS = {
-  ropeMode: { type: 'enum', values: ROPE_MODES, defaultText: 'consistent for internlm2, none for llama', doc: 'RoPE past the trained context',
-    valueDocs: { consistent: 'dynamic NTK, every cached key rotated with the current base',
-                 cached: 'dynamic NTK, keys keep the base they were written with, as transformers', none: 'plain RoPE' } },
+  ropeMode: {
+    type: 'enum',
+    values: ROPE_MODES,
+    defaultText: 'consistent for internlm2, none for llama',
+    doc: 'RoPE past the trained context',
+    valueDocs: {
+      consistent: 'dynamic NTK, every cached key rotated with the current base',
+      cached: 'dynamic NTK, keys keep the base they were written with, as transformers',
+      none: 'plain RoPE',
+    },
+  },
   ropeFactor: { type: 'number', min: 1, max: 1e6, defaultText: "the file's, else 2.0", doc: 'dynamic NTK factor a' },
-  trainedCtx: { type: 'integer', min: 1, max: 1e12, defaultText: "the file's context_length", doc: 'trained context length L0' },
-  ropeRefresh: { type: 'integer', min: 1, max: COUNT_MAX, defaultText: '1, every token',
-    doc: 'tokens between moves of the dynamic base; past L0 the length is rounded up to L0 + a multiple of it' },
-  maxContext: { type: 'integer', min: 1, max: COUNT_MAX, defaultText: 'none: memory is the limit', doc: 'a cap on the tokens in context' },
-  kvType: { type: 'enum', values: KV_TYPES, default: 'f32', doc: 'KV cache element type',
-    valueDocs: { f16: 'half the memory', q8_0: '34/128 of it; a head dimension that is a multiple of 32' } },
-  threads: { type: 'integer', min: 1, max: MAX_THREADS, default: 1, doc: 'threads that evaluate; the logits are the same for any number' },
-  build: { type: 'enum', values: BUILD_NAMES, default: 'auto', doc: 'which build runs',
-    valueDocs: { auto: 'relaxed where the runtime validates relaxed SIMD, else simd', simd: 'WebAssembly SIMD128',
-                 relaxed: 'SIMD128 and relaxed SIMD: faster, the same logits', scalar: 'no SIMD, for comparisons; one thread' } },
+  trainedCtx: {
+    type: 'integer',
+    min: 1,
+    max: 1e12,
+    defaultText: "the file's context_length",
+    doc: 'trained context length L0',
+  },
+  ropeRefresh: {
+    type: 'integer',
+    min: 1,
+    max: COUNT_MAX,
+    defaultText: '1, every token',
+    doc: 'tokens between moves of the dynamic base; past L0 the length is rounded up to L0 + a multiple of it',
+  },
+  maxContext: {
+    type: 'integer',
+    min: 1,
+    max: COUNT_MAX,
+    defaultText: 'none: memory is the limit',
+    doc: 'a cap on the tokens in context',
+  },
+  kvType: {
+    type: 'enum',
+    values: KV_TYPES,
+    default: 'f32',
+    doc: 'KV cache element type',
+    valueDocs: { f16: 'half the memory', q8_0: '34/128 of it; a head dimension that is a multiple of 32' },
+  },
+  threads: {
+    type: 'integer',
+    min: 1,
+    max: MAX_THREADS,
+    default: 1,
+    doc: 'threads that evaluate; the logits are the same for any number',
+  },
+  build: {
+    type: 'enum',
+    values: BUILD_NAMES,
+    default: 'auto',
+    doc: 'which build runs',
+    valueDocs: {
+      auto: 'relaxed where the runtime validates relaxed SIMD, else simd',
+      simd: 'WebAssembly SIMD128',
+      relaxed: 'SIMD128 and relaxed SIMD: faster, the same logits',
+      scalar: 'no SIMD, for comparisons; one thread',
+    },
+  },
   chunkSize: { type: 'integer', min: 1, max: 2 ** 30, default: 1 << 20, doc: 'bytes per read while loading' },
   onProgress: { type: 'function', doc: 'called with { loaded, total, phase, part, parts } after every chunk' },
   signal: { type: 'signal', doc: 'aborts the load' },
@@ -48,16 +93,58 @@ export const LOAD_OPTIONS = {
 /** generate() and chat(). */
 export const GENERATE_OPTIONS = {
   maxTokens: { type: 'integer', min: 0, max: COUNT_MAX, default: 128, doc: 'tokens to generate' },
-  temperature: { type: 'number', min: 0, max: 1e6, default: SAMPLING_DEFAULTS.temperature, doc: 'temperature; 0 is greedy' },
-  topK: { type: 'integer', min: 0, max: COUNT_MAX, default: SAMPLING_DEFAULTS.topK, doc: 'keep the K most likely tokens; 0 is off' },
+  temperature: {
+    type: 'number',
+    min: 0,
+    max: 1e6,
+    default: SAMPLING_DEFAULTS.temperature,
+    doc: 'temperature; 0 is greedy',
+  },
+  topK: {
+    type: 'integer',
+    min: 0,
+    max: COUNT_MAX,
+    default: SAMPLING_DEFAULTS.topK,
+    doc: 'keep the K most likely tokens; 0 is off',
+  },
   // C reads it as a float32 and wants it above 0: far below 1e-6 it would round to 0, and 1e-6
   // already keeps the top token alone (for any vocabulary under a million)
-  topP: { type: 'number', min: 1e-6, max: 1, default: SAMPLING_DEFAULTS.topP, doc: 'nucleus sampling: keep the most likely tokens up to this probability' },
-  minP: { type: 'number', min: 0, max: 1, default: SAMPLING_DEFAULTS.minP, doc: 'drop tokens below this times the top probability' },
-  repeatPenalty: { type: 'number', min: 1e-6, max: 1e6, default: SAMPLING_DEFAULTS.repeatPenalty, doc: 'penalty on tokens seen lately (positive logits divided by it, negative ones multiplied); 1 is off' },
-  repeatWindow: { type: 'integer', min: 0, max: COUNT_MAX, default: SAMPLING_DEFAULTS.repeatWindow, doc: 'how many recent tokens the repeat penalty looks at' },
-  seed: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: () => Math.floor(Math.random() * 2 ** 32),
-    defaultText: 'random', doc: 'random seed; the same seed gives the same text' },
+  topP: {
+    type: 'number',
+    min: 1e-6,
+    max: 1,
+    default: SAMPLING_DEFAULTS.topP,
+    doc: 'nucleus sampling: keep the most likely tokens up to this probability',
+  },
+  minP: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: SAMPLING_DEFAULTS.minP,
+    doc: 'drop tokens below this times the top probability',
+  },
+  repeatPenalty: {
+    type: 'number',
+    min: 1e-6,
+    max: 1e6,
+    default: SAMPLING_DEFAULTS.repeatPenalty,
+    doc: 'penalty on tokens seen lately (positive logits divided by it, negative ones multiplied); 1 is off',
+  },
+  repeatWindow: {
+    type: 'integer',
+    min: 0,
+    max: COUNT_MAX,
+    default: SAMPLING_DEFAULTS.repeatWindow,
+    doc: 'how many recent tokens the repeat penalty looks at',
+  },
+  seed: {
+    type: 'integer',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    default: () => Math.floor(Math.random() * 2 ** 32),
+    defaultText: 'random',
+    doc: 'random seed; the same seed gives the same text',
+  },
   stop: { type: 'strings', default: () => [], doc: 'stop strings: generation ends before the first of them' },
   signal: { type: 'signal', doc: 'ends the generation' },
 };
@@ -80,7 +167,10 @@ export function rangeText(row) {
 export function valueText(row) {
   if (row.type === 'integer' || row.type === 'number') return rangeText(row);
   if (row.type === 'enum') return `one of ${row.values.join(', ')}`;
-  return { function: 'a function', signal: 'an AbortSignal', strings: 'a non-empty string or an array of them' }[row.type] ?? 'anything';
+  return (
+    { function: 'a function', signal: 'an AbortSignal', strings: 'a non-empty string or an array of them' }[row.type] ??
+    'anything'
+  );
 }
 
 /** Check one value against its row (undefined passes); label names it in the message. Throws NtkError ARG. */
@@ -88,21 +178,31 @@ export function checkOption(row, v, label) {
   if (v === undefined) return;
   let ok;
   switch (row.type) {
-    case 'integer': case 'number':
+    case 'integer':
+    case 'number':
       ok = typeof v === 'number' && v >= row.min && v <= row.max && (row.type === 'number' || Number.isInteger(v));
       // rangeText leaves out a maximum of COUNT_MAX or more: say it when it is the bound broken
       if (!ok && typeof v === 'number' && v > row.max && row.max >= COUNT_MAX)
-        throw argError(`${label} must be ${row.type === 'integer' ? 'an integer' : 'a number'} <= ${row.max}, got ${v}`);
+        throw argError(
+          `${label} must be ${row.type === 'integer' ? 'an integer' : 'a number'} <= ${row.max}, got ${v}`,
+        );
       break;
-    case 'enum': ok = row.values.includes(v); break;
-    case 'function': ok = typeof v === 'function'; break;
-    case 'signal': ok = typeof v?.aborted === 'boolean'; break;
+    case 'enum':
+      ok = row.values.includes(v);
+      break;
+    case 'function':
+      ok = typeof v === 'function';
+      break;
+    case 'signal':
+      ok = typeof v?.aborted === 'boolean';
+      break;
     case 'strings': {
       const all = typeof v === 'string' ? [v] : v;
       ok = Array.isArray(all) && all.every((s) => typeof s === 'string' && s.length > 0);
       break;
     }
-    default: ok = true;
+    default:
+      ok = true;
   }
   // a value that is not a number, a word or a name is not worth printing
   const got = ['integer', 'number', 'enum'].includes(row.type) ? `, got ${shown(v)}` : '';

@@ -18,14 +18,22 @@ export const SHAPES = {
 
 // llama.cpp's Q4_K_M / Q5_K_M rule (llama-quant.cpp): Q6_K for output, and for attn_v and ffn_down
 // of the first and last eighth of the layers and every third layer between.
-const useMoreBits = (l, n) => l < Math.floor(n / 8) || l >= Math.floor((7 * n) / 8) || (l - Math.floor(n / 8)) % 3 === 2;
-const mixture = (base) => (role, l, n) => role === 'output' || ((role === 'attn_v' || role === 'ffn_down') && useMoreBits(l, n)) ? TYPE.Q6_K : base;
+const useMoreBits = (l, n) =>
+  l < Math.floor(n / 8) || l >= Math.floor((7 * n) / 8) || (l - Math.floor(n / 8)) % 3 === 2;
+const mixture = (base) => (role, l, n) =>
+  role === 'output' || ((role === 'attn_v' || role === 'ffn_down') && useMoreBits(l, n)) ? TYPE.Q6_K : base;
 const uniform = (t) => () => t;
 /** --type: the type of every matrix, by its role ('token_embd', 'output', 'attn_q', ...) and layer. */
 export const TYPES = {
-  f32: uniform(TYPE.F32), f16: uniform(TYPE.F16), q8_0: uniform(TYPE.Q8_0), q4_0: uniform(TYPE.Q4_0),
-  q4_k: uniform(TYPE.Q4_K), q5_k: uniform(TYPE.Q5_K), q6_k: uniform(TYPE.Q6_K),
-  q4_k_m: mixture(TYPE.Q4_K), q5_k_m: mixture(TYPE.Q5_K),
+  f32: uniform(TYPE.F32),
+  f16: uniform(TYPE.F16),
+  q8_0: uniform(TYPE.Q8_0),
+  q4_0: uniform(TYPE.Q4_0),
+  q4_k: uniform(TYPE.Q4_K),
+  q5_k: uniform(TYPE.Q5_K),
+  q6_k: uniform(TYPE.Q6_K),
+  q4_k_m: mixture(TYPE.Q4_K),
+  q5_k_m: mixture(TYPE.Q5_K),
 };
 const K_QUANTS = [TYPE.Q4_K, TYPE.Q5_K, TYPE.Q6_K];
 
@@ -34,17 +42,27 @@ function encodeRow(type, x) {
   const n = x.length;
   if (type === TYPE.F32) return new Uint8Array(Float32Array.from(x).buffer);
   if (type === TYPE.F16) return new Uint8Array(Uint16Array.from(x, toHalf).buffer);
-  const q8 = type === TYPE.Q8_0, [qk, bs] = BLOCK[type], out = new Uint8Array(n / qk * bs), dv = new DataView(out.buffer);
+  const q8 = type === TYPE.Q8_0,
+    [qk, bs] = BLOCK[type],
+    out = new Uint8Array((n / qk) * bs),
+    dv = new DataView(out.buffer);
   for (let b = 0; b < n / qk; b++) {
     const blk = x.subarray(b * qk, b * qk + qk);
-    let amax = 0, max = 0;
-    for (const v of blk) if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
-    const d = q8 ? amax / 127 : max / -8, id = d ? 1 / d : 0;
+    let amax = 0,
+      max = 0;
+    for (const v of blk)
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    const d = q8 ? amax / 127 : max / -8,
+      id = d ? 1 / d : 0;
     dv.setUint16(b * bs, toHalf(d), true);
     for (let j = 0; j < (q8 ? qk : qk / 2); j++) {
       if (q8) dv.setInt8(b * bs + 2 + j, Math.round(blk[j] * id));
       else {
-        const lo = Math.min(15, Math.trunc(blk[j] * id + 8.5)), hi = Math.min(15, Math.trunc(blk[j + qk / 2] * id + 8.5));
+        const lo = Math.min(15, Math.trunc(blk[j] * id + 8.5)),
+          hi = Math.min(15, Math.trunc(blk[j + qk / 2] * id + 8.5));
         out[b * bs + 2 + j] = lo | (hi << 4);
       }
     }
@@ -72,15 +90,22 @@ function* randomRows(type, cols, rows, scale, next) {
 // and f16 super-block scales d (and dmin) chosen so that weights come out about +-scale: Q4_K/Q5_K
 // give d*sc*q - dmin*m with 6-bit sc, m and q of 4/5 bits, Q6_K gives d*sc*(q - 32) with int8 sc.
 // d stays in f16's normal range, which keeps it finite and nonzero in any reader.
-const K_LAYOUT = { // [offset of d, offset of dmin or -1, scale / d]
-  [TYPE.Q4_K]: [0, 2, 128], [TYPE.Q5_K]: [0, 2, 256], [TYPE.Q6_K]: [208, -1, 512],
+const K_LAYOUT = {
+  // [offset of d, offset of dmin or -1, scale / d]
+  [TYPE.Q4_K]: [0, 2, 128],
+  [TYPE.Q5_K]: [0, 2, 256],
+  [TYPE.Q6_K]: [208, -1, 512],
 };
 function* randomKBlocks(type, cols, rows, scale, next) {
-  const [values, bytes] = BLOCK[type], [dAt, dminAt, per] = K_LAYOUT[type];
-  const blocks = (cols / values) * rows, perChunk = Math.floor(CHUNK_ROWS_BYTES / bytes);
+  const [values, bytes] = BLOCK[type],
+    [dAt, dminAt, per] = K_LAYOUT[type];
+  const blocks = (cols / values) * rows,
+    perChunk = Math.floor(CHUNK_ROWS_BYTES / bytes);
   const qMid = type === TYPE.Q4_K ? 7.5 : 15.5;
   for (let b = 0; b < blocks; b += perChunk) {
-    const n = Math.min(perChunk, blocks - b), out = new Uint8Array(n * bytes), dv = new DataView(out.buffer);
+    const n = Math.min(perChunk, blocks - b),
+      out = new Uint8Array(n * bytes),
+      dv = new DataView(out.buffer);
     const words = new Uint32Array(out.buffer, 0, out.length >> 2);
     for (let i = 0; i < words.length; i++) words[i] = next() * 4294967296;
     for (let k = 0; k < n; k++) {
@@ -112,7 +137,8 @@ const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v 
  * writes no dynamic-NTK key. Returns the file size.
  */
 export async function synth(path, { shape, ...given }) {
-  if (shape !== undefined && !SHAPES[shape]) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+  if (shape !== undefined && !SHAPES[shape])
+    throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
   const o = { type: 'f32', dynamicFactor: 2, theta: 10000, seed: 1, ...SHAPES[shape], ...defined(given) };
   const { layers, hidden, heads, kvHeads = heads, ffn, ctx, type, dynamicFactor, theta, seed } = o;
   const typeOf = TYPES[type];
@@ -125,7 +151,10 @@ export async function synth(path, { shape, ...given }) {
   if (K_QUANTS.includes(typeOf('token_embd', -1, layers)) && (hidden % 256 || ffn % 256))
     throw new Error(`--type ${type}: hidden and ffn must be multiples of 256 (a K-quant super-block)`);
   const vocab = await vocabRecords();
-  const nVocab = 4096, headDim = hidden / heads, kvDim = kvHeads * headDim, next = mulberry32(seed);
+  const nVocab = 4096,
+    headDim = hidden / heads,
+    kvDim = kvHeads * headDim,
+    next = mulberry32(seed);
   const A = 'internlm2';
   const kv = [
     kvRecord('general.architecture', VALUE.STRING, A),
@@ -144,10 +173,20 @@ export async function synth(path, { shape, ...given }) {
   const ones = (n) => () => new Uint8Array(new Float32Array(n).fill(1).buffer);
   const norm = (name, n) => ({ name, dims: [n], type: TYPE.F32, data: ones(n) });
   const matrix = (role, l, cols, rows, scale = 1 / Math.sqrt(cols)) => {
-    const t = typeOf(role, l, layers), rowsOf = K_QUANTS.includes(t) ? randomKBlocks : randomRows;
-    return { name: l < 0 ? `${role}.weight` : `blk.${l}.${role}.weight`, dims: [cols, rows], type: t, data: () => rowsOf(t, cols, rows, scale, next) };
+    const t = typeOf(role, l, layers),
+      rowsOf = K_QUANTS.includes(t) ? randomKBlocks : randomRows;
+    return {
+      name: l < 0 ? `${role}.weight` : `blk.${l}.${role}.weight`,
+      dims: [cols, rows],
+      type: t,
+      data: () => rowsOf(t, cols, rows, scale, next),
+    };
   };
-  const tensors = [matrix('token_embd', -1, hidden, nVocab, 1), norm('output_norm.weight', hidden), matrix('output', -1, hidden, nVocab)];
+  const tensors = [
+    matrix('token_embd', -1, hidden, nVocab, 1),
+    norm('output_norm.weight', hidden),
+    matrix('output', -1, hidden, nVocab),
+  ];
   for (let l = 0; l < layers; l++)
     tensors.push(
       norm(`blk.${l}.attn_norm.weight`, hidden),

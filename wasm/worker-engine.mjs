@@ -53,7 +53,9 @@ async function spawn() {
     const { Worker } = await import('node:worker_threads');
     // the worker inherits Node's options, but --input-type (node --input-type=module -e ...) would
     // stop it from loading a module file
-    const execArgv = process.execArgv.filter((a, i, all) => !a.startsWith('--input-type') && all[i - 1] !== '--input-type');
+    const execArgv = process.execArgv.filter(
+      (a, i, all) => !a.startsWith('--input-type') && all[i - 1] !== '--input-type',
+    );
     const w = new Worker(new URL('./worker.mjs', import.meta.url), { execArgv });
     w.unref();
     return {
@@ -149,7 +151,9 @@ function prepareSource(source, transfer) {
         if (r.done) c.close();
         else c.enqueue(r.value);
       },
-      async cancel() { await it.return?.(); },
+      async cancel() {
+        await it.return?.();
+      },
     });
     transfer.push(stream);
     return stream;
@@ -161,17 +165,20 @@ export class WorkerEngine {
   #ch;
   #seq = 0;
   #pending = new Map(); // id → a request { resolve, reject, onProgress } or a stream (see #stream)
-  #holds = 0;           // calls waiting for the worker: Node keeps the process open while > 0
+  #holds = 0; // calls waiting for the worker: Node keeps the process open while > 0
   #listeners = new Listeners();
   #state = null;
-  #dead = null;         // the error every call gets once the engine is disposed or the worker died
+  #dead = null; // the error every call gets once the engine is disposed or the worker died
   #busy = false;
-  #farewell = null;     // { id, done } of the dispose request, answered once the worker freed its engine
+  #farewell = null; // { id, done } of the dispose request, answered once the worker freed its engine
 
   constructor(channel, key) {
     if (key !== KEY) throw new TypeError('use WorkerEngine.load()');
     this.#ch = channel;
-    channel.listen((msg) => this.#receive(msg), (err) => this.#died(err));
+    channel.listen(
+      (msg) => this.#receive(msg),
+      (err) => this.#died(err),
+    );
   }
 
   /**
@@ -182,7 +189,9 @@ export class WorkerEngine {
     const opts = checkLoadOptions(options);
     if (opts.signal?.aborted) throw abortError(opts.signal);
     if (source === null || source === undefined || (Array.isArray(source) && source.length === 0))
-      throw argError('a model source is needed: a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes');
+      throw argError(
+        'a model source is needed: a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes',
+      );
     const engine = new WorkerEngine(await spawn(), KEY);
     try {
       await engine.#load(source, opts);
@@ -199,15 +208,25 @@ export class WorkerEngine {
     const wopts = { ...rest, progress: !!onProgress, signal: !!signal, jinja: jinjaUrl() };
     let id;
     const done = new Promise((resolve, reject) => {
-      id = this.#send('load', [src, wopts], { transfer, resolve, reject, onProgress: (p) => {
-        try {
-          onProgress(p);
-        } catch (e) {
-          // as in Engine.load, a throwing onProgress fails the load
-          this.#ch.post({ verb: 'abort', args: [id] });
-          reject(e);
-        }
-      } }, (e) => argError(`cannot send the model source to the worker: ${e.message}`));
+      id = this.#send(
+        'load',
+        [src, wopts],
+        {
+          transfer,
+          resolve,
+          reject,
+          onProgress: (p) => {
+            try {
+              onProgress(p);
+            } catch (e) {
+              // as in Engine.load, a throwing onProgress fails the load
+              this.#ch.post({ verb: 'abort', args: [id] });
+              reject(e);
+            }
+          },
+        },
+        (e) => argError(`cannot send the model source to the worker: ${e.message}`),
+      );
     });
     if (!signal) return void (this.#state = await done);
     done.catch(() => {}); // when the abort wins, the worker is ended and this rejects unheard
@@ -264,7 +283,8 @@ export class WorkerEngine {
 
   // a call that touches the context, refused while a generate/chat is being consumed (as Engine)
   #callInTurn(verb, ...args) {
-    if (this.#busy && !this.#dead) return Promise.reject(new NtkError('a generation is running on this engine', 'STATE'));
+    if (this.#busy && !this.#dead)
+      return Promise.reject(new NtkError('a generation is running on this engine', 'STATE'));
     return this.#call(verb, ...args);
   }
 
@@ -337,21 +357,43 @@ export class WorkerEngine {
   // ---- the Engine API ----
 
   /** Subscribe to 'scale' events: { nCtx, base, factor, mode, trainedCtx, refresh }. Returns an unsubscribe function. */
-  on(event, fn) { return this.#listeners.on(event, fn); }
-  off(event, fn) { this.#listeners.off(event, fn); }
+  on(event, fn) {
+    return this.#listeners.on(event, fn);
+  }
+  off(event, fn) {
+    this.#listeners.off(event, fn);
+  }
 
-  get nCtx() { this.#alive(); return this.#state.nCtx; }
-  get base() { this.#alive(); return this.#state.base; }
-  get nVocab() { this.#alive(); return this.#state.nVocab; }
-  get memoryBytes() { this.#alive(); return this.#state.memoryBytes; }
+  get nCtx() {
+    this.#alive();
+    return this.#state.nCtx;
+  }
+  get base() {
+    this.#alive();
+    return this.#state.base;
+  }
+  get nVocab() {
+    this.#alive();
+    return this.#state.nVocab;
+  }
+  get memoryBytes() {
+    this.#alive();
+    return this.#state.memoryBytes;
+  }
 
   // The Engine methods: one for each of protocol.mjs's 'read', 'turn' and 'stream' verbs.
   static {
     for (const [verb, { run }] of Object.entries(VERBS)) {
       const method = {
-        read(...args) { return this.#call(verb, ...args); },
-        turn(...args) { return this.#callInTurn(verb, ...args); },
-        stream(input, options = {}) { return this.#stream(verb, input, options); },
+        read(...args) {
+          return this.#call(verb, ...args);
+        },
+        turn(...args) {
+          return this.#callInTurn(verb, ...args);
+        },
+        stream(input, options = {}) {
+          return this.#stream(verb, input, options);
+        },
       }[run];
       if (!method) continue;
       Object.defineProperty(method, 'name', { value: verb });
@@ -366,7 +408,10 @@ export class WorkerEngine {
     this.#busy = true;
     // messages from the worker queue up here until the consumer takes them
     const queue = [];
-    let wake = null, ended = false, id, onAbort;
+    let wake = null,
+      ended = false,
+      id,
+      onAbort;
     const entry = {
       stream: true,
       push: (msg) => {
@@ -395,7 +440,9 @@ export class WorkerEngine {
       const { signal: _, ...rest } = options;
       id = this.#send(verb, [input, rest], entry);
       if (signal) {
-        onAbort = () => { if (!ended) this.#ch.post({ verb: 'abort', args: [id] }); };
+        onAbort = () => {
+          if (!ended) this.#ch.post({ verb: 'abort', args: [id] });
+        };
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       }

@@ -21,10 +21,11 @@ if (isNode) {
 
 let engine = null;
 const controllers = new Map(); // id → AbortController of a load, generate or chat
-const streams = new Map();     // id → the state of a generate or chat
-let turn = Promise.resolve();   // the queue of requests that touch the context
+const streams = new Map(); // id → the state of a generate or chat
+let turn = Promise.resolve(); // the queue of requests that touch the context
 
-const state = () => engine && { nCtx: engine.nCtx, base: engine.base, nVocab: engine.nVocab, memoryBytes: engine.memoryBytes };
+const state = () =>
+  engine && { nCtx: engine.nCtx, base: engine.base, nVocab: engine.nVocab, memoryBytes: engine.memoryBytes };
 
 function serializeError(e) {
   return { message: String(e?.message ?? e), code: e?.code, name: e?.name ?? 'Error' };
@@ -119,17 +120,20 @@ function startStream(id, verb, [input, options = {}]) {
   controllers.set(id, ctl);
   const s = { id, ctl, it: null, pulling: false, ending: false, closed: false, end: null };
   streams.set(id, s);
-  enqueue(() => new Promise((resolve) => {
-    s.end = resolve;
-    try {
-      const e = needEngine();
-      const opts = { ...(options ?? {}), signal: ctl.signal };
-      s.it = e[verb](input, opts);
-    } catch (err) {
-      return finish(s, { error: serializeError(err) });
-    }
-    pull(s);
-  }));
+  enqueue(
+    () =>
+      new Promise((resolve) => {
+        s.end = resolve;
+        try {
+          const e = needEngine();
+          const opts = { ...(options ?? {}), signal: ctl.signal };
+          s.it = e[verb](input, opts);
+        } catch (err) {
+          return finish(s, { error: serializeError(err) });
+        }
+        pull(s);
+      }),
+  );
 }
 
 async function pull(s) {
@@ -167,6 +171,9 @@ function abort(targetId) {
   // a stream waiting for its next pull ends now; one making a token ends when it sees the signal
   if (s?.it && !s.pulling && !s.closed && !s.ending) {
     s.ending = true;
-    s.it.return().catch(() => {}).finally(() => finish(s, { done: true }));
+    s.it
+      .return()
+      .catch(() => {})
+      .finally(() => finish(s, { done: true }));
   }
 }

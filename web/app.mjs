@@ -14,20 +14,20 @@ const BUNDLED = new URL('../models/kjv-tiny-q8_0.gguf', import.meta.url).href;
 const $ = (id) => document.getElementById(id);
 const chart = new BaseChart($('chart'));
 
-let engine = null;      // the loaded WorkerEngine
-let info = null;        // its info()
-let source = null;      // what it was loaded from: reloaded when the RoPE settings change
-let loading = null;     // the AbortController of the load in progress
-let generation = null;  // the AbortController of the generation in progress
-let task = null;        // 'preparing' (a passkey document) or 'comparing' (RoPE modes), if one runs
-let comparing = null;   // the AbortController of a comparison
-let messages = [];      // the conversation, in chat format
+let engine = null; // the loaded WorkerEngine
+let info = null; // its info()
+let source = null; // what it was loaded from: reloaded when the RoPE settings change
+let loading = null; // the AbortController of the load in progress
+let generation = null; // the AbortController of the generation in progress
+let task = null; // 'preparing' (a passkey document) or 'comparing' (RoPE modes), if one runs
+let comparing = null; // the AbortController of a comparison
+let messages = []; // the conversation, in chat format
 
 // ---- page state ----
 
 // The controls follow what is going on; called whenever that changes.
 function refresh() {
-  const state = loading ? 'loading' : generation ? 'generating' : task ?? 'idle';
+  const state = loading ? 'loading' : generation ? 'generating' : (task ?? 'idle');
   document.body.dataset.state = state;
   document.body.dataset.model = engine ? 'ready' : 'none';
   const busy = state !== 'idle';
@@ -76,7 +76,11 @@ async function load(src, label) {
   status(`Loading ${label}…`);
   const t0 = performance.now();
   try {
-    const next = await WorkerEngine.load(src, { ...loadOptions(), signal: ctl.signal, onProgress: (p) => showProgress(p, t0) });
+    const next = await WorkerEngine.load(src, {
+      ...loadOptions(),
+      signal: ctl.signal,
+      onProgress: (p) => showProgress(p, t0),
+    });
     const old = engine;
     engine = next;
     source = { src, label };
@@ -85,7 +89,8 @@ async function load(src, label) {
     return true;
   } catch (e) {
     if (loading !== ctl) return false; // another load took its place: that one speaks now
-    if (e?.name === 'AbortError') status(`Loading ${label} cancelled.${engine ? ' The previous model is still loaded.' : ''}`);
+    if (e?.name === 'AbortError')
+      status(`Loading ${label} cancelled.${engine ? ' The previous model is still loaded.' : ''}`);
     else showError(e);
     return false;
   } finally {
@@ -101,19 +106,32 @@ async function ready(label, ms) {
   info = await engine.info();
   const meta = (await engine.metadata({ maxArrayItems: 0 })).metadata;
   const { rope } = info;
-  const types = Object.entries(info.tensorTypes).sort((a, b) => b[1] - a[1]).map(([t]) => t).join('/');
-  $('model-name').textContent = `${label}: ${info.name || info.architecture}, ${info.nLayers} layers × ${info.dim}, ${types}, ${megabytes(info.tensorBytes)} (loaded in ${(ms / 1000).toFixed(1)} s)`;
+  const types = Object.entries(info.tensorTypes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([t]) => t)
+    .join('/');
+  $('model-name').textContent =
+    `${label}: ${info.name || info.architecture}, ${info.nLayers} layers × ${info.dim}, ${types}, ${megabytes(info.tensorBytes)} (loaded in ${(ms / 1000).toFixed(1)} s)`;
   // a chat model answers turns, a base model continues text. A template alone does not tell them
   // apart (llama.cpp's converter copies it into base models too, as in kjv-tiny): the name does.
-  const chatModel = meta['tokenizer.chat_template'] && /chat|instruct/i.test(`${meta['general.name']} ${meta['general.finetune']}`);
+  const chatModel =
+    meta['tokenizer.chat_template'] && /chat|instruct/i.test(`${meta['general.name']} ${meta['general.finetune']}`);
   $('format').value = chatModel ? 'chat' : 'completion';
   showFormat();
   for (const e of document.querySelectorAll('.trained')) e.textContent = rope.trainedCtx;
   $('trained').textContent = rope.trainedCtx;
-  $('rope-desc').textContent = `${rope.mode}${rope.mode === 'none' ? '' : `, factor ${rope.factor}`} (${rope.modeSource === rope.factorSource ? rope.modeSource : `${rope.modeSource}/${rope.factorSource}`})`;
+  $('rope-desc').textContent =
+    `${rope.mode}${rope.mode === 'none' ? '' : `, factor ${rope.factor}`} (${rope.modeSource === rope.factorSource ? rope.modeSource : `${rope.modeSource}/${rope.factorSource}`})`;
   const threads = info.threads ?? 1;
-  $('engine-desc').textContent = `${info.relaxedSimd ? 'SIMD128 + relaxed SIMD' : info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
-  chart.setModel({ theta: rope.theta, factor: rope.factor, trainedCtx: rope.trainedCtx, headDim: info.headDim, mode: rope.mode });
+  $('engine-desc').textContent =
+    `${info.relaxedSimd ? 'SIMD128 + relaxed SIMD' : info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
+  chart.setModel({
+    theta: rope.theta,
+    factor: rope.factor,
+    trainedCtx: rope.trainedCtx,
+    headDim: info.headDim,
+    mode: rope.mode,
+  });
   engine.on('scale', (e) => {
     chart.add(e);
     $('base').textContent = baseText(e.base);
@@ -136,8 +154,7 @@ $('file').addEventListener('change', () => {
   $('file').value = ''; // the same file can be picked again
 });
 $('cancel-load').addEventListener('click', () => loading?.abort());
-for (const id of LOAD_FIELDS)
-  $(id).addEventListener('change', () => source && load(source.src, source.label));
+for (const id of LOAD_FIELDS) $(id).addEventListener('change', () => source && load(source.src, source.label));
 
 // The worker died (it ran out of memory mid-call, say): its engine answers nothing any more.
 function lost() {
@@ -150,7 +167,8 @@ function lost() {
 
 function showContext() {
   if (!engine) return;
-  const n = engine.nCtx, trained = info.rope.trainedCtx;
+  const n = engine.nCtx,
+    trained = info.rope.trainedCtx;
   $('n-ctx').textContent = n;
   chart.setContext(n);
   $('ctx-bar').style.width = `${Math.min(100, (n / (2 * trained)) * 100)}%`;
@@ -171,9 +189,13 @@ async function stream(run, out) {
   refresh();
   status('Generating…');
   out.classList.add('streaming');
-  const before = engine.nCtx, t0 = performance.now();
+  const before = engine.nCtx,
+    t0 = performance.now();
   const box = out.closest('.transcript');
-  let text = '', first = null, tFirst = 0, count = 0;
+  let text = '',
+    first = null,
+    tFirst = 0,
+    count = 0;
   try {
     for await (const item of run({ ...samplingOptions(), signal: ctl.signal })) {
       if (!first) [first, tFirst] = [item, performance.now()];
@@ -189,7 +211,9 @@ async function stream(run, out) {
       $('prefill').textContent = `${rate(prefilled, tFirst - t0)} · ${prefilled} tokens`;
       if (count > 1) $('decode').textContent = `${rate(count - 1, tEnd - tFirst)} · ${count - 1} tokens`;
     }
-    status(`${ctl.signal.aborted ? 'Stopped' : 'Done'}: ${count} tokens${count > 1 ? `, ${perSecond(count - 1, tEnd - tFirst).toFixed(1)} tok/s` : ''}.`);
+    status(
+      `${ctl.signal.aborted ? 'Stopped' : 'Done'}: ${count} tokens${count > 1 ? `, ${perSecond(count - 1, tEnd - tFirst).toFixed(1)} tok/s` : ''}.`,
+    );
     return text;
   } catch (e) {
     showError(e);
@@ -290,7 +314,8 @@ async function countDocument() {
   const n = (await engine.tokenize(documentPrompt())).length;
   if (mine !== counting) return;
   const trained = info.rope.trainedCtx;
-  $('doc-count').textContent = `${n} tokens with the question: ${n > trained ? `${(n / trained).toFixed(1)}× the trained length` : 'within the trained length'}`;
+  $('doc-count').textContent =
+    `${n} tokens with the question: ${n > trained ? `${(n / trained).toFixed(1)}× the trained length` : 'within the trained length'}`;
 }
 
 let countTimer = 0;
@@ -307,7 +332,9 @@ $('passkey-make').addEventListener('click', async () => {
   task = 'preparing';
   refresh();
   try {
-    const { text, key } = await passkeyDocument(engine, Number($('passkey-len').value), { reach: info.rope.trainedCtx });
+    const { text, key } = await passkeyDocument(engine, Number($('passkey-len').value), {
+      reach: info.rope.trainedCtx,
+    });
     $('document').value = text;
     $('document').dataset.key = key;
     $('question').value = QUESTION;
@@ -334,7 +361,10 @@ async function ask(out) {
   const chat = $('format').value === 'chat';
   const prompt = documentPrompt();
   await engine.reset();
-  const text = await stream((opts) => (chat ? engine.chat([{ role: 'user', content: prompt }], opts) : engine.generate(prompt, opts)), out);
+  const text = await stream(
+    (opts) => (chat ? engine.chat([{ role: 'user', content: prompt }], opts) : engine.generate(prompt, opts)),
+    out,
+  );
   return { text, key, found: key && text !== null ? text.trim().startsWith(key) : undefined };
 }
 
@@ -364,7 +394,8 @@ $('compare').addEventListener('click', async () => {
   const key = $('document').dataset.key;
   table.createCaption().textContent = `The same question with each RoPE mode${key ? ` (the pass key is ${key})` : ''}`;
   const head = table.createTHead().insertRow();
-  for (const h of ['RoPE', 'base at the end', 'answer', '']) head.append(Object.assign(document.createElement('th'), { textContent: h, scope: 'col' }));
+  for (const h of ['RoPE', 'base at the end', 'answer', ''])
+    head.append(Object.assign(document.createElement('th'), { textContent: h, scope: 'col' }));
   const body = table.createTBody();
   $('answer').replaceChildren(table);
   try {
@@ -390,7 +421,8 @@ $('compare').addEventListener('click', async () => {
 
 // ---- drag and drop: a .gguf loads, a text becomes the document ----
 
-const isModel = (file) => /\.gguf$/i.test(file.name) || !(file.type.startsWith('text/') || /\.(txt|md)$/i.test(file.name));
+const isModel = (file) =>
+  /\.gguf$/i.test(file.name) || !(file.type.startsWith('text/') || /\.(txt|md)$/i.test(file.name));
 let dragDepth = 0;
 document.addEventListener('dragenter', (ev) => {
   if (!ev.dataTransfer?.types.includes('Files')) return;

@@ -5,7 +5,12 @@
 // data-points (dots drawn) and data-max-ctx (the longest context seen) for tests and for anyone
 // reading the DOM.
 const NS = 'http://www.w3.org/2000/svg';
-const W = 320, H = 160, LEFT = 46, RIGHT = 8, TOP = 8, BOTTOM = 22;
+const W = 320,
+  H = 160,
+  LEFT = 46,
+  RIGHT = 8,
+  TOP = 8,
+  BOTTOM = 22;
 
 /** base(L) (docs/DESIGN.md, Dynamic NTK): theta up to the trained length, then theta·(a·L/L0 − (a−1))^(d/(d−2)). */
 export function ntkBase(L, { theta, factor, trainedCtx, headDim, mode }) {
@@ -20,13 +25,14 @@ function el(name, attrs, text) {
   return e;
 }
 
-const compact = (v) => (v >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : v >= 1e3 ? `${+(v / 1e3).toPrecision(3)}k` : `${+v.toPrecision(3)}`);
+const compact = (v) =>
+  v >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : v >= 1e3 ? `${+(v / 1e3).toPrecision(3)}k` : `${+v.toPrecision(3)}`;
 
 export class BaseChart {
   #svg;
   #points = new Map(); // nCtx → base
-  #rope = null;        // { theta, factor, trainedCtx, headDim, mode }
-  #now = 0;            // tokens in context
+  #rope = null; // { theta, factor, trainedCtx, headDim, mode }
+  #now = 0; // tokens in context
   #frame = 0;
 
   constructor(svg) {
@@ -55,14 +61,16 @@ export class BaseChart {
   }
 
   #schedule() {
-    if (!this.#frame) this.#frame = requestAnimationFrame(() => {
-      this.#frame = 0;
-      this.#draw();
-    });
+    if (!this.#frame)
+      this.#frame = requestAnimationFrame(() => {
+        this.#frame = 0;
+        this.#draw();
+      });
   }
 
   #draw() {
-    const svg = this.#svg, rope = this.#rope;
+    const svg = this.#svg,
+      rope = this.#rope;
     svg.replaceChildren();
     const xs = [...this.#points.keys()].sort((a, b) => a - b);
     svg.dataset.points = String(xs.length);
@@ -84,7 +92,13 @@ export class BaseChart {
     svg.append(el('line', { x1: LEFT, x2: W - RIGHT, y1: H - BOTTOM, y2: H - BOTTOM, class: 'frame' }));
     for (const n of [0, xMax / 2, xMax]) {
       const t = Math.round(n);
-      svg.append(el('text', { x: x(t), y: H - 6, 'text-anchor': n === 0 ? 'start' : n === xMax ? 'end' : 'middle', class: 'axis' }, `${compact(t)}`));
+      svg.append(
+        el(
+          'text',
+          { x: x(t), y: H - 6, 'text-anchor': n === 0 ? 'start' : n === xMax ? 'end' : 'middle', class: 'axis' },
+          `${compact(t)}`,
+        ),
+      );
     }
     const tx = x(rope.trainedCtx);
     svg.append(el('line', { x1: tx, x2: tx, y1: TOP, y2: H - BOTTOM, class: 'trained' }));
@@ -94,10 +108,17 @@ export class BaseChart {
       const nx = x(this.#now);
       svg.append(el('line', { x1: nx, x2: nx, y1: TOP + 12, y2: H - BOTTOM, class: 'now' }));
       const left = nx - LEFT > 50; // the label goes where there is room for it
-      svg.append(el('text', { x: left ? nx - 3 : nx + 3, y: TOP + 21, 'text-anchor': left ? 'end' : 'start', class: 'axis' }, `now ${this.#now}`));
+      svg.append(
+        el(
+          'text',
+          { x: left ? nx - 3 : nx + 3, y: TOP + 21, 'text-anchor': left ? 'end' : 'start', class: 'axis' },
+          `now ${this.#now}`,
+        ),
+      );
     }
 
-    const steps = 64, formula = [];
+    const steps = 64,
+      formula = [];
     for (let i = 0; i <= steps; i++) {
       const n = (xMax * i) / steps;
       formula.push(`${x(n).toFixed(1)},${y(ntkBase(n, rope)).toFixed(1)}`);
@@ -105,7 +126,8 @@ export class BaseChart {
     svg.append(el('polyline', { points: formula.join(' '), class: 'formula' }));
 
     const dots = el('g', { class: 'dots' });
-    for (const n of xs) dots.append(el('circle', { cx: x(n).toFixed(1), cy: y(this.#points.get(n)).toFixed(1), r: 2.2 }));
+    for (const n of xs)
+      dots.append(el('circle', { cx: x(n).toFixed(1), cy: y(this.#points.get(n)).toFixed(1), r: 2.2 }));
     svg.append(dots);
   }
 }

@@ -17,7 +17,10 @@ async function heldOutLines() {
   if (!heldOut) {
     heldOut = fetch(CORPUS).then(async (res) => {
       if (!res.ok) throw new Error(`cannot fetch the filler text (${CORPUS.pathname}): HTTP ${res.status}`);
-      return (await res.text()).split('\n').slice(HELDOUT_FIRST_LINE - 1).filter((l) => l.trim());
+      return (await res.text())
+        .split('\n')
+        .slice(HELDOUT_FIRST_LINE - 1)
+        .filter((l) => l.trim());
     });
     heldOut.catch(() => (heldOut = null));
   }

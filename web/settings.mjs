@@ -26,7 +26,15 @@ export function samplingOptions() {
 
 /** Set Sampling fields (a preset); keys as samplingOptions' result. */
 export function setSampling(values) {
-  const ids = { temperature: 'temperature', topK: 'top-k', topP: 'top-p', minP: 'min-p', repeatPenalty: 'repeat-penalty', seed: 'seed', maxTokens: 'max-tokens' };
+  const ids = {
+    temperature: 'temperature',
+    topK: 'top-k',
+    topP: 'top-p',
+    minP: 'min-p',
+    repeatPenalty: 'repeat-penalty',
+    seed: 'seed',
+    maxTokens: 'max-tokens',
+  };
   for (const [k, v] of Object.entries(values)) $(ids[k]).value = v ?? '';
 }
 

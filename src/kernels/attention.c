@@ -5,10 +5,8 @@
 #include <math.h>
 #include "attention.h"
 
-void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_tok, int n_head,
-                        int q_stride, const attn_kv *kv, int n_past, const attn_rope *rope,
-                        float scale, float *scratch)
-{
+void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_tok, int n_head, int q_stride,
+                        const attn_kv *kv, int n_past, const attn_rope *rope, float scale, float *scratch) {
     const int hd = kv->head_dim, half = hd / 2, n_rows = n_tok * n_head, n_kv = n_past + n_tok;
     float *kbuf = scratch, *vbuf = kbuf + NTK_ATTN_CHUNK * hd, *scores = vbuf + NTK_ATTN_CHUNK * hd;
     float *qrot = scores + NTK_ATTN_CHUNK, *run_max = qrot + hd, *run_sum = run_max + n_rows;
@@ -17,14 +15,12 @@ void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_t
         run_sum[r] = 0.0f;
     }
     for (int t = 0; t < n_tok; t++)
-        for (int d = 0; d < n_head * hd; d++)
-            out[(size_t)t * q_stride + d] = 0.0f;
+        for (int d = 0; d < n_head * hd; d++) out[(size_t)t * q_stride + d] = 0.0f;
     for (int j0 = 0; j0 < n_kv; j0 += NTK_ATTN_CHUNK) {
         const int n = n_kv - j0 < NTK_ATTN_CHUNK ? n_kv - j0 : NTK_ATTN_CHUNK;
         int ks, vs;
-        const float *keys = ops->rows(kv->k, kv->type, j0, n, kv->stride, hd,
-                                      rope ? rope->step_cos : NULL, rope ? rope->step_sin : NULL,
-                                      kbuf, &ks);
+        const float *keys = ops->rows(kv->k, kv->type, j0, n, kv->stride, hd, rope ? rope->step_cos : NULL,
+                                      rope ? rope->step_sin : NULL, kbuf, &ks);
         const float *vals = ops->rows(kv->v, kv->type, j0, n, kv->stride, hd, NULL, NULL, vbuf, &vs);
         /* tokens before t = j0 - n_past see none of this chunk; rows of a token differ only in q */
         for (int t = j0 > n_past ? j0 - n_past : 0; t < n_tok; t++) {
@@ -35,16 +31,14 @@ void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_t
                 float *o = out + (size_t)t * q_stride + (size_t)h * hd;
                 if (rope) {
                     const size_t c = (size_t)(j0 / NTK_ATTN_CHUNK) * half;
-                    for (int d = 0; d < hd; d++)
-                        qrot[d] = qr[d];
+                    for (int d = 0; d < hd; d++) qrot[d] = qr[d];
                     ops->rotate(qrot, rope->start_cos + c, rope->start_sin + c, hd);
                     qr = qrot;
                 }
                 ops->scores(scores, qr, keys, m, ks, hd, scale);
                 const float rescale = ops->softmax(scores, m, &run_max[r], &run_sum[r]);
                 if (rescale != 1.0f)
-                    for (int d = 0; d < hd; d++)
-                        o[d] *= rescale;
+                    for (int d = 0; d < hd; d++) o[d] *= rescale;
                 ops->accumulate(o, scores, vals, m, vs, hd);
             }
         }
@@ -53,7 +47,6 @@ void attention_tile_run(const attn_ops *ops, float *out, const float *q, int n_t
         for (int h = 0; h < n_head; h++) {
             const float inv = 1.0f / run_sum[t * n_head + h];
             float *o = out + (size_t)t * q_stride + (size_t)h * hd;
-            for (int d = 0; d < hd; d++)
-                o[d] *= inv;
+            for (int d = 0; d < hd; d++) o[d] *= inv;
         }
 }

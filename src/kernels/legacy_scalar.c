@@ -6,20 +6,17 @@
 
 /* Products of int8 are summed exactly in int32 (32 * 128 * 128 cannot overflow); only the
  * per-block scaling and the sum over blocks round. */
-float dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x, int n)
-{
+float dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
         int32_t isum = 0;
-        for (int j = 0; j < QK8_0; j++)
-            isum += w[b].qs[j] * x[b].qs[j];
+        for (int j = 0; j < QK8_0; j++) isum += w[b].qs[j] * x[b].qs[j];
         sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * (float)isum;
     }
     return sum;
 }
 
-float dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x, int n)
-{
+float dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK4_0; b++) {
         int32_t isum = 0;
@@ -33,38 +30,29 @@ float dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x, int n)
 }
 
 /* A Q4_1 (qh NULL) or Q5_1 block: the offset m meets the activations' s = dx * sum(qx). */
-static float q4_1_q5_1_block(ggml_half d, ggml_half m, const uint8_t *qs, const uint8_t *qh,
-                             const block_q8_1 *x)
-{
+static float q4_1_q5_1_block(ggml_half d, ggml_half m, const uint8_t *qs, const uint8_t *qh, const block_q8_1 *x) {
     int32_t isum = 0;
-    for (int j = 0; j < QK8_0; j++)
-        isum += q4_q5_quant(qs, qh, j) * x->qs[j];
+    for (int j = 0; j < QK8_0; j++) isum += q4_q5_quant(qs, qh, j) * x->qs[j];
     return fp16_to_fp32(d) * fp16_to_fp32(x->d) * (float)isum + fp16_to_fp32(m) * fp16_to_fp32(x->s);
 }
 
-float dot_q4_1_q8_1_scalar(const block_q4_1 *w, const block_q8_1 *x, int n)
-{
+float dot_q4_1_q8_1_scalar(const block_q4_1 *w, const block_q8_1 *x, int n) {
     float sum = 0.0f;
-    for (int b = 0; b < n / QK8_0; b++)
-        sum += q4_1_q5_1_block(w[b].d, w[b].m, w[b].qs, NULL, &x[b]);
+    for (int b = 0; b < n / QK8_0; b++) sum += q4_1_q5_1_block(w[b].d, w[b].m, w[b].qs, NULL, &x[b]);
     return sum;
 }
 
-float dot_q5_1_q8_1_scalar(const block_q5_1 *w, const block_q8_1 *x, int n)
-{
+float dot_q5_1_q8_1_scalar(const block_q5_1 *w, const block_q8_1 *x, int n) {
     float sum = 0.0f;
-    for (int b = 0; b < n / QK8_0; b++)
-        sum += q4_1_q5_1_block(w[b].d, w[b].m, w[b].qs, w[b].qh, &x[b]);
+    for (int b = 0; b < n / QK8_0; b++) sum += q4_1_q5_1_block(w[b].d, w[b].m, w[b].qs, w[b].qh, &x[b]);
     return sum;
 }
 
-float dot_q5_0_q8_0_scalar(const block_q5_0 *w, const block_q8_0 *x, int n)
-{
+float dot_q5_0_q8_0_scalar(const block_q5_0 *w, const block_q8_0 *x, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
         int32_t isum = 0;
-        for (int j = 0; j < QK8_0; j++)
-            isum += (q4_q5_quant(w[b].qs, w[b].qh, j) - 16) * x[b].qs[j];
+        for (int j = 0; j < QK8_0; j++) isum += (q4_q5_quant(w[b].qs, w[b].qh, j) - 16) * x[b].qs[j];
         sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * (float)isum;
     }
     return sum;

@@ -5,9 +5,6 @@
 
 #include "simd.h"
 
-void rope_rotate_simd(float *x, const float *c, const float *s, int head_dim)
-{
-    rotate_row(x, x, c, s, head_dim);
-}
+void rope_rotate_simd(float *x, const float *c, const float *s, int head_dim) { rotate_row(x, x, c, s, head_dim); }
 
 #endif

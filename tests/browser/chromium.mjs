@@ -15,8 +15,14 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const SKIP = process.env.NTK_SKIP_BROWSER === '1' ? 'NTK_SKIP_BROWSER=1' : false;
 // the flags of docs/DESIGN.md, Toolchain: no GPU, no background traffic, nothing of a user's profile
 const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 /**
@@ -24,16 +30,26 @@ const ARGS = [
  * collects uncaught page errors and console errors as they happen.
  */
 export async function launch({ viewport = { width: 1000, height: 700 } } = {}) {
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: scripts/setup.sh installs Debian's (apt-get install chromium)`);
+  assert.ok(
+    existsSync(CHROMIUM),
+    `no Chromium at ${CHROMIUM}: scripts/setup.sh installs Debian's (apt-get install chromium)`,
+  );
   const profile = await mkdtemp(path.join(tmpdir(), 'ntk-chromium-'));
   const { chromium } = await import('playwright-core');
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport,
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e?.stack ?? e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
   return {
-    context, page, errors,
+    context,
+    page,
+    errors,
     close: async () => {
       await context.close().catch(() => {});
       await rm(profile, { recursive: true, force: true });

@@ -39,7 +39,9 @@ async function greedy({ kind, source, options = {}, prompt, maxTokens = 20, chat
     }
     const text = items.map((x) => x.text).join('');
     const ms = performance.now() - t0;
-    log(`${kind}${chat ? ' chat' : ''}: ${source} ${JSON.stringify(options)} → ${JSON.stringify(text)} (load ${tLoad.toFixed(0)} ms, total ${ms.toFixed(0)} ms)`);
+    log(
+      `${kind}${chat ? ' chat' : ''}: ${source} ${JSON.stringify(options)} → ${JSON.stringify(text)} (load ${tLoad.toFixed(0)} ms, total ${ms.toFixed(0)} ms)`,
+    );
     const { threads, relaxedSimd } = await engine.info();
     return { text, ids: items.map((x) => x.id), nCtx: engine.nCtx, threads, relaxedSimd, progress, ms };
   } catch (e) {
@@ -82,7 +84,10 @@ async function corruptCache(url, how) {
   else if (how === 'garbage') [bytes, length] = [real.map((_, i) => (i * 2654435761) >>> 24), real.length];
   else if (how === 'truncated') [bytes, length] = [real.subarray(0, 3_000_000), 3_000_000];
   else throw new Error(`unknown corruption ${how}`);
-  await store.put(absolute(url), new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'x-ntk-length': String(length) } }));
+  await store.put(
+    absolute(url),
+    new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'x-ntk-length': String(length) } }),
+  );
   log(`cache: ${url} replaced by a ${how} entry (${bytes.length} bytes, x-ntk-length ${length})`);
 }
 

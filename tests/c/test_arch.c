@@ -11,7 +11,8 @@ static const char *models = "models";
 static void test_rows(void) {
     const arch_info *internlm2 = arch_find("internlm2", 9), *llama = arch_find("llama", 5);
     CHECK(internlm2 && internlm2->rope == ROPE_CONSISTENT && !strcmp(internlm2->prefix, "internlm2") &&
-              !strcmp(internlm2->eot, "<|im_end|>"), "internlm2: dynamic NTK (consistent), keys internlm2.*, eot <|im_end|>");
+              !strcmp(internlm2->eot, "<|im_end|>"),
+          "internlm2: dynamic NTK (consistent), keys internlm2.*, eot <|im_end|>");
     CHECK(llama && llama->rope == ROPE_NONE && !strcmp(llama->prefix, "llama") && !strcmp(llama->eot, "<|im_end|>"),
           "llama: plain RoPE, keys llama.*, eot <|im_end|>");
     CHECK(!arch_find("internlm", 8) && !arch_find("internlm2x", 10) && !arch_find("llama", 4), "names match whole");
@@ -38,7 +39,8 @@ static void test_defaults_in_the_engine(void) {
     uint8_t *file = tl_read_in(models, "kjv-tiny-llama-q8_0.gguf", &len);
     ntk_engine *e = ntk_new();
     const char *info = info_of(e, file, len);
-    CHECK(info && strstr(info, "\"mode\":\"none\",\"modeSource\":\"default\""), "llama file: plain RoPE by default: %s", info);
+    CHECK(info && strstr(info, "\"mode\":\"none\",\"modeSource\":\"default\""), "llama file: plain RoPE by default: %s",
+          info);
     CHECK(info && strstr(info, "\"eot\":4,"), "llama file: <|im_end|> (4) ends a turn");
     ntk_free(e);
     free(file);
@@ -50,7 +52,8 @@ static void test_defaults_in_the_engine(void) {
     if (key) key[32] = 'R';
     e = ntk_new();
     info = info_of(e, file, len);
-    CHECK(info && strstr(info, "\"mode\":\"consistent\",\"modeSource\":\"default\""), "internlm2 file: dynamic NTK by default: %s", info);
+    CHECK(info && strstr(info, "\"mode\":\"consistent\",\"modeSource\":\"default\""),
+          "internlm2 file: dynamic NTK by default: %s", info);
     CHECK(info && strstr(info, "\"eot\":4,"), "internlm2 file: <|im_end|> (4) ends a turn");
     ntk_free(e);
     free(file);

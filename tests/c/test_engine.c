@@ -112,18 +112,21 @@ static void test_errors(void) {
     float first[4096];
     memcpy(first, ntk_logits(e), sizeof first);
     int32_t bad[3] = { 1, 4096, 5 };
-    CHECK(ntk_eval(e, bad, 3, 0) == NTK_ERR_ARG && strstr(ntk_error(e), "token id 4096"), "out-of-range id: %s", ntk_error(e));
+    CHECK(ntk_eval(e, bad, 3, 0) == NTK_ERR_ARG && strstr(ntk_error(e), "token id 4096"), "out-of-range id: %s",
+          ntk_error(e));
     CHECK(ntk_truncate(e, 9) == NTK_ERR_ARG && strstr(ntk_error(e), "context of 8 tokens"),
           "a rejected eval leaves the context alone: %s", ntk_error(e));
     bad[1] = -1;
     CHECK(ntk_eval(e, bad, 3, 0) == NTK_ERR_ARG, "negative id");
     CHECK(ntk_eval(e, ids, 0, 0) == NTK_ERR_ARG, "zero tokens");
     CHECK(ntk_set_rope(e, 7, 0, 0, 0) == NTK_ERR_ARG && ntk_set_rope(e, 0, 0.5, 0, 0) == NTK_ERR_ARG &&
-              ntk_set_rope(e, 0, 0, 0, -1) == NTK_ERR_ARG && ntk_set_rope(e, 0, 0, 0, 2.5) == NTK_ERR_ARG, "bad rope options");
+              ntk_set_rope(e, 0, 0, 0, -1) == NTK_ERR_ARG && ntk_set_rope(e, 0, 0, 0, 2.5) == NTK_ERR_ARG,
+          "bad rope options");
     CHECK(ntk_sampler_set(e, -1, 0, 1, 0, 1, 64, 0) == NTK_ERR_ARG, "negative temperature");
     CHECK(ntk_load_begin(e) == NTK_ERR_STATE, "second load into a loaded engine");
     ntk_reset(e);
-    CHECK(ntk_eval(e, ids, 8, 0) == NTK_OK && !memcmp(first, ntk_logits(e), sizeof first), "usable after errors, same logits");
+    CHECK(ntk_eval(e, ids, 8, 0) == NTK_OK && !memcmp(first, ntk_logits(e), sizeof first),
+          "usable after errors, same logits");
     CHECK(ntk_sample(e) >= 0, "sample");
     ntk_free(e);
 
@@ -135,16 +138,19 @@ static void test_errors(void) {
     e = ntk_new();
     CHECK(load(e, file, 0, 4096) == NTK_ERR_TRUNCATED && strstr(ntk_error(e), "empty"), "empty file: %s", ntk_error(e));
     CHECK(load(e, (const uint8_t *)"PK\3\4zipfile...", 15, 4096) == NTK_ERR_FORMAT, "zip file");
-    CHECK(load(e, file, len - 1000, 4096) == NTK_ERR_TRUNCATED && strstr(ntk_error(e), "truncated at byte"), "truncated: %s", ntk_error(e));
+    CHECK(load(e, file, len - 1000, 4096) == NTK_ERR_TRUNCATED && strstr(ntk_error(e), "truncated at byte"),
+          "truncated: %s", ntk_error(e));
     uint8_t *arch = memmem(file, 200, "internlm2", 9);
     memcpy(arch, "internlm9", 9);
-    CHECK(load(e, file, len, 4096) == NTK_ERR_UNSUPPORTED && strstr(ntk_error(e), "internlm9"), "architecture: %s", ntk_error(e));
+    CHECK(load(e, file, len, 4096) == NTK_ERR_UNSUPPORTED && strstr(ntk_error(e), "internlm9"), "architecture: %s",
+          ntk_error(e));
     memcpy(arch, "internlm2", 9);
     /* first tensor's type field: Q8_1 is a ggml type this engine does not run */
     uint8_t *name = memmem(file, len, "output.weight", 13);
     uint32_t q8_1 = 9;
     memcpy(name + 13 + 4 + 16, &q8_1, 4);
-    CHECK(load(e, file, len, 4096) == NTK_ERR_UNSUPPORTED && strstr(ntk_error(e), "output.weight") && strstr(ntk_error(e), "Q8_1"),
+    CHECK(load(e, file, len, 4096) == NTK_ERR_UNSUPPORTED && strstr(ntk_error(e), "output.weight") &&
+              strstr(ntk_error(e), "Q8_1"),
           "tensor type: %s", ntk_error(e));
     uint32_t q8_0 = 8;
     memcpy(name + 13 + 4 + 16, &q8_0, 4);

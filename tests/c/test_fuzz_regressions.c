@@ -15,7 +15,10 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fuzz/regressions";
     struct dirent **names;
     int n = scandir(dir, &names, not_hidden, alphasort);
-    if (n < 0) { printf("cannot list %s\n", dir); return 2; }
+    if (n < 0) {
+        printf("cannot list %s\n", dir);
+        return 2;
+    }
     CHECK(n > 0, "no inputs in %s", dir);
     for (int i = 0; i < n; i++) {
         char path[4096];

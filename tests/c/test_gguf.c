@@ -30,14 +30,15 @@ static void test_chunking(const char *path) {
     CHECK(parse(&ref, file, len, len, &ref_data) == GGUF_DONE, "%s whole: %s", path, gguf_error(&ref));
     const size_t chunks[] = { 1, 7, 4096, 1 << 20 };
     for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
-        if (chunks[c] == 1 && len > (16u << 20)) continue;  /* byte-by-byte on the small files only */
+        if (chunks[c] == 1 && len > (16u << 20)) continue; /* byte-by-byte on the small files only */
         gguf_ctx g;
         void *data;
         gguf_status st = parse(&g, file, len, chunks[c], &data);
         CHECK(st == GGUF_DONE, "%s chunk %zu: %s", path, chunks[c], gguf_error(&g));
         CHECK(g.n_kv == ref.n_kv && g.n_tensors == ref.n_tensors && g.data_size == ref.data_size,
               "%s chunk %zu: table differs", path, chunks[c]);
-        CHECK(st == GGUF_DONE && !memcmp(data, ref_data, (size_t)ref.data_size), "%s chunk %zu: tensor data differs", path, chunks[c]);
+        CHECK(st == GGUF_DONE && !memcmp(data, ref_data, (size_t)ref.data_size), "%s chunk %zu: tensor data differs",
+              path, chunks[c]);
         CHECK(g.data_offset == ref.data_offset, "data offset");
         gguf_free(&g);
         free(data);
@@ -85,31 +86,75 @@ static void test_metadata(const char *path) {
 
 /* A file with one key of every value type, arrays of each, alignment 64 and two tensors. */
 static tl_buf all_types_file(void) {
-    tl_buf w = {0};
+    tl_buf w = { 0 };
     tl_header(&w, 2, 15);
-    uint8_t u8 = 200; int8_t i8 = -100; uint16_t u16 = 60000; int16_t i16 = -30000;
-    int32_t i32 = -2000000000; uint64_t u64 = 1ull << 40; int64_t i64 = -(1ll << 40); double f64 = 3.25;
-    tl_str(&w, "t.u8"); tl_u32(&w, GGUF_UINT8); tl_put(&w, &u8, 1);
-    tl_str(&w, "t.i8"); tl_u32(&w, GGUF_INT8); tl_put(&w, &i8, 1);
-    tl_str(&w, "t.u16"); tl_u32(&w, GGUF_UINT16); tl_put(&w, &u16, 2);
-    tl_str(&w, "t.i16"); tl_u32(&w, GGUF_INT16); tl_put(&w, &i16, 2);
+    uint8_t u8 = 200;
+    int8_t i8 = -100;
+    uint16_t u16 = 60000;
+    int16_t i16 = -30000;
+    int32_t i32 = -2000000000;
+    uint64_t u64 = 1ull << 40;
+    int64_t i64 = -(1ll << 40);
+    double f64 = 3.25;
+    tl_str(&w, "t.u8");
+    tl_u32(&w, GGUF_UINT8);
+    tl_put(&w, &u8, 1);
+    tl_str(&w, "t.i8");
+    tl_u32(&w, GGUF_INT8);
+    tl_put(&w, &i8, 1);
+    tl_str(&w, "t.u16");
+    tl_u32(&w, GGUF_UINT16);
+    tl_put(&w, &u16, 2);
+    tl_str(&w, "t.i16");
+    tl_u32(&w, GGUF_INT16);
+    tl_put(&w, &i16, 2);
     tl_kv_u32(&w, "t.u32", 4000000000u);
-    tl_str(&w, "t.i32"); tl_u32(&w, GGUF_INT32); tl_put(&w, &i32, 4);
+    tl_str(&w, "t.i32");
+    tl_u32(&w, GGUF_INT32);
+    tl_put(&w, &i32, 4);
     tl_kv_f32(&w, "t.f32", 1.5f);
-    tl_str(&w, "t.bool"); tl_u32(&w, GGUF_BOOL); tl_put(&w, "\1", 1);
+    tl_str(&w, "t.bool");
+    tl_u32(&w, GGUF_BOOL);
+    tl_put(&w, "\1", 1);
     tl_kv_str(&w, "t.str", "hé");
-    tl_str(&w, "t.u64"); tl_u32(&w, GGUF_UINT64); tl_u64(&w, u64);
-    tl_str(&w, "t.i64"); tl_u32(&w, GGUF_INT64); tl_put(&w, &i64, 8);
-    tl_str(&w, "t.f64"); tl_u32(&w, GGUF_FLOAT64); tl_put(&w, &f64, 8);
-    tl_str(&w, "t.arr_i16"); tl_u32(&w, GGUF_ARRAY); tl_u32(&w, GGUF_INT16); tl_u64(&w, 3);
+    tl_str(&w, "t.u64");
+    tl_u32(&w, GGUF_UINT64);
+    tl_u64(&w, u64);
+    tl_str(&w, "t.i64");
+    tl_u32(&w, GGUF_INT64);
+    tl_put(&w, &i64, 8);
+    tl_str(&w, "t.f64");
+    tl_u32(&w, GGUF_FLOAT64);
+    tl_put(&w, &f64, 8);
+    tl_str(&w, "t.arr_i16");
+    tl_u32(&w, GGUF_ARRAY);
+    tl_u32(&w, GGUF_INT16);
+    tl_u64(&w, 3);
     for (int16_t v = -1; v <= 1; v++) tl_put(&w, &v, 2);
-    tl_str(&w, "t.arr_str"); tl_u32(&w, GGUF_ARRAY); tl_u32(&w, GGUF_STRING); tl_u64(&w, 3);
-    tl_str(&w, "a"); tl_str(&w, ""); tl_str(&w, "ccc");
+    tl_str(&w, "t.arr_str");
+    tl_u32(&w, GGUF_ARRAY);
+    tl_u32(&w, GGUF_STRING);
+    tl_u64(&w, 3);
+    tl_str(&w, "a");
+    tl_str(&w, "");
+    tl_str(&w, "ccc");
     tl_kv_u32(&w, "general.alignment", 64);
-    tl_str(&w, "a"); tl_u32(&w, 1); tl_u64(&w, 32); tl_u32(&w, GGML_TYPE_Q8_0); tl_u64(&w, 0);
-    tl_str(&w, "b"); tl_u32(&w, 2); tl_u64(&w, 4); tl_u64(&w, 2); tl_u32(&w, GGML_TYPE_F32); tl_u64(&w, 64);
+    tl_str(&w, "a");
+    tl_u32(&w, 1);
+    tl_u64(&w, 32);
+    tl_u32(&w, GGML_TYPE_Q8_0);
+    tl_u64(&w, 0);
+    tl_str(&w, "b");
+    tl_u32(&w, 2);
+    tl_u64(&w, 4);
+    tl_u64(&w, 2);
+    tl_u32(&w, GGML_TYPE_F32);
+    tl_u64(&w, 64);
     tl_pad(&w, 64);
-    for (int k = 0; k < 64 + 32; k++) { uint8_t v = (uint8_t)k; tl_put(&w, &v, 1); }
+    for (int k = 0; k < 64 + 32; k++) {
+        uint8_t v = (uint8_t)k;
+        tl_put(&w, &v, 1);
+    }
     return w;
 }
 
@@ -150,13 +195,19 @@ static void test_all_types(void) {
 /* Types the engine does not run still parse, sized with ggml's block geometry (ggml.c
  * type_traits, ggml-common.h): a file of them is refused later, by name (model.c). */
 static void test_sized_types(void) {
-    const struct { uint32_t type; uint64_t bytes; } cases[] = {
-        { 35 /* TQ2_0: 256 a block of 66 bytes */, 66 },  { 20 /* IQ4_NL: 32, 18 */, 8 * 18 },
-        { 39 /* MXFP4: 32, 17 */, 8 * 17 },                { 24 /* I8 */, 256 },
-        { 28 /* F64 */, 8 * 256 },                         { 41 /* Q1_0: 128, 18 */, 2 * 18 },
+    const struct {
+        uint32_t type;
+        uint64_t bytes;
+    } cases[] = {
+        { 35 /* TQ2_0: 256 a block of 66 bytes */, 66 },
+        { 20 /* IQ4_NL: 32, 18 */, 8 * 18 },
+        { 39 /* MXFP4: 32, 17 */, 8 * 17 },
+        { 24 /* I8 */, 256 },
+        { 28 /* F64 */, 8 * 256 },
+        { 41 /* Q1_0: 128, 18 */, 2 * 18 },
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        tl_buf w = {0};
+        tl_buf w = { 0 };
         tl_header(&w, 1, 0);
         tl_str(&w, "w");
         tl_u32(&w, 1);
@@ -182,7 +233,8 @@ static void expect_error(const char *what, const uint8_t *buf, size_t len, gguf_
         gguf_ctx g;
         void *data;
         gguf_status st = parse(&g, buf, len, chunk, &data);
-        CHECK(st == want && strstr(gguf_error(&g), needle), "%s (chunk %zu): status %d, message '%s'", what, chunk, st, gguf_error(&g));
+        CHECK(st == want && strstr(gguf_error(&g), needle), "%s (chunk %zu): status %d, message '%s'", what, chunk, st,
+              gguf_error(&g));
         gguf_free(&g);
         free(data);
         if (len == 0) break;
@@ -212,7 +264,7 @@ static void test_bad_input(const char *path) {
     uint8_t *bad = malloc(len);
     memcpy(bad, file, len);
     uint64_t huge = 1ull << 62;
-    memcpy(bad + 24 + 8, &huge, 8);  /* first key's string length: key "general.architecture" len at 24 */
+    memcpy(bad + 24 + 8, &huge, 8); /* first key's string length: key "general.architecture" len at 24 */
     memcpy(bad + 24, &huge, 8);
     expect_error("huge key length", bad, data_off, GGUF_ERR_FORMAT, "name too long");
     memcpy(bad, file, len);
@@ -226,7 +278,13 @@ static void test_bad_input(const char *path) {
     free(bad);
 
     /* tensor table faults, on a small hand-made file */
-    const struct { uint32_t ndims; uint64_t ne0; uint32_t type; uint64_t off; const char *msg; } cases[] = {
+    const struct {
+        uint32_t ndims;
+        uint64_t ne0;
+        uint32_t type;
+        uint64_t off;
+        const char *msg;
+    } cases[] = {
         { 5, 32, GGML_TYPE_F32, 0, "5 dimensions" },
         { 1, 32, 77, 0, "has type id 77, which ggml does not define" },
         { 1, 32, 4, 0, "has type Q4_2, which ggml has removed" },
@@ -236,7 +294,7 @@ static void test_bad_input(const char *path) {
         { 1, 0, GGML_TYPE_F32, 0, "bad dimension 0" },
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        tl_buf w = {0};
+        tl_buf w = { 0 };
         tl_header(&w, 1, 0);
         tl_str(&w, "w");
         tl_u32(&w, cases[c].ndims);

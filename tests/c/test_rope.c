@@ -17,9 +17,12 @@ static long double formula(long double theta, long double a, long double L, long
 int main(void) {
     rope_config kjv = { ROPE_CONSISTENT, 10000.0, 2.0, 512, 64, 1 };
     /* values printed in tests/fixtures/kjv-tiny/README.md (three decimals) */
-    const struct { int64_t L; double base; } ref[] = {
-        { 1, 10000.0 }, { 512, 10000.0 }, { 513, 10040.325 }, { 1024, 31082.237 }, { 1400, 46898.592 },
-        { 1500, 51136.167 }, { 2960, 113970.238 }, { 3000, 115710.987 },
+    const struct {
+        int64_t L;
+        double base;
+    } ref[] = {
+        { 1, 10000.0 },      { 512, 10000.0 },    { 513, 10040.325 },   { 1024, 31082.237 },
+        { 1400, 46898.592 }, { 1500, 51136.167 }, { 2960, 113970.238 }, { 3000, 115710.987 },
     };
     for (size_t i = 0; i < sizeof ref / sizeof *ref; i++) {
         double b = rope_base(&kjv, ref[i].L);
@@ -36,8 +39,10 @@ int main(void) {
     rope_config f3 = { ROPE_CONSISTENT, 1e6, 3.0, 32768, 128, 1 };
     rope_config m1 = { ROPE_CONSISTENT, 5e7, 2.5, 262144, 128, 1 };
     for (int64_t L = 1; L <= 1048576; L = L * 3 + 1) {
-        CHECK(rel_close(rope_base(&f3, L), (double)formula(1e6L, 3.0L, L, 32768, 128), 1e-12), "factor 3 at L=%lld", (long long)L);
-        CHECK(rel_close(rope_base(&m1, L), (double)formula(5e7L, 2.5L, L, 262144, 128), 1e-12), "1M model at L=%lld", (long long)L);
+        CHECK(rel_close(rope_base(&f3, L), (double)formula(1e6L, 3.0L, L, 32768, 128), 1e-12), "factor 3 at L=%lld",
+              (long long)L);
+        CHECK(rel_close(rope_base(&m1, L), (double)formula(5e7L, 2.5L, L, 262144, 128), 1e-12), "1M model at L=%lld",
+              (long long)L);
     }
     CHECK(rope_base(&f3, 65536) != rope_base(&kjv, 65536), "factor changes the base");
     CHECK(rel_close(rope_base(&m1, 1048576), (double)formula(5e7L, 2.5L, 1048576, 262144, 128), 1e-12), "L = 2^20");
@@ -71,7 +76,9 @@ int main(void) {
      * match float64 within 1e-5 of |q||k|. */
     enum { D = 64, H = D / 2 };
     const double base = rope_base(&kjv, 262145);
-    const int64_t at[][2] = { { 262144, 0 }, { 262144, 262143 }, { 262144, 200003 }, { 200000, 131137 }, { 70000, 69999 } };
+    const int64_t at[][2] = {
+        { 262144, 0 }, { 262144, 262143 }, { 262144, 200003 }, { 200000, 131137 }, { 70000, 69999 }
+    };
     double worst_dot = 0;
     for (size_t t = 0; t < sizeof at / sizeof *at; t++) {
         const int64_t m = at[t][0], p = at[t][1], j0 = p / NTK_ATTN_CHUNK * NTK_ATTN_CHUNK;
@@ -100,7 +107,8 @@ int main(void) {
         }
         worst_dot = fmax(worst_dot, fabs(got - want) / sqrt(qq * kk));
     }
-    CHECK(worst_dot <= 1e-5, "chunked rotation of the consistent cache at positions up to 262144 vs float64: %.2e of |q||k|", worst_dot);
+    CHECK(worst_dot <= 1e-5,
+          "chunked rotation of the consistent cache at positions up to 262144 vs float64: %.2e of |q||k|", worst_dot);
 
     rope_mode m;
     CHECK(rope_mode_parse("cached", &m) && m == ROPE_CACHED && !rope_mode_parse("dynamic", &m), "mode names");

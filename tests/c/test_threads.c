@@ -12,7 +12,10 @@
 
 static const char *models = "models";
 
-typedef struct { atomic_int runs[1000], by_workers; int n_threads, bad_thread; } tally;
+typedef struct {
+    atomic_int runs[1000], by_workers;
+    int n_threads, bad_thread;
+} tally;
 
 static void count_task(void *ctx, int task, int thread) {
     tally *t = ctx;
@@ -59,7 +62,7 @@ static ntk_engine *load(const char *name, int threads) {
 
 /* Logits of a 90-token prompt (two prefill chunks), then 4 greedy decode steps, appended. */
 static float *run(ntk_engine *e, int mode, size_t *n_out) {
-    ntk_set_rope(e, mode, 0, 60, 0);   /* a trained length of 60: dynamic NTK in play */
+    ntk_set_rope(e, mode, 0, 60, 0); /* a trained length of 60: dynamic NTK in play */
     const int n_vocab = ntk_n_vocab(e), n_prompt = 90, n_decode = 4;
     float *out = malloc(sizeof(float) * (size_t)n_vocab * (n_prompt + n_decode));
     int32_t ids[90];
@@ -67,9 +70,10 @@ static float *run(ntk_engine *e, int mode, size_t *n_out) {
     CHECK(ntk_eval(e, ids, n_prompt, 1) == NTK_OK, "prefill: %s", ntk_error(e));
     memcpy(out, ntk_logits(e), sizeof(float) * (size_t)n_vocab * n_prompt);
     for (int s = 0; s < n_decode; s++) {
-        const float *l = ntk_logits(e) + (s ? 0 : (size_t)(n_prompt - 1) * n_vocab);   /* the last row */
+        const float *l = ntk_logits(e) + (s ? 0 : (size_t)(n_prompt - 1) * n_vocab); /* the last row */
         int32_t next = 0;
-        for (int i = 1; i < n_vocab; i++) if (l[i] > l[next]) next = i;
+        for (int i = 1; i < n_vocab; i++)
+            if (l[i] > l[next]) next = i;
         CHECK(ntk_eval(e, &next, 1, 0) == NTK_OK, "decode: %s", ntk_error(e));
         memcpy(out + (size_t)n_vocab * (n_prompt + s), ntk_logits(e), sizeof(float) * (size_t)n_vocab);
     }
@@ -95,12 +99,13 @@ static void test_bitwise(const char *name, int mode) {
 
 int main(int argc, char **argv) {
     if (argc > 1) models = argv[1];
-    setvbuf(stdout, NULL, _IONBF, 0);   /* a failure's line before a sanitizer's report */
+    setvbuf(stdout, NULL, _IONBF, 0); /* a failure's line before a sanitizer's report */
     test_pool(2);
     test_pool(4);
     CHECK(threadpool_size(NULL) == 1, "no pool is one thread");
     ntk_engine *e = ntk_new();
-    CHECK(ntk_set_threads(e, 0) == NTK_ERR_ARG && ntk_set_threads(e, NTK_MAX_THREADS + 1) == NTK_ERR_ARG, "threads out of range");
+    CHECK(ntk_set_threads(e, 0) == NTK_ERR_ARG && ntk_set_threads(e, NTK_MAX_THREADS + 1) == NTK_ERR_ARG,
+          "threads out of range");
     ntk_free(e);
     test_bitwise("kjv-tiny-f32.gguf", 0);
     test_bitwise("kjv-tiny-q8_0.gguf", 1);

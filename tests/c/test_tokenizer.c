@@ -41,14 +41,17 @@ enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 typedef struct jv {
     int type;
     double num;
-    char *str;            /* J_STR: UTF-8, NUL-terminated (len excludes the NUL) */
+    char *str; /* J_STR: UTF-8, NUL-terminated (len excludes the NUL) */
     size_t len;
-    struct jv *items;     /* J_ARR / J_OBJ values */
-    char **keys;          /* J_OBJ */
+    struct jv *items; /* J_ARR / J_OBJ values */
+    char **keys;      /* J_OBJ */
     size_t n;
 } jv;
 
-typedef struct { const char *s, *end; const char *err; } jparser;
+typedef struct {
+    const char *s, *end;
+    const char *err;
+} jparser;
 
 static void jv_free(jv *v) {
     for (size_t i = 0; i < v->n; i++) {
@@ -69,8 +72,10 @@ static int hex4(jparser *p, uint32_t *out) {
     for (int i = 0; i < 4; i++, p->s++) {
         if (p->s >= p->end) return 0;
         char c = *p->s;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return 0;
         *out = *out * 16 + (uint32_t)d;
     }
@@ -78,14 +83,25 @@ static int hex4(jparser *p, uint32_t *out) {
 }
 
 static size_t put_utf8(char *o, uint32_t c) {
-    if (c < 0x80) { o[0] = (char)c; return 1; }
-    if (c < 0x800) { o[0] = (char)(0xC0 | c >> 6); o[1] = (char)(0x80 | (c & 63)); return 2; }
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | c >> 6);
+        o[1] = (char)(0x80 | (c & 63));
+        return 2;
+    }
     if (c < 0x10000) {
-        o[0] = (char)(0xE0 | c >> 12); o[1] = (char)(0x80 | (c >> 6 & 63)); o[2] = (char)(0x80 | (c & 63));
+        o[0] = (char)(0xE0 | c >> 12);
+        o[1] = (char)(0x80 | (c >> 6 & 63));
+        o[2] = (char)(0x80 | (c & 63));
         return 3;
     }
-    o[0] = (char)(0xF0 | c >> 18); o[1] = (char)(0x80 | (c >> 12 & 63));
-    o[2] = (char)(0x80 | (c >> 6 & 63)); o[3] = (char)(0x80 | (c & 63));
+    o[0] = (char)(0xF0 | c >> 18);
+    o[1] = (char)(0x80 | (c >> 12 & 63));
+    o[2] = (char)(0x80 | (c >> 6 & 63));
+    o[3] = (char)(0x80 | (c & 63));
     return 4;
 }
 
@@ -93,24 +109,51 @@ static size_t put_utf8(char *o, uint32_t c) {
 static int parse_string(jparser *p, char **out, size_t *len) {
     const char *start = ++p->s;
     while (p->s < p->end && *p->s != '"') p->s += *p->s == '\\' ? 2 : 1;
-    if (p->s >= p->end) { p->err = "unterminated string"; return 0; }
+    if (p->s >= p->end) {
+        p->err = "unterminated string";
+        return 0;
+    }
     char *o = malloc((size_t)(p->s - start) + 1);
-    if (!o) { p->err = "out of memory"; return 0; }
+    if (!o) {
+        p->err = "out of memory";
+        return 0;
+    }
     size_t n = 0;
     for (p->s = start; *p->s != '"';) {
         unsigned char c = (unsigned char)*p->s++;
-        if (c < 0x20) { p->err = "control character in string"; goto bad; }
-        if (c != '\\') { o[n++] = (char)c; continue; }
+        if (c < 0x20) {
+            p->err = "control character in string";
+            goto bad;
+        }
+        if (c != '\\') {
+            o[n++] = (char)c;
+            continue;
+        }
         char e = *p->s++;
         const char *simple = strchr("\"\\/bfnrt", e);
-        if (e && simple) { o[n++] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]; continue; }
+        if (e && simple) {
+            o[n++] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+            continue;
+        }
         uint32_t u, lo;
-        if (e != 'u' || !hex4(p, &u)) { p->err = "bad escape"; goto bad; }
-        if (u >= 0xDC00 && u <= 0xDFFF) { p->err = "lone low surrogate"; goto bad; }
+        if (e != 'u' || !hex4(p, &u)) {
+            p->err = "bad escape";
+            goto bad;
+        }
+        if (u >= 0xDC00 && u <= 0xDFFF) {
+            p->err = "lone low surrogate";
+            goto bad;
+        }
         if (u >= 0xD800 && u <= 0xDBFF) {
-            if (p->end - p->s < 2 || p->s[0] != '\\' || p->s[1] != 'u') { p->err = "lone high surrogate"; goto bad; }
+            if (p->end - p->s < 2 || p->s[0] != '\\' || p->s[1] != 'u') {
+                p->err = "lone high surrogate";
+                goto bad;
+            }
             p->s += 2;
-            if (!hex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) { p->err = "bad surrogate pair"; goto bad; }
+            if (!hex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                p->err = "bad surrogate pair";
+                goto bad;
+            }
             u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
         }
         n += put_utf8(o + n, u);
@@ -130,20 +173,34 @@ static int parse_value(jparser *p, jv *v, int depth);
 static int parse_number(jparser *p, jv *v) {
     const char *s = p->s;
     if (s < p->end && *s == '-') s++;
-    if (s >= p->end || *s < '0' || *s > '9') { p->err = "bad number"; return 0; }
-    if (*s == '0') s++;
-    else while (s < p->end && *s >= '0' && *s <= '9') s++;
+    if (s >= p->end || *s < '0' || *s > '9') {
+        p->err = "bad number";
+        return 0;
+    }
+    if (*s == '0')
+        s++;
+    else
+        while (s < p->end && *s >= '0' && *s <= '9') s++;
     if (s < p->end && *s == '.') {
-        if (++s >= p->end || *s < '0' || *s > '9') { p->err = "bad fraction"; return 0; }
+        if (++s >= p->end || *s < '0' || *s > '9') {
+            p->err = "bad fraction";
+            return 0;
+        }
         while (s < p->end && *s >= '0' && *s <= '9') s++;
     }
     if (s < p->end && (*s == 'e' || *s == 'E')) {
         if (++s < p->end && (*s == '+' || *s == '-')) s++;
-        if (s >= p->end || *s < '0' || *s > '9') { p->err = "bad exponent"; return 0; }
+        if (s >= p->end || *s < '0' || *s > '9') {
+            p->err = "bad exponent";
+            return 0;
+        }
         while (s < p->end && *s >= '0' && *s <= '9') s++;
     }
     char tmp[64];
-    if ((size_t)(s - p->s) >= sizeof tmp) { p->err = "number too long"; return 0; }
+    if ((size_t)(s - p->s) >= sizeof tmp) {
+        p->err = "number too long";
+        return 0;
+    }
     memcpy(tmp, p->s, (size_t)(s - p->s));
     tmp[s - p->s] = 0;
     v->type = J_NUM;
@@ -158,7 +215,10 @@ static int parse_container(jparser *p, jv *v, int depth) {
     v->type = close == ']' ? J_ARR : J_OBJ;
     p->s++;
     skip_ws(p);
-    if (p->s < p->end && *p->s == close) { p->s++; return 1; }
+    if (p->s < p->end && *p->s == close) {
+        p->s++;
+        return 1;
+    }
     for (size_t cap = 0;;) {
         if (v->n == cap) {
             cap = cap ? 2 * cap : 8;
@@ -166,24 +226,40 @@ static int parse_container(jparser *p, jv *v, int depth) {
             if (items) v->items = items;
             char **keys = v->type == J_OBJ ? realloc(v->keys, cap * sizeof *keys) : NULL;
             if (keys) v->keys = keys;
-            if (!items || (v->type == J_OBJ && !keys)) { p->err = "out of memory"; return 0; }
+            if (!items || (v->type == J_OBJ && !keys)) {
+                p->err = "out of memory";
+                return 0;
+            }
         }
         jv *item = &v->items[v->n];
         memset(item, 0, sizeof *item);
         if (v->type == J_OBJ) {
             size_t klen;
             skip_ws(p);
-            if (p->s >= p->end || *p->s != '"') { p->err = "expected a key"; return 0; }
+            if (p->s >= p->end || *p->s != '"') {
+                p->err = "expected a key";
+                return 0;
+            }
             if (!parse_string(p, &v->keys[v->n], &klen)) return 0;
             skip_ws(p);
-            if (p->s >= p->end || *p->s != ':') { free(v->keys[v->n]); p->err = "expected ':'"; return 0; }
+            if (p->s >= p->end || *p->s != ':') {
+                free(v->keys[v->n]);
+                p->err = "expected ':'";
+                return 0;
+            }
             p->s++;
         }
         v->n++;
         if (!parse_value(p, item, depth + 1)) return 0;
         skip_ws(p);
-        if (p->s < p->end && *p->s == ',') { p->s++; continue; }
-        if (p->s < p->end && *p->s == close) { p->s++; return 1; }
+        if (p->s < p->end && *p->s == ',') {
+            p->s++;
+            continue;
+        }
+        if (p->s < p->end && *p->s == close) {
+            p->s++;
+            return 1;
+        }
         p->err = "expected ',' or a closing bracket";
         return 0;
     }
@@ -191,16 +267,46 @@ static int parse_container(jparser *p, jv *v, int depth) {
 
 static int parse_value(jparser *p, jv *v, int depth) {
     skip_ws(p);
-    if (depth > 64) { p->err = "nested too deeply"; return 0; }
-    if (p->s >= p->end) { p->err = "unexpected end"; return 0; }
+    if (depth > 64) {
+        p->err = "nested too deeply";
+        return 0;
+    }
+    if (p->s >= p->end) {
+        p->err = "unexpected end";
+        return 0;
+    }
     size_t left = (size_t)(p->end - p->s);
     switch (*p->s) {
-    case '{': case '[': return parse_container(p, v, depth);
-    case '"': v->type = J_STR; return parse_string(p, &v->str, &v->len);
-    case 't': if (left >= 4 && !memcmp(p->s, "true", 4)) { v->type = J_BOOL; v->num = 1; p->s += 4; return 1; } break;
-    case 'f': if (left >= 5 && !memcmp(p->s, "false", 5)) { v->type = J_BOOL; p->s += 5; return 1; } break;
-    case 'n': if (left >= 4 && !memcmp(p->s, "null", 4)) { v->type = J_NULL; p->s += 4; return 1; } break;
-    default: return parse_number(p, v);
+    case '{':
+    case '[':
+        return parse_container(p, v, depth);
+    case '"':
+        v->type = J_STR;
+        return parse_string(p, &v->str, &v->len);
+    case 't':
+        if (left >= 4 && !memcmp(p->s, "true", 4)) {
+            v->type = J_BOOL;
+            v->num = 1;
+            p->s += 4;
+            return 1;
+        }
+        break;
+    case 'f':
+        if (left >= 5 && !memcmp(p->s, "false", 5)) {
+            v->type = J_BOOL;
+            p->s += 5;
+            return 1;
+        }
+        break;
+    case 'n':
+        if (left >= 4 && !memcmp(p->s, "null", 4)) {
+            v->type = J_NULL;
+            p->s += 4;
+            return 1;
+        }
+        break;
+    default:
+        return parse_number(p, v);
     }
     p->err = "unexpected token";
     return 0;
@@ -276,15 +382,18 @@ static int load_model(const char *path, tokenizer *t) {
     if (check(st == GGUF_TABLE_READY, "%s: no tensor table (%s)", path, gguf_error(&g)))
         rc = tokenizer_load(t, &g, arch_find("internlm2", 9)->eot, err, sizeof err);
     check(st != GGUF_TABLE_READY || rc == 0, "tokenizer_load(%s): %s", path, err);
-    gguf_free(&g);  /* the tokenizer must own copies of everything */
+    gguf_free(&g); /* the tokenizer must own copies of everything */
     return rc;
 }
 
 static int valid_utf8(const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        int k = u[i] < 0x80 ? 1 : u[i] >= 0xC2 && u[i] <= 0xDF ? 2 : u[i] >= 0xE0 && u[i] <= 0xEF ? 3
-              : u[i] >= 0xF0 && u[i] <= 0xF4 ? 4 : 0;
+        int k = u[i] < 0x80                    ? 1
+                : u[i] >= 0xC2 && u[i] <= 0xDF ? 2
+                : u[i] >= 0xE0 && u[i] <= 0xEF ? 3
+                : u[i] >= 0xF0 && u[i] <= 0xF4 ? 4
+                                               : 0;
         if (!k || i + (size_t)k > n) return 0;
         uint32_t c = k == 1 ? u[i] : (uint32_t)(u[i] & (0x7F >> k));
         for (int j = 1; j < k; j++) {
@@ -351,7 +460,8 @@ static void test_case(const tokenizer *t, const jv *c, size_t ci) {
         int32_t id = (int32_t)ids->items[i].num;
         const jv *pc = &pieces->items[i];
         if (!check(id >= 0 && id < t->n_vocab && pc->type == J_STR && pc->len == t->piece_len[id] &&
-                   !memcmp(pc->str, t->pieces[id], pc->len), "case %zu: piece %zu of the fixture is not vocab piece %d", ci, i, id))
+                       !memcmp(pc->str, t->pieces[id], pc->len),
+                   "case %zu: piece %zu of the fixture is not vocab piece %d", ci, i, id))
             break;
     }
 
@@ -369,8 +479,8 @@ static void test_case(const tokenizer *t, const jv *c, size_t ci) {
 
     size_t dl;
     char *dec = with_bos ? decode_all(t, with_bos, nb, &dl) : NULL;
-    check(dec && dl == text->len && !memcmp(dec, text->str, dl), "case %zu: round trip gives \"%.*s\"",
-          ci, dec ? (int)dl : 0, dec ? dec : "");
+    check(dec && dl == text->len && !memcmp(dec, text->str, dl), "case %zu: round trip gives \"%.*s\"", ci,
+          dec ? (int)dl : 0, dec ? dec : "");
     free(dec);
     free(with_bos);
     free(got);
@@ -403,7 +513,9 @@ static int push_str(const tokenizer *t, detokenizer *d, int32_t id, const char *
 static void test_streaming(const tokenizer *t) {
     int32_t and_id = -1;
     for (int32_t i = 0; i < t->n_vocab; i++)
-        if (!strcmp(t->pieces[i], "\xE2\x96\x81" "and")) and_id = i;
+        if (!strcmp(t->pieces[i], "\xE2\x96\x81"
+                                  "and"))
+            and_id = i;
     if (!check(and_id >= 0 && t->byte_id[0xE2] >= 0, "vocab lacks \"▁and\" or byte pieces")) return;
     const int32_t *b = t->byte_id;
     detokenizer d;
@@ -419,12 +531,16 @@ static void test_streaming(const tokenizer *t) {
     push_str(t, &d, b[0x9F], "", "2nd byte of an emoji");
     push_str(t, &d, b[0x99], "", "3rd byte of an emoji");
     char out[64];
-    check(detok_push(t, &d, b[0x82], out, 3) == -2 && d.n_pending == 3, "cap 3 for a 4-byte char must give -2 and keep the state");
+    check(detok_push(t, &d, b[0x82], out, 3) == -2 && d.n_pending == 3,
+          "cap 3 for a 4-byte char must give -2 and keep the state");
     push_str(t, &d, b[0x82], "\xF0\x9F\x99\x82", "4th byte releases the emoji");
 
     push_str(t, &d, b[0x80], "\xEF\xBF\xBD", "a stray continuation byte is U+FFFD");
     push_str(t, &d, b[0xE2], "", "a lead byte is held");
-    push_str(t, &d, b[0x41], "\xEF\xBF\xBD" "A", "a lead byte followed by ASCII is U+FFFD then the ASCII");
+    push_str(t, &d, b[0x41],
+             "\xEF\xBF\xBD"
+             "A",
+             "a lead byte followed by ASCII is U+FFFD then the ASCII");
     push_str(t, &d, b[0xE2], "", "a lead byte is held again");
     push_str(t, &d, and_id, "\xEF\xBF\xBD and", "a piece ends a byte run: U+FFFD for the held byte");
     push_str(t, &d, b[0xED], "", "ED is held");
@@ -434,13 +550,15 @@ static void test_streaming(const tokenizer *t) {
     push_str(t, &d, b[0x9F], "", "9F held before flush");
     check(detok_flush(&d, out, 5) == -2 && d.n_pending == 2, "flush with a small cap must give -2 and keep the state");
     int k = detok_flush(&d, out, sizeof out);
-    check(k == 6 && !memcmp(out, "\xEF\xBF\xBD\xEF\xBF\xBD", 6), "flush of F0 9F must give two U+FFFD, got %d bytes", k);
+    check(k == 6 && !memcmp(out, "\xEF\xBF\xBD\xEF\xBF\xBD", 6), "flush of F0 9F must give two U+FFFD, got %d bytes",
+          k);
     check(detok_flush(&d, out, sizeof out) == 0, "a second flush writes nothing");
 
     /* the check mark as the encoder produces it: the dummy prefix, then three byte tokens */
     int32_t ids[8];
     int64_t n = tokenizer_encode(t, "\xE2\x9C\x93", 3, 0, ids, 8);
-    if (check(n == 4 && ids[1] == b[0xE2] && ids[2] == b[0x9C] && ids[3] == b[0x93], "\"✓\" encodes to %lld ids", (long long)n)) {
+    if (check(n == 4 && ids[1] == b[0xE2] && ids[2] == b[0x9C] && ids[3] == b[0x93], "\"✓\" encodes to %lld ids",
+              (long long)n)) {
         detok_init(&d);
         push_str(t, &d, ids[0], "", "encoded check mark: the dummy prefix");
         push_str(t, &d, ids[1], "", "encoded check mark: byte 1 held");
@@ -454,9 +572,11 @@ static void test_streaming(const tokenizer *t) {
 
     check(detok_push(t, &d, -1, out, sizeof out) == -1, "id -1 must give -1");
     check(detok_push(t, &d, t->n_vocab, out, sizeof out) == -1, "id n_vocab must give -1");
-    check(tokenizer_is_eog(t, t->eos) && tokenizer_is_eog(t, 2) && tokenizer_is_eog(t, 4), "</s> and <|im_end|> end generation");
+    check(tokenizer_is_eog(t, t->eos) && tokenizer_is_eog(t, 2) && tokenizer_is_eog(t, 4),
+          "</s> and <|im_end|> end generation");
     check(!tokenizer_is_eog(t, 1) && !tokenizer_is_eog(t, 3) && !tokenizer_is_eog(t, and_id) &&
-          !tokenizer_is_eog(t, -1) && !tokenizer_is_eog(t, t->n_vocab), "other ids do not end generation");
+              !tokenizer_is_eog(t, -1) && !tokenizer_is_eog(t, t->n_vocab),
+          "other ids do not end generation");
     check(t->eot == 4 && t->eos == 4 && t->bos == 1 && t->unk == 0 && t->add_bos && t->add_space_prefix,
           "special ids/flags: eot %d eos %d bos %d unk %d", t->eot, t->eos, t->bos, t->unk);
 }
@@ -465,9 +585,35 @@ static void test_streaming(const tokenizer *t) {
 
 static void test_random_round_trips(const tokenizer *t) {
     static const char *const parts[] = {
-        "a", "e", "th", "the", "Lord", " ", "  ", "\n", "\t", ".", ",", "0", "7", "<", ">", "<s>", "</s>",
-        "<unk>", "<|im_start|>", "<|im_end|>", "<|im_", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\x99\x82",
-        "\xC2\xA0", "\xE2\x9C\x93", "<0x0A>", "\x7F", "\x01",
+        "a",
+        "e",
+        "th",
+        "the",
+        "Lord",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        ".",
+        ",",
+        "0",
+        "7",
+        "<",
+        ">",
+        "<s>",
+        "</s>",
+        "<unk>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|im_",
+        "\xC3\xA9",
+        "\xE6\x97\xA5",
+        "\xF0\x9F\x99\x82",
+        "\xC2\xA0",
+        "\xE2\x9C\x93",
+        "<0x0A>",
+        "\x7F",
+        "\x01",
     };
     uint32_t rng = 12345;
     char text[512];
@@ -485,7 +631,8 @@ static void test_random_round_trips(const tokenizer *t) {
         int32_t *ids = encode_all(t, text, len, iter & 1, &n);
         size_t dl;
         char *dec = ids ? decode_all(t, ids, n, &dl) : NULL;
-        bad = !check(dec && dl == len && !memcmp(dec, text, len), "random text \"%.*s\" does not round-trip", (int)len, text);
+        bad = !check(dec && dl == len && !memcmp(dec, text, len), "random text \"%.*s\" does not round-trip", (int)len,
+                     text);
         free(dec);
         free(ids);
     }
@@ -498,7 +645,10 @@ static void test_big(const tokenizer *t, const char *fixture) {
     char *s = read_file(fixture, &flen);
     jv root;
     char err[128];
-    if (!s || !json_parse(s, flen, &root, err, sizeof err)) { free(s); return; }
+    if (!s || !json_parse(s, flen, &root, err, sizeof err)) {
+        free(s);
+        return;
+    }
     const jv *cases = jget(&root, "cases", J_ARR);
     size_t want = 1 << 20, len = 0, cap = want + 4096;
     char *big = malloc(cap);
@@ -555,8 +705,9 @@ static void test_heldout(const tokenizer *t, const char *corpus, const char *fix
     int64_t first = -1;
     for (int64_t i = 0; ids && first < 0 && i < n && i < (int64_t)(ilen / 2); i++)
         if (ids[i] != (uint8_t)raw[2 * i] + 256 * (uint8_t)raw[2 * i + 1]) first = i;
-    check(ids && n == (int64_t)(ilen / 2) && first < 0, "held-out text (%zu bytes): %lld ids, %zu expected, first difference at %lld",
-          b - a, (long long)n, ilen / 2, (long long)first);
+    check(ids && n == (int64_t)(ilen / 2) && first < 0,
+          "held-out text (%zu bytes): %lld ids, %zu expected, first difference at %lld", b - a, (long long)n, ilen / 2,
+          (long long)first);
     check(sec < 1.0, "held-out text: encode took %.2f s", sec);
     free(ids);
     free(raw);
@@ -565,13 +716,19 @@ static void test_heldout(const tokenizer *t, const char *corpus, const char *fix
 
 /* ---- vocabs written here ---- */
 
-typedef struct { uint8_t *b; size_t n, cap; } wbuf;
+typedef struct {
+    uint8_t *b;
+    size_t n, cap;
+} wbuf;
 
 static void w_bytes(wbuf *w, const void *p, size_t n) {
     if (w->n + n > w->cap) {
         while (w->n + n > w->cap) w->cap = w->cap ? 2 * w->cap : 1024;
         uint8_t *b = realloc(w->b, w->cap);
-        if (!b) { perror("realloc"); exit(2); }
+        if (!b) {
+            perror("realloc");
+            exit(2);
+        }
         w->b = b;
     }
     memcpy(w->b + w->n, p, n);
@@ -579,20 +736,26 @@ static void w_bytes(wbuf *w, const void *p, size_t n) {
 }
 static void w_u32(wbuf *w, uint32_t v) { w_bytes(w, &v, 4); }
 static void w_u64(wbuf *w, uint64_t v) { w_bytes(w, &v, 8); }
-static void w_str(wbuf *w, const char *s) { w_u64(w, strlen(s)); w_bytes(w, s, strlen(s)); }
-static void w_key(wbuf *w, const char *k, uint32_t type) { w_str(w, k); w_u32(w, type); }
+static void w_str(wbuf *w, const char *s) {
+    w_u64(w, strlen(s));
+    w_bytes(w, s, strlen(s));
+}
+static void w_key(wbuf *w, const char *k, uint32_t type) {
+    w_str(w, k);
+    w_u32(w, type);
+}
 
 typedef struct {
     const char *model;
     const char *const *pieces;
     int n;
     const float *scores;
-    int n_scores;                /* -1: no scores key */
+    int n_scores; /* -1: no scores key */
     const int32_t *types;
-    int n_types;                 /* -1: no token_type key */
+    int n_types; /* -1: no token_type key */
     int tokens_as_ints;
-    int64_t bos;                 /* -1: no key */
-    int space_prefix;            /* -1: no key; 2: written as uint32 */
+    int64_t bos;      /* -1: no key */
+    int space_prefix; /* -1: no key; 2: written as uint32 */
 } vocab_spec;
 
 /* A GGUF v3 file with no tensors and the tokenizer keys spec describes. */
@@ -609,8 +772,10 @@ static wbuf write_vocab(const vocab_spec *v) {
     w_u32(&w, v->tokens_as_ints ? GGUF_INT32 : GGUF_STRING);
     w_u64(&w, (uint64_t)v->n);
     for (int i = 0; i < v->n; i++) {
-        if (v->tokens_as_ints) w_u32(&w, (uint32_t)i);
-        else w_str(&w, v->pieces[i]);
+        if (v->tokens_as_ints)
+            w_u32(&w, (uint32_t)i);
+        else
+            w_str(&w, v->pieces[i]);
     }
     if (v->n_scores >= 0) {
         w_key(&w, "tokenizer.ggml.scores", GGUF_ARRAY);
@@ -630,8 +795,10 @@ static wbuf write_vocab(const vocab_spec *v) {
     }
     if (v->space_prefix >= 0) {
         w_key(&w, "tokenizer.ggml.add_space_prefix", v->space_prefix == 2 ? GGUF_UINT32 : GGUF_BOOL);
-        if (v->space_prefix == 2) w_u32(&w, 1);
-        else w_bytes(&w, &(uint8_t){ (uint8_t)v->space_prefix }, 1);
+        if (v->space_prefix == 2)
+            w_u32(&w, 1);
+        else
+            w_bytes(&w, &(uint8_t){ (uint8_t)v->space_prefix }, 1);
     }
     return w;
 }
@@ -649,9 +816,8 @@ static int load_spec(const vocab_spec *v, tokenizer *t, char *err, size_t errlen
 
 /* 0 <unk>, 1 <s>, 2 </s>: SentencePiece's own; 3 a control token that acts as user-defined;
  * 4 user-defined; 8 "ab" unused, so it may only be a step towards "▁ab". No byte pieces. */
-static const char *const small_pieces[] = {
-    "<unk>", "<s>", "</s>", "<|c|>", "[U]", "\xE2\x96\x81", "a", "b", "ab", "\342\226\201ab", "aa"
-};
+static const char *const small_pieces[] = { "<unk>", "<s>", "</s>", "<|c|>",          "[U]", "\xE2\x96\x81",
+                                            "a",     "b",   "ab",   "\342\226\201ab", "aa" };
 static const float small_scores[] = { 0, 0, 0, 0, 0, -1, -2, -3, 10, 5, 1 };
 static const int32_t small_types[] = { 2, 3, 3, 3, 4, 1, 1, 1, 5, 1, 1 };
 #define SMALL_N 11
@@ -661,8 +827,8 @@ static void expect_ids(const tokenizer *t, const char *text, const int32_t *want
     int64_t n = tokenizer_encode(t, text, strlen(text), 0, got, 32);
     int same = n == n_want;
     for (int i = 0; same && i < n; i++) same = got[i] == want[i];
-    check(same, "%s: \"%s\" encodes to %lld ids [%d %d %d %d ...]", what, text, (long long)n,
-          n > 0 ? got[0] : -1, n > 1 ? got[1] : -1, n > 2 ? got[2] : -1, n > 3 ? got[3] : -1);
+    check(same, "%s: \"%s\" encodes to %lld ids [%d %d %d %d ...]", what, text, (long long)n, n > 0 ? got[0] : -1,
+          n > 1 ? got[1] : -1, n > 2 ? got[2] : -1, n > 3 ? got[3] : -1);
 }
 
 static void test_small_vocab(void) {
@@ -714,25 +880,38 @@ static void test_bad_vocabs(void) {
     const vocab_spec ok = { "llama", small_pieces, SMALL_N, small_scores, SMALL_N, small_types, SMALL_N, 0, -1, -1 };
     vocab_spec v;
 
-    v = ok; v.model = "gpt2";
+    v = ok;
+    v.model = "gpt2";
     expect_error(&v, "tokenizer model gpt2 not supported", "BPE (gpt2) model");
-    v = ok; v.n_scores = SMALL_N - 1;
+    v = ok;
+    v.n_scores = SMALL_N - 1;
     expect_error(&v, "tokenizer.ggml.scores has 10 entries", "scores shorter than tokens");
-    v = ok; v.types = long_types; v.n_types = SMALL_N + 1;
+    v = ok;
+    v.types = long_types;
+    v.n_types = SMALL_N + 1;
     expect_error(&v, "tokenizer.ggml.token_type has 12 entries", "token types longer than tokens");
-    v = ok; v.n_types = -1;
+    v = ok;
+    v.n_types = -1;
     expect_error(&v, "tokenizer.ggml.token_type is missing", "no token types");
-    v = ok; v.tokens_as_ints = 1;
+    v = ok;
+    v.tokens_as_ints = 1;
     expect_error(&v, "not a string array", "tokens of int32");
-    v = ok; v.bos = SMALL_N;
+    v = ok;
+    v.bos = SMALL_N;
     expect_error(&v, "bos_token_id = 11 is outside", "BOS out of range");
-    v = ok; v.space_prefix = 2;
+    v = ok;
+    v.space_prefix = 2;
     expect_error(&v, "add_space_prefix is not a bool", "add_space_prefix of uint32");
-    v = ok; v.pieces = bad_byte; v.n = v.n_scores = v.n_types = 2; v.scores = two_scores; v.types = byte_types;
+    v = ok;
+    v.pieces = bad_byte;
+    v.n = v.n_scores = v.n_types = 2;
+    v.scores = two_scores;
+    v.types = byte_types;
     expect_error(&v, "not <0xNN>", "malformed byte piece");
     v.types = bad_type;
     expect_error(&v, "token_type 7", "token type out of range");
-    v = ok; v.n = v.n_scores = v.n_types = 0;
+    v = ok;
+    v.n = v.n_scores = v.n_types = 0;
     expect_error(&v, "0 entries", "empty vocab");
 }
 

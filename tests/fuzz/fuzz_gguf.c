@@ -18,17 +18,21 @@
 #include "gguf.h"
 
 /* Bigger models are legitimate but only slow the fuzzer down: the parse stops at the table. */
-#define FUZZ_MAX_DATA     (64u << 20)
+#define FUZZ_MAX_DATA (64u << 20)
 /* Elements over all tensors bound the work of one token and the KV cache; tensors may share
  * data, so FUZZ_MAX_DATA alone does not. */
 #define FUZZ_MAX_ELEMENTS (1u << 20)
 /* Lookups by key or name are linear scans: over thousands of items the accessor loop would be
  * quadratic, so only the first ones are looked up by name (all are read directly). */
-#define FUZZ_MAX_LOOKUPS  256
+#define FUZZ_MAX_LOOKUPS    256
 #define FUZZ_MAX_ELEMS_READ 8192
-#define FUZZ_MAX_PARTS    8
+#define FUZZ_MAX_PARTS      8
 
-typedef struct { uint32_t state; int whole; uint32_t mask; } chunker;
+typedef struct {
+    uint32_t state;
+    int whole;
+    uint32_t mask;
+} chunker;
 
 static chunker chunker_new(uint8_t c) {
     unsigned shift = c & 31u;
@@ -63,7 +67,7 @@ static void read_kv(const gguf_ctx *g, const gguf_kv *kv, int by_key) {
     touch(kv->key, strlen(kv->key) + 1);
     touch(gguf_type_name(kv->type), 1);
     if (by_key) {
-        if (!gguf_find(g, kv->key)) abort();   /* found, if perhaps as an earlier duplicate */
+        if (!gguf_find(g, kv->key)) abort(); /* found, if perhaps as an earlier duplicate */
         if (gguf_get_str(g, kv->key, &s, &len)) touch(s, len);
         if (gguf_get_i64(g, kv->key, &iv)) sink ^= (uint8_t)iv;
         if (gguf_get_f64(g, kv->key, &fv)) sink ^= (uint8_t)(fv == fv);
@@ -80,8 +84,7 @@ static void read_kv(const gguf_ctx *g, const gguf_kv *kv, int by_key) {
     }
     /* the last element and one past the end */
     if (kv->n && gguf_arr_str(g, kv, kv->n - 1, &len)) sink ^= 1;
-    if (gguf_arr_str(g, kv, kv->n, &len) || gguf_arr_f64(g, kv, kv->n) != 0 || gguf_arr_i64(g, kv, kv->n) != 0)
-        abort();
+    if (gguf_arr_str(g, kv, kv->n, &len) || gguf_arr_f64(g, kv, kv->n) != 0 || gguf_arr_i64(g, kv, kv->n) != 0) abort();
 }
 
 static void read_table(const gguf_ctx *g) {
@@ -114,7 +117,9 @@ static uint64_t tensor_elements(const gguf_ctx *g) {
     return total;
 }
 
-typedef struct { uint64_t data_size, elements; } parse_result;
+typedef struct {
+    uint64_t data_size, elements;
+} parse_result;
 
 static parse_result fuzz_parser(uint8_t mode, const uint8_t *buf, size_t len) {
     parse_result r = { 0, 0 };
@@ -168,8 +173,10 @@ static int json_digits(const char **p) {
 
 static int json_number(const char **p) {
     if (**p == '-') ++*p;
-    if (**p == '0') ++*p;
-    else if (!json_digits(p)) return 0;
+    if (**p == '0')
+        ++*p;
+    else if (!json_digits(p))
+        return 0;
     if (**p == '.') {
         ++*p;
         if (!json_digits(p)) return 0;
@@ -185,7 +192,7 @@ static int json_number(const char **p) {
 static int json_string(const char **p) {
     if (**p != '"') return 0;
     for (++*p; **p != '"'; ++*p) {
-        if ((unsigned char)**p < 0x20) return 0;   /* the terminating NUL too */
+        if ((unsigned char)**p < 0x20) return 0; /* the terminating NUL too */
         if (**p != '\\') continue;
         ++*p;
         if (**p == 'u') {
@@ -204,7 +211,10 @@ static int json_string(const char **p) {
 static int json_members(const char **p, char close, int keyed) {
     ++*p;
     json_ws(p);
-    if (**p == close) { ++*p; return 1; }
+    if (**p == close) {
+        ++*p;
+        return 1;
+    }
     for (;;) {
         if (keyed) {
             if (!json_string(p)) return 0;
@@ -214,7 +224,10 @@ static int json_members(const char **p, char close, int keyed) {
         }
         if (!json_value(p)) return 0;
         json_ws(p);
-        if (**p == close) { ++*p; return 1; }
+        if (**p == close) {
+            ++*p;
+            return 1;
+        }
         if (**p != ',') return 0;
         ++*p;
         json_ws(p);
@@ -231,13 +244,20 @@ static int json_word(const char **p, const char *w) {
 static int json_value(const char **p) {
     json_ws(p);
     switch (**p) {
-    case '{': return json_members(p, '}', 1);
-    case '[': return json_members(p, ']', 0);
-    case '"': return json_string(p);
-    case 't': return json_word(p, "true");
-    case 'f': return json_word(p, "false");
-    case 'n': return json_word(p, "null");
-    default: return json_number(p);
+    case '{':
+        return json_members(p, '}', 1);
+    case '[':
+        return json_members(p, ']', 0);
+    case '"':
+        return json_string(p);
+    case 't':
+        return json_word(p, "true");
+    case 'f':
+        return json_word(p, "false");
+    case 'n':
+        return json_word(p, "null");
+    default:
+        return json_number(p);
     }
 }
 
@@ -250,13 +270,16 @@ static void check_json(const char *what, const char *s) {
     abort();
 }
 
-typedef struct { const uint8_t *buf; size_t len; } span;
+typedef struct {
+    const uint8_t *buf;
+    size_t len;
+} span;
 
 static int push_part(ntk_engine *e, chunker *k, span part) {
     int rc = NTK_OK;
     for (size_t off = 0; rc == NTK_OK && off < part.len;) {
         uint8_t *w = ntk_load_window(e, chunk_next(k, part.len - off));
-        if (!w) abort();   /* only a failed allocation may refuse a window here */
+        if (!w) abort(); /* only a failed allocation may refuse a window here */
         size_t n = ntk_load_window_size(e);
         memcpy(w, part.buf + off, n);
         off += n;
@@ -273,8 +296,10 @@ static void fuzz_engine(uint8_t mode, const span *parts, int n_parts, span text_
     for (int p = 0; p < n_parts && rc == NTK_OK && !loaded; p++) {
         rc = push_part(e, &k, parts[p]);
         if (rc == NTK_OK) rc = ntk_load_end(e);
-        if (rc == NTK_OK) loaded = 1;
-        else if (rc > 0) rc = NTK_OK;   /* parts still to come */
+        if (rc == NTK_OK)
+            loaded = 1;
+        else if (rc > 0)
+            rc = NTK_OK; /* parts still to come */
     }
     touch(ntk_error(e), 1);
     if (loaded) {
@@ -291,7 +316,7 @@ static void fuzz_engine(uint8_t mode, const span *parts, int n_parts, span text_
         char piece[256];
         for (int i = 0; i < n && i < 64; i++) {
             if (ids[i] < 0 || ids[i] >= vocab || !ntk_token_piece(e, ids[i])) abort();
-            ntk_detok_push(e, ids[i], piece, sizeof piece);   /* a long piece may not fit: fine */
+            ntk_detok_push(e, ids[i], piece, sizeof piece); /* a long piece may not fit: fine */
             sink ^= (uint8_t)ntk_is_eog(e, ids[i]);
         }
         ntk_detok_flush(e, piece, sizeof piece);

@@ -14,43 +14,83 @@ const MODELS = path.join(ROOT, 'models');
 const OUT = path.resolve(process.argv[2] ?? path.join(ROOT, 'build/fuzz/corpus'));
 
 // value type names of wasm/gguf.mjs's VALUE, short
-const T = { U8: VALUE.UINT8, I8: VALUE.INT8, U16: VALUE.UINT16, I16: VALUE.INT16, U32: VALUE.UINT32, I32: VALUE.INT32,
-  F32: VALUE.FLOAT32, BOOL: VALUE.BOOL, STR: VALUE.STRING, ARR: VALUE.ARRAY, U64: VALUE.UINT64, I64: VALUE.INT64, F64: VALUE.FLOAT64 };
+const T = {
+  U8: VALUE.UINT8,
+  I8: VALUE.INT8,
+  U16: VALUE.UINT16,
+  I16: VALUE.INT16,
+  U32: VALUE.UINT32,
+  I32: VALUE.INT32,
+  F32: VALUE.FLOAT32,
+  BOOL: VALUE.BOOL,
+  STR: VALUE.STRING,
+  ARR: VALUE.ARRAY,
+  U64: VALUE.UINT64,
+  I64: VALUE.INT64,
+  F64: VALUE.FLOAT64,
+};
 const GGML = TYPE;
 // options byte: chunking (whole file, chunks of up to 4 KiB, up to 128 bytes, single bytes),
 // logits of every position, RoPE mode
-const WHOLE = 31, CHUNK_4K = 12, CHUNK_128 = 7, BYTEWISE = 0;
-const ALL_LOGITS = 0x20, CONSISTENT = 0x40, CACHED = 0x80, NO_ROPE = 0xc0;
+const WHOLE = 31,
+  CHUNK_4K = 12,
+  CHUNK_128 = 7,
+  BYTEWISE = 0;
+const ALL_LOGITS = 0x20,
+  CONSISTENT = 0x40,
+  CACHED = 0x80,
+  NO_ROPE = 0xc0;
 
 const readGguf = (buf) => parseHeader(buf, { values: true });
 
 /** A GGUF file: kv as readGguf gives them ({ key, type, atype?, value }), tensors [{ name, dims, type, data }]. */
-const writeGguf = (kv, tensors, { align = 32, version = 3 } = {}) => Buffer.from(ggufBytes({
-  version, alignment: align,
-  kv: kv.map((e) => kvRecord(e.key, e.type, e.value, e.atype)),
-  tensors: tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, bytes: t.data })),
-}));
+const writeGguf = (kv, tensors, { align = 32, version = 3 } = {}) =>
+  Buffer.from(
+    ggufBytes({
+      version,
+      alignment: align,
+      kv: kv.map((e) => kvRecord(e.key, e.type, e.value, e.atype)),
+      tensors: tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, bytes: t.data })),
+    }),
+  );
 
 // ---- tensor data: small deterministic weights, so the forward pass gives finite logits ----
 
 let seed = 0x2545f491;
 const rand = () => {
-  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed << 13;
+  seed >>>= 0;
   seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
+  seed ^= seed << 5;
+  seed >>>= 0;
   return seed / 4294967296;
 };
 
-const f32bits = (x) => { const b = Buffer.alloc(4); b.writeFloatLE(x); return b.readUInt32LE(); };
-
+const f32bits = (x) => {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(x);
+  return b.readUInt32LE();
+};
 
 function weights(type, cols, rows, scale) {
   const n = cols * rows;
   const value = () => (rand() * 2 - 1) * scale;
   switch (type) {
-    case GGML.F32: { const b = Buffer.alloc(4 * n); for (let i = 0; i < n; i++) b.writeFloatLE(value(), 4 * i); return b; }
-    case GGML.F16: { const b = Buffer.alloc(2 * n); for (let i = 0; i < n; i++) b.writeUInt16LE(f32ToHalf(value()), 2 * i); return b; }
-    case GGML.BF16: { const b = Buffer.alloc(2 * n); for (let i = 0; i < n; i++) b.writeUInt16LE(f32bits(value()) >>> 16, 2 * i); return b; }
+    case GGML.F32: {
+      const b = Buffer.alloc(4 * n);
+      for (let i = 0; i < n; i++) b.writeFloatLE(value(), 4 * i);
+      return b;
+    }
+    case GGML.F16: {
+      const b = Buffer.alloc(2 * n);
+      for (let i = 0; i < n; i++) b.writeUInt16LE(f32ToHalf(value()), 2 * i);
+      return b;
+    }
+    case GGML.BF16: {
+      const b = Buffer.alloc(2 * n);
+      for (let i = 0; i < n; i++) b.writeUInt16LE(f32bits(value()) >>> 16, 2 * i);
+      return b;
+    }
     case GGML.Q8_0: {
       const b = Buffer.alloc((n / 32) * 34);
       for (let k = 0; k < n / 32; k++) {
@@ -67,7 +107,8 @@ function weights(type, cols, rows, scale) {
       }
       return b;
     }
-    default: throw new Error(`ggml type ${type}`);
+    default:
+      throw new Error(`ggml type ${type}`);
   }
 }
 
@@ -85,8 +126,11 @@ const norm = (n) => {
 function tinyParts(base, { type, dim = 32, ffn = 32, heads = 1, kvHeads = 1, vocab, ctx = 512 }) {
   const arch = base.kv.find((e) => e.key === 'general.architecture').value;
   const shape = {
-    [`${arch}.embedding_length`]: dim, [`${arch}.block_count`]: 1, [`${arch}.feed_forward_length`]: ffn,
-    [`${arch}.attention.head_count`]: heads, [`${arch}.attention.head_count_kv`]: kvHeads,
+    [`${arch}.embedding_length`]: dim,
+    [`${arch}.block_count`]: 1,
+    [`${arch}.feed_forward_length`]: ffn,
+    [`${arch}.attention.head_count`]: heads,
+    [`${arch}.attention.head_count_kv`]: kvHeads,
     [`${arch}.context_length`]: ctx,
   };
   const vocabArrays = new Set(['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type']);
@@ -95,7 +139,8 @@ function tinyParts(base, { type, dim = 32, ffn = 32, heads = 1, kvHeads = 1, voc
     if (vocabArrays.has(e.key)) return { ...e, value: e.value.slice(0, vocab) };
     return e;
   });
-  const headDim = dim / heads, kvDim = kvHeads * headDim;
+  const headDim = dim / heads,
+    kvDim = kvHeads * headDim;
   const mat = (name, cols, rows) => ({ name, dims: [cols, rows], type, data: weights(type, cols, rows, 0.5) });
   const vec = (name) => ({ name, dims: [dim], type: GGML.F32, data: norm(dim) });
   const tensors = [
@@ -141,18 +186,36 @@ function splitModel(base, shape) {
 /** No tensors; one value of every type and an array of every element type, for the accessors. */
 function everyType() {
   const kv = [
-    { key: 'u8', type: T.U8, value: 200 }, { key: 'i8', type: T.I8, value: -100 },
-    { key: 'u16', type: T.U16, value: 60000 }, { key: 'i16', type: T.I16, value: -30000 },
-    { key: 'u32', type: T.U32, value: 4000000000 }, { key: 'i32', type: T.I32, value: -2000000000 },
-    { key: 'f32', type: T.F32, value: 1.5 }, { key: 'bool', type: T.BOOL, value: 1 },
-    { key: 'str', type: T.STR, value: 'text \u2581' }, { key: 'u64', type: T.U64, value: 2n ** 63n + 1n },
-    { key: 'i64', type: T.I64, value: -(2n ** 62n) }, { key: 'f64', type: T.F64, value: -2.25 },
+    { key: 'u8', type: T.U8, value: 200 },
+    { key: 'i8', type: T.I8, value: -100 },
+    { key: 'u16', type: T.U16, value: 60000 },
+    { key: 'i16', type: T.I16, value: -30000 },
+    { key: 'u32', type: T.U32, value: 4000000000 },
+    { key: 'i32', type: T.I32, value: -2000000000 },
+    { key: 'f32', type: T.F32, value: 1.5 },
+    { key: 'bool', type: T.BOOL, value: 1 },
+    { key: 'str', type: T.STR, value: 'text \u2581' },
+    { key: 'u64', type: T.U64, value: 2n ** 63n + 1n },
+    { key: 'i64', type: T.I64, value: -(2n ** 62n) },
+    { key: 'f64', type: T.F64, value: -2.25 },
     { key: 'general.alignment', type: T.U32, value: 64 },
   ];
-  const samples = { [T.U8]: [1, 255], [T.I8]: [-1, 127], [T.U16]: [1, 65535], [T.I16]: [-1, 32767],
-    [T.U32]: [1, 4294967295], [T.I32]: [-1, 2147483647], [T.F32]: [0.5, -1e30], [T.BOOL]: [0, 1],
-    [T.STR]: ['', 'two'], [T.U64]: [1n, 2n ** 64n - 1n], [T.I64]: [-1n, 2n ** 63n - 1n], [T.F64]: [1e300, -0] };
-  for (const [atype, value] of Object.entries(samples)) kv.push({ key: `arr.${atype}`, type: T.ARR, atype: Number(atype), value });
+  const samples = {
+    [T.U8]: [1, 255],
+    [T.I8]: [-1, 127],
+    [T.U16]: [1, 65535],
+    [T.I16]: [-1, 32767],
+    [T.U32]: [1, 4294967295],
+    [T.I32]: [-1, 2147483647],
+    [T.F32]: [0.5, -1e30],
+    [T.BOOL]: [0, 1],
+    [T.STR]: ['', 'two'],
+    [T.U64]: [1n, 2n ** 64n - 1n],
+    [T.I64]: [-1n, 2n ** 63n - 1n],
+    [T.F64]: [1e300, -0],
+  };
+  for (const [atype, value] of Object.entries(samples))
+    kv.push({ key: `arr.${atype}`, type: T.ARR, atype: Number(atype), value });
   kv.push({ key: 'arr.empty', type: T.ARR, atype: T.U32, value: [] });
   return writeGguf(kv, [], { align: 64 });
 }
@@ -160,7 +223,9 @@ function everyType() {
 mkdirSync(OUT, { recursive: true });
 const seeds = new Map();
 const modes = [WHOLE, CHUNK_4K, CHUNK_128, BYTEWISE];
-const files = readdirSync(MODELS).filter((f) => /^kjv-tiny-.*\.gguf$/.test(f)).sort();
+const files = readdirSync(MODELS)
+  .filter((f) => /^kjv-tiny-.*\.gguf$/.test(f))
+  .sort();
 files.forEach((f, i) => {
   const buf = readFileSync(path.join(MODELS, f));
   const { dataOffset } = readGguf(buf);
@@ -175,7 +240,12 @@ const tiny = [
   ['internlm2-f16.gguf', internlm2, { type: GGML.F16, vocab: 4096 }, WHOLE | CACHED],
   ['llama-q8_0.gguf', llama, { type: GGML.Q8_0, vocab: 4096 }, CHUNK_128],
   // 512 tokens keep the specials, the 256 byte tokens and the first merges: small, fast seeds
-  ['internlm2-gqa-q8_0-v512.gguf', internlm2, { type: GGML.Q8_0, heads: 2, kvHeads: 1, vocab: 512 }, WHOLE | ALL_LOGITS],
+  [
+    'internlm2-gqa-q8_0-v512.gguf',
+    internlm2,
+    { type: GGML.Q8_0, heads: 2, kvHeads: 1, vocab: 512 },
+    WHOLE | ALL_LOGITS,
+  ],
   ['internlm2-f32-v512.gguf', internlm2, { type: GGML.F32, vocab: 512 }, CHUNK_4K],
   ['llama-bf16-v512.gguf', llama, { type: GGML.BF16, vocab: 512 }, WHOLE | CONSISTENT],
   ['llama-q4_0-ffn64-v512.gguf', llama, { type: GGML.Q4_0, ffn: 64, heads: 2, kvHeads: 2, vocab: 512 }, CHUNK_128],
@@ -212,5 +282,6 @@ for (const [name, base, shape, mode] of tiny) seeds.set(`tiny-${name}`, [mode, t
 seeds.set('tiny-internlm2-q8_0-v8-split.gguf', [CHUNK_4K, splitModel(internlm2, { type: GGML.Q8_0, vocab: 8 })]);
 seeds.set('every-type.gguf', [CHUNK_128, everyType()]);
 
-for (const [name, [mode, bytes]] of seeds) writeFileSync(path.join(OUT, name), Buffer.concat([Buffer.from([mode]), bytes]));
+for (const [name, [mode, bytes]] of seeds)
+  writeFileSync(path.join(OUT, name), Buffer.concat([Buffer.from([mode]), bytes]));
 console.log(`make-seeds: ${seeds.size} seeds in ${path.relative(process.cwd(), OUT) || '.'}`);

@@ -2,10 +2,24 @@
 // `tsc --noEmit --strict` in a fresh project that installed the npm tarball. Every piece of the
 // public API is used here as a user would.
 import {
-  Engine, NtkError, checkGenerateOptions, checkLoadOptions,
-  type ChatMessage, type GenerateItem, type GenerateOptions, type LoadOptions, type LoadProgress,
-  type Metadata, type MetadataValue, type ModelInfo, type ModelSource, type NtkErrorCode,
-  type ResolvedGenerateOptions, type ResolvedLoadOptions, type RopeMode, type ScaleEvent,
+  Engine,
+  NtkError,
+  checkGenerateOptions,
+  checkLoadOptions,
+  type ChatMessage,
+  type GenerateItem,
+  type GenerateOptions,
+  type LoadOptions,
+  type LoadProgress,
+  type Metadata,
+  type MetadataValue,
+  type ModelInfo,
+  type ModelSource,
+  type NtkErrorCode,
+  type ResolvedGenerateOptions,
+  type ResolvedLoadOptions,
+  type RopeMode,
+  type ScaleEvent,
 } from 'ntk-wasm';
 import type { WorkerEngine as WorkerEngineType } from 'ntk-wasm';
 import { WorkerEngine, NtkError as WorkerNtkError } from 'ntk-wasm/worker';
@@ -38,7 +52,9 @@ checkLoadOptions();
 
 // every kind of source
 const bytes = new Uint8Array(16);
-async function* chunks(): AsyncGenerator<Uint8Array> { yield bytes; }
+async function* chunks(): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
 const sources: ModelSource[] = [
   'models/kjv-tiny-q8_0.gguf',
   new URL('https://example.com/model.gguf'),
@@ -60,8 +76,20 @@ const mode: RopeMode = info.rope.mode;
 const fromFile: boolean = info.rope.fileFactor && info.rope.modeSource === 'file';
 const q8: number | undefined = info.tensorTypes['Q8_0'];
 const ids: number[] = [info.bos, info.eos, info.eot];
-const shapes: number = info.nVocab + info.dim + info.nLayers + info.nHeads + info.nKvHeads + info.headDim +
-  info.ffn + info.rmsEps + info.contextLength + info.nTensors + info.tensorBytes + info.ggufVersion + info.splits;
+const shapes: number =
+  info.nVocab +
+  info.dim +
+  info.nLayers +
+  info.nHeads +
+  info.nKvHeads +
+  info.headDim +
+  info.ffn +
+  info.rmsEps +
+  info.contextLength +
+  info.nTensors +
+  info.tensorBytes +
+  info.ggufVersion +
+  info.splits;
 const simd: boolean = info.simd && info.addBos;
 const threads: number = info.threads;
 
@@ -78,7 +106,10 @@ engine.on('scale', listener);
 engine.off('scale', listener);
 
 const tokens: number[] = engine.tokenize('In the beginning', { bos: false });
-const text: string = engine.detokenize(tokens) + engine.detokenize(new Int32Array(tokens)) + engine.detokenize(new Set(tokens)) +
+const text: string =
+  engine.detokenize(tokens) +
+  engine.detokenize(new Int32Array(tokens)) +
+  engine.detokenize(new Set(tokens)) +
   engine.piece(tokens[0]);
 const eog: boolean = engine.isEndOfGeneration(info.eos);
 const logits: Float32Array = engine.evaluate(tokens);
@@ -86,8 +117,16 @@ const all: Float32Array = engine.evaluate(new Int32Array([1, 2]), { allLogits: t
 const counts: number = engine.nCtx + engine.base + engine.nVocab + engine.memoryBytes + logits.length + all.length;
 
 const generateOptions: GenerateOptions = {
-  maxTokens: 16, temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1,
-  repeatWindow: 64, seed: 1, stop: ['\n\n', 'Amen'], signal: controller.signal,
+  maxTokens: 16,
+  temperature: 0,
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repeatPenalty: 1.1,
+  repeatWindow: 64,
+  seed: 1,
+  stop: ['\n\n', 'Amen'],
+  signal: controller.signal,
 };
 const resolvedGen: ResolvedGenerateOptions = checkGenerateOptions(generateOptions);
 const stops: string[] = resolvedGen.stop;
@@ -118,8 +157,14 @@ try {
   if (err instanceof NtkError) {
     const code: NtkErrorCode = err.code;
     switch (code) {
-      case 'ARG': case 'FORMAT': case 'UNSUPPORTED': case 'NOMEM':
-      case 'STATE': case 'TRUNCATED': case 'IO': case 'RUNTIME':
+      case 'ARG':
+      case 'FORMAT':
+      case 'UNSUPPORTED':
+      case 'NOMEM':
+      case 'STATE':
+      case 'TRUNCATED':
+      case 'IO':
+      case 'RUNTIME':
         console.log(err.name, err.message, code);
     }
   }
@@ -128,7 +173,10 @@ const mine = new NtkError('made here', 'ARG', { cause: new Error('why') });
 engine.dispose();
 
 // the same API in a worker: promises everywhere
-const worker: WorkerEngineType = await WorkerEngine.load(bytes.buffer, { onProgress: (p) => console.log(p.loaded), signal: controller.signal });
+const worker: WorkerEngineType = await WorkerEngine.load(bytes.buffer, {
+  onProgress: (p) => console.log(p.loaded),
+  signal: controller.signal,
+});
 const winfo: ModelInfo = await worker.info();
 const wmeta: Metadata = await worker.metadata();
 const wtokens: number[] = await worker.tokenize('In the beginning');
@@ -148,5 +196,31 @@ await worker.reset();
 await worker.dispose();
 const sameClass: boolean = WorkerNtkError === NtkError;
 
-console.log(pkgName, chunk, arch, mode, fromFile, q8, ids, shapes, simd, threads, unsubscribe, text, eog, counts, stops, out,
-  mine, winfo, wmeta, wtext, wpiece, weog, wlogits, wstate, sameClass, sources.length);
+console.log(
+  pkgName,
+  chunk,
+  arch,
+  mode,
+  fromFile,
+  q8,
+  ids,
+  shapes,
+  simd,
+  threads,
+  unsubscribe,
+  text,
+  eog,
+  counts,
+  stops,
+  out,
+  mine,
+  winfo,
+  wmeta,
+  wtext,
+  wpiece,
+  weog,
+  wlogits,
+  wstate,
+  sameClass,
+  sources.length,
+);

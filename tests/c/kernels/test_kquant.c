@@ -7,8 +7,7 @@
 #include "twins.h"
 
 /* Any bytes make a valid K-quant block; the float scales come from rand_scale. */
-static void rand_k_blocks(void *w, size_t size, int nb)
-{
+static void rand_k_blocks(void *w, size_t size, int nb) {
     tl_rand_bytes(w, size * nb);
     for (int b = 0; b < nb; b++) {
         uint8_t *p = (uint8_t *)w + size * b;
@@ -22,29 +21,24 @@ static void rand_k_blocks(void *w, size_t size, int nb)
     }
 }
 
-static void rand_activations_k(block_q8_K *x, float *tmp, int n)
-{
+static void rand_activations_k(block_q8_K *x, float *tmp, int n) {
     tl_fill(tmp, n, -3.0f, 3.0f);
     for (int b = 0; b < n / 256; b++)
-        if (tl_irand(0, 15) == 0)
-            memset(tmp + 256 * b, 0, 256 * sizeof *tmp);
+        if (tl_irand(0, 15) == 0) memset(tmp + 256 * b, 0, 256 * sizeof *tmp);
     quantize_row_q8_K(tmp, x, n);
 }
 
 /* The magnitude of what a Q4_K/Q5_K dot sums: its scale terms and its min terms apart (they can
  * cancel), found by dequantizing with dmin, then d, set to zero. */
-static double k4_magnitude(uint32_t type, const void *w, const float *x, int n, float *tmp)
-{
+static double k4_magnitude(uint32_t type, const void *w, const float *x, int n, float *tmp) {
     const size_t size = type == GGML_TYPE_Q4_K ? sizeof(block_q4_K) : sizeof(block_q5_K);
     uint8_t *copy = tl_xmalloc(size * (n / 256));
     double mag = 0;
     for (int field = 0; field < 2; field++) {
         memcpy(copy, w, size * (n / 256));
-        for (int b = 0; b < n / 256; b++)
-            memset(copy + size * b + (field ? 0 : 2), 0, 2);
+        for (int b = 0; b < n / 256; b++) memset(copy + size * b + (field ? 0 : 2), 0, 2);
         dequantize_row(type, copy, tmp, n);
-        for (int i = 0; i < n; i++)
-            mag += fabs((double)tmp[i] * x[i]);
+        for (int i = 0; i < n; i++) mag += fabs((double)tmp[i] * x[i]);
     }
     free(copy);
     return mag;
@@ -53,8 +47,7 @@ static double k4_magnitude(uint32_t type, const void *w, const float *x, int n, 
 /* K-quant kernels: the scalar twins against float64 dots of dequantized weights and activations
  * (tolerance relative to the magnitude of the scale and min terms), and, with SIMD, the SIMD
  * twins against the scalar ones: same integer sums, same float expression, so bit for bit. */
-static void test_k_dots(void)
-{
+static void test_k_dots(void) {
     float *a = tl_xmalloc(MAX_N * sizeof *a), *wf = tl_xmalloc(MAX_N * sizeof *wf);
     block_q4_K *wq4k = tl_xmalloc(MAX_N / 256 * sizeof *wq4k);
     block_q5_K *wq5k = tl_xmalloc(MAX_N / 256 * sizeof *wq5k);
@@ -107,8 +100,7 @@ static void test_k_dots(void)
 /* dots_*: a row against several tokens at once gives each token's one-token dot bit for bit
  * (the SIMD twin against the scalar one-token kernel, so its groups of 8, 4, 2 and a single
  * token are all covered by n_tok up to 23), with activation rows further apart than a row. */
-static void test_k_dots_tokens(void)
-{
+static void test_k_dots_tokens(void) {
     enum { TRIALS = 120, MAX_TOK = 23, COLS = 2048, STRIDE_BLOCKS = COLS / 256 + 1 };
     block_q8_K *x = tl_xmalloc(MAX_TOK * STRIDE_BLOCKS * sizeof *x);
     const size_t stride = STRIDE_BLOCKS * sizeof *x;
@@ -119,8 +111,7 @@ static void test_k_dots_tokens(void)
     int differ[3] = { 0, 0, 0 }, compared = 0;
     for (int trial = 0; trial < TRIALS; trial++) {
         const int n = 256 * tl_irand(1, COLS / 256), n_tok = trial < MAX_TOK ? trial + 1 : tl_irand(1, MAX_TOK);
-        for (int t = 0; t < n_tok; t++)
-            rand_activations_k(x + t * STRIDE_BLOCKS, tmp, n);
+        for (int t = 0; t < n_tok; t++) rand_activations_k(x + t * STRIDE_BLOCKS, tmp, n);
         rand_k_blocks(w4, sizeof *w4, n / 256);
         rand_k_blocks(w5, sizeof *w5, n / 256);
         rand_k_blocks(w6, sizeof *w6, n / 256);
@@ -137,13 +128,13 @@ static void test_k_dots_tokens(void)
     }
     const char *names[3] = { "q4_K", "q5_K", "q6_K" };
     for (int k = 0; k < 3; k++)
-        CHECK(differ[k] == 0, "dots_%s_q8_K (%s), 1..%d tokens: each the one-token scalar dot bit for bit (%d of %d differ)",
-              names[k], NTK_SIMD ? "SIMD" : "scalar", MAX_TOK, differ[k], compared);
+        CHECK(differ[k] == 0,
+              "dots_%s_q8_K (%s), 1..%d tokens: each the one-token scalar dot bit for bit (%d of %d differ)", names[k],
+              NTK_SIMD ? "SIMD" : "scalar", MAX_TOK, differ[k], compared);
     free(x), free(tmp), free(w4), free(w5), free(w6);
 }
 
-int main(void)
-{
+int main(void) {
     test_k_dots();
     test_k_dots_tokens();
     return tl_summary();

@@ -12,12 +12,10 @@
 /* ---------------------------------------------------------------- conversions */
 
 /* IEEE binary16 by definition; NaN keeps its 10 payload bits at the top of float's 23. */
-static float half_definition(uint16_t h)
-{
+static float half_definition(uint16_t h) {
     const int e = (h >> 10) & 31, m = h & 1023;
     double v;
-    if (e == 31)
-        return tl_from_bits((uint32_t)(h & 0x8000) << 16 | 0x7f800000 | (uint32_t)m << 13);
+    if (e == 31) return tl_from_bits((uint32_t)(h & 0x8000) << 16 | 0x7f800000 | (uint32_t)m << 13);
     if (e == 0)
         v = ldexp(m, -24);
     else
@@ -25,16 +23,11 @@ static float half_definition(uint16_t h)
     return (float)((h & 0x8000) ? -v : v);
 }
 
-static int is_half_nan(uint16_t h)
-{
-    return ((h >> 10) & 31) == 31 && (h & 1023);
-}
+static int is_half_nan(uint16_t h) { return ((h >> 10) & 31) == 31 && (h & 1023); }
 
-static void test_fp16(void)
-{
+static void test_fp16(void) {
     int bad = 0;
-    for (uint32_t h = 0; h < 65536; h++)
-        bad += tl_bits(fp16_to_fp32((ggml_half)h)) != tl_bits(half_definition(h));
+    for (uint32_t h = 0; h < 65536; h++) bad += tl_bits(fp16_to_fp32((ggml_half)h)) != tl_bits(half_definition(h));
     CHECK(bad == 0, "fp16_to_fp32: all 65536 patterns bit-exact vs definition (%d wrong)", bad);
 
     bad = 0;
@@ -45,8 +38,7 @@ static void test_fp16(void)
         else
             bad += back != h;
     }
-    CHECK(bad == 0, "fp32_to_fp16: round trip of all 65536 patterns (NaN stays NaN) (%d wrong)",
-          bad);
+    CHECK(bad == 0, "fp32_to_fp16: round trip of all 65536 patterns (NaN stays NaN) (%d wrong)", bad);
 
     /* Halfway between two consecutive halves (exact in float) must go to the even one, and
      * the next float either side to the nearer one; above 65504 the next "half" is 2^16 = inf. */
@@ -64,32 +56,30 @@ static void test_fp16(void)
             bad += fp32_to_fp16(nextafterf(m, neg ? -INFINITY : INFINITY)) != (sign | (h + 1));
         }
     }
-    CHECK(bad == 0, "fp32_to_fp16: ties to even and nearest at all 31744 midpoints, +/- (%d wrong)",
-          bad);
+    CHECK(bad == 0, "fp32_to_fp16: ties to even and nearest at all 31744 midpoints, +/- (%d wrong)", bad);
 
-    const struct { float f; uint16_t h; } special[] = {
-        { INFINITY, 0x7c00 }, { -INFINITY, 0xfc00 }, { FLT_MAX, 0x7c00 }, { 1e-40f, 0x0000 },
+    const struct {
+        float f;
+        uint16_t h;
+    } special[] = {
+        { INFINITY, 0x7c00 }, { -INFINITY, 0xfc00 }, { FLT_MAX, 0x7c00 },  { 1e-40f, 0x0000 },
         { -1e-40f, 0x8000 },  { 0x1p-25f, 0x0000 },  { 0x1p-24f, 0x0001 }, { 65519.99f, 0x7bff },
         { 65520.0f, 0x7c00 }, { 1.0f, 0x3c00 },      { -0.0f, 0x8000 },    { 0.1f, 0x2e66 },
     };
     bad = 0;
-    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
-        bad += fp32_to_fp16(special[i].f) != special[i].h;
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) bad += fp32_to_fp16(special[i].f) != special[i].h;
     bad += !is_half_nan(fp32_to_fp16(NAN));
     CHECK(bad == 0, "fp32_to_fp16: inf, overflow, underflow, -0, 0.1, NaN");
 
     bad = 0;
-    for (uint32_t h = 0; h < 65536; h++)
-        bad += tl_bits(bf16_to_fp32((uint16_t)h)) != h << 16;
-    bad += bf16_to_fp32(0x3f80) != 1.0f || bf16_to_fp32(0xc040) != -3.0f ||
-           bf16_to_fp32(0x4049) != 3.140625f;
+    for (uint32_t h = 0; h < 65536; h++) bad += tl_bits(bf16_to_fp32((uint16_t)h)) != h << 16;
+    bad += bf16_to_fp32(0x3f80) != 1.0f || bf16_to_fp32(0xc040) != -3.0f || bf16_to_fp32(0x4049) != 3.140625f;
     CHECK(bad == 0, "bf16_to_fp32: all 65536 patterns are the top half of the float");
 }
 
 /* ---------------------------------------------------------------- quantize / dequantize */
 
-static void test_quantize_q8_0(void)
-{
+static void test_quantize_q8_0(void) {
     enum { K = 32 * 64 };
     float *x = tl_xmalloc(K * sizeof *x);
     block_q8_0 *y = tl_xmalloc(K / 32 * sizeof *y);
@@ -97,23 +87,19 @@ static void test_quantize_q8_0(void)
     for (int trial = 0; trial < 50; trial++) {
         const float range = (float)pow(10.0, tl_irand(-4, 4));
         tl_fill(x, K, -range, range);
-        if (trial == 0)
-            memset(x, 0, 32 * sizeof *x); /* all-zero block: d = 0, no division by zero */
+        if (trial == 0) memset(x, 0, 32 * sizeof *x); /* all-zero block: d = 0, no division by zero */
         if (trial == 1)
-            for (int i = 0; i < 32; i++)
-                x[i] = i == 5 ? -3.0f : 0.0f;
+            for (int i = 0; i < 32; i++) x[i] = i == 5 ? -3.0f : 0.0f;
         quantize_row_q8_0(x, y, K);
         for (int b = 0; b < K / 32; b++) {
             const float *xb = x + 32 * b;
             float amax = 0.0f;
             for (int j = 0; j < 32; j++)
-                if (fabsf(xb[j]) > amax)
-                    amax = fabsf(xb[j]);
+                if (fabsf(xb[j]) > amax) amax = fabsf(xb[j]);
             const float d = amax / 127;
             const float id = d ? 1.0f / d : 0.0f;
             bad += y[b].d != fp32_to_fp16(d);
-            for (int j = 0; j < 32; j++)
-                bad += y[b].qs[j] != (int8_t)roundf(xb[j] * id);
+            for (int j = 0; j < 32; j++) bad += y[b].qs[j] != (int8_t)roundf(xb[j] * id);
         }
     }
     CHECK(bad == 0, "quantize_row_q8_0: d and q bit-exact vs ggml formula, 50 rows x 64 blocks");
@@ -129,14 +115,12 @@ static void test_quantize_q8_0(void)
 }
 
 /* ggml's nearest_int: adding 1.5 * 2^23 leaves round-half-even(x) in the low mantissa bits */
-static int nearest_int(float x)
-{
+static int nearest_int(float x) {
     const float v = x + 12582912.0f;
     return (int)(tl_bits(v) & 0x007fffff) - 0x00400000;
 }
 
-static void test_quantize_q8_1(void)
-{
+static void test_quantize_q8_1(void) {
     enum { K = 32 * 64 };
     float *x = tl_xmalloc(K * sizeof *x);
     block_q8_0 *y0 = tl_xmalloc(K / 32 * sizeof *y0);
@@ -144,8 +128,7 @@ static void test_quantize_q8_1(void)
     int bad = 0;
     for (int trial = 0; trial < 50; trial++) {
         tl_fill(x, K, -3.0f, 3.0f);
-        if (trial == 0)
-            memset(x, 0, 32 * sizeof *x);
+        if (trial == 0) memset(x, 0, 32 * sizeof *x);
         quantize_row_q8_0(x, y0, K);
         quantize_row_q8_1(x, y1, K);
         for (int b = 0; b < K / 32; b++) {
@@ -163,8 +146,7 @@ static void test_quantize_q8_1(void)
     free(x), free(y0), free(y1);
 }
 
-static void test_quantize_q8_K(void)
-{
+static void test_quantize_q8_K(void) {
     enum { K = 256 * 16 };
     float *x = tl_xmalloc(K * sizeof *x);
     block_q8_K *y = tl_xmalloc(K / 256 * sizeof *y);
@@ -172,8 +154,7 @@ static void test_quantize_q8_K(void)
     for (int trial = 0; trial < 50; trial++) {
         const float range = (float)pow(10.0, tl_irand(-4, 4));
         tl_fill(x, K, -range, range);
-        if (trial == 0)
-            memset(x, 0, 256 * sizeof *x);
+        if (trial == 0) memset(x, 0, 256 * sizeof *x);
         quantize_row_q8_K(x, y, K);
         for (int b = 0; b < K / 256; b++) {
             const float *xb = x + 256 * b;
@@ -191,8 +172,7 @@ static void test_quantize_q8_K(void)
             }
             for (int j = 0; j < 16; j++) {
                 int sum = 0;
-                for (int l = 0; l < 16; l++)
-                    sum += y[b].qs[16 * j + l];
+                for (int l = 0; l < 16; l++) sum += y[b].qs[16 * j + l];
                 bad += y[b].bsums[j] != sum;
             }
         }
@@ -212,8 +192,7 @@ static void test_quantize_q8_K(void)
 /* ggml's K-quant dequantizers restated in their own loop order (scale j < 4 from bytes j and
  * j+4, else from the nibbles of byte j+4 and the top bits of bytes j-4 and j; values of the
  * first 64 in the low nibbles of 32 bytes, then the high ones), on random blocks. */
-static void k4_scale_min(int j, const uint8_t *q, int *d, int *m)
-{
+static void k4_scale_min(int j, const uint8_t *q, int *d, int *m) {
     if (j < 4) {
         *d = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -223,9 +202,8 @@ static void k4_scale_min(int j, const uint8_t *q, int *d, int *m)
     }
 }
 
-static void restated_k4(const uint8_t *scales, ggml_half dh, ggml_half mh, const uint8_t *qs,
-                        const uint8_t *qh, float *y)
-{
+static void restated_k4(const uint8_t *scales, ggml_half dh, ggml_half mh, const uint8_t *qs, const uint8_t *qh,
+                        float *y) {
     const float d = fp16_to_fp32(dh), dmin = fp16_to_fp32(mh);
     int u1 = 1, u2 = 2, is = 0, sc, m;
     for (int j = 0; j < 256; j += 64, qs += 32, is += 2, u1 <<= 2, u2 <<= 2) {
@@ -233,15 +211,12 @@ static void restated_k4(const uint8_t *scales, ggml_half dh, ggml_half mh, const
         const float d1 = d * sc, m1 = dmin * m;
         k4_scale_min(is + 1, scales, &sc, &m);
         const float d2 = d * sc, m2 = dmin * m;
-        for (int l = 0; l < 32; l++)
-            *y++ = d1 * ((qs[l] & 0xF) + (qh && (qh[l] & u1) ? 16 : 0)) - m1;
-        for (int l = 0; l < 32; l++)
-            *y++ = d2 * ((qs[l] >> 4) + (qh && (qh[l] & u2) ? 16 : 0)) - m2;
+        for (int l = 0; l < 32; l++) *y++ = d1 * ((qs[l] & 0xF) + (qh && (qh[l] & u1) ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; l++) *y++ = d2 * ((qs[l] >> 4) + (qh && (qh[l] & u2) ? 16 : 0)) - m2;
     }
 }
 
-static void restated_q6_K(const block_q6_K *b, float *y)
-{
+static void restated_q6_K(const block_q6_K *b, float *y) {
     const float d = fp16_to_fp32(b->d);
     const uint8_t *ql = b->ql, *qh = b->qh;
     const int8_t *sc = b->scales;
@@ -257,12 +232,9 @@ static void restated_q6_K(const block_q6_K *b, float *y)
 
 /* ggml's Q4_1/Q5_0/Q5_1 dequantizers restated: qh as a little-endian uint32, bit j for value j
  * and bit j+16 for value j+16. */
-static void restated_q4_q5(const uint8_t *qs, const uint8_t *qh, float d, float m, int offset,
-                           float *y)
-{
+static void restated_q4_q5(const uint8_t *qs, const uint8_t *qh, float d, float m, int offset, float *y) {
     uint32_t h = 0;
-    if (qh)
-        h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+    if (qh) h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
     for (int j = 0; j < 16; j++) {
         const int x0 = ((qs[j] & 0x0F) | (((h >> j) << 4) & 0x10)) - offset;
         const int x1 = ((qs[j] >> 4) | ((h >> (j + 12)) & 0x10)) - offset;
@@ -271,8 +243,7 @@ static void restated_q4_q5(const uint8_t *qs, const uint8_t *qh, float d, float 
     }
 }
 
-static void test_dequantize_legacy(void)
-{
+static void test_dequantize_legacy(void) {
     float y[32], want[32];
     int bad41 = 0, bad50 = 0, bad51 = 0;
     for (int trial = 0; trial < 200; trial++) {
@@ -290,8 +261,7 @@ static void test_dequantize_legacy(void)
         bad41 += memcmp(y, want, sizeof y) != 0;
         dequantize_row(GGML_TYPE_Q5_0, &b, y, 32);
         restated_q4_q5(b.qs, b.qh, fp16_to_fp32(b.d), 0.0f, 16, want);
-        for (int i = 0; i < 32; i++)
-            bad50 += y[i] != want[i]; /* +0 and -0 alike: ggml adds no m */
+        for (int i = 0; i < 32; i++) bad50 += y[i] != want[i]; /* +0 and -0 alike: ggml adds no m */
         dequantize_row(GGML_TYPE_Q5_1, &c, y, 32);
         restated_q4_q5(c.qs, c.qh, fp16_to_fp32(c.d), fp16_to_fp32(c.m), 0, want);
         bad51 += memcmp(y, want, sizeof y) != 0;
@@ -301,8 +271,7 @@ static void test_dequantize_legacy(void)
     CHECK(bad51 == 0, "dequantize_row Q5_1: bit-identical to ggml's loop on 200 random blocks");
 }
 
-static void test_dequantize_k(void)
-{
+static void test_dequantize_k(void) {
     float y[256], want[256];
     int bad4 = 0, bad5 = 0, bad6 = 0;
     for (int trial = 0; trial < 200; trial++) {
@@ -349,13 +318,11 @@ static void test_dequantize_k(void)
     memset(h.qs, 0x33, sizeof h.qs);
     dequantize_row(GGML_TYPE_Q4_K, &h, y, 256);
     int bad = 0;
-    for (int e = 0; e < 256; e++)
-        bad += y[e] != 3.0f * (e / 32 + 1) - (e / 32);
+    for (int e = 0; e < 256; e++) bad += y[e] != 3.0f * (e / 32 + 1) - (e / 32);
     CHECK(bad == 0, "dequantize_row Q4_K: hand-built block, scales 1..8, mins 0..14");
 }
 
-static void test_dequantize(void)
-{
+static void test_dequantize(void) {
     float y[64];
 
     const float f32[5] = { 1.5f, -0.0f, 3e38f, 1e-42f, -7.25f };
@@ -400,14 +367,12 @@ static void test_dequantize(void)
         want[48 + j] = 0.0f;
     }
     dequantize_row(GGML_TYPE_Q4_0, q4, y, 64);
-    CHECK(tl_same_floats(y, want, 64),
-          "dequantize_row Q4_0: low nibble = element j, high = j+16, minus 8, times d");
+    CHECK(tl_same_floats(y, want, 64), "dequantize_row Q4_0: low nibble = element j, high = j+16, minus 8, times d");
     test_dequantize_k();
     test_dequantize_legacy();
 }
 
-int main(void)
-{
+int main(void) {
     test_fp16();
     test_quantize_q8_0();
     test_quantize_q8_1();

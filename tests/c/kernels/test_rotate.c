@@ -6,12 +6,10 @@
 #include "twins.h"
 
 /* Per element relative to |x0 c| + |x1 s| + |x0 s| + |x1 c|, head sizes up to 256. */
-static void test_scalar_rotate(void)
-{
+static void test_scalar_rotate(void) {
     float *x = tl_xmalloc(256 * sizeof *x), *y0 = tl_xmalloc(256 * sizeof *y0);
     float *c = tl_xmalloc(128 * sizeof *c), *s = tl_xmalloc(128 * sizeof *s);
-    tl_errstat s_rope =
-        tl_errstat_new("rope_rotate_scalar vs float64, per element / (|x0|+|x1|)(|c|+|s|)", 1e-6);
+    tl_errstat s_rope = tl_errstat_new("rope_rotate_scalar vs float64, per element / (|x0|+|x1|)(|c|+|s|)", 1e-6);
     for (int trial = 0; trial < 100; trial++) {
         const int hd = 2 * tl_irand(1, 128);
         tl_fill(x, hd, -3.0f, 3.0f);
@@ -31,15 +29,13 @@ static void test_scalar_rotate(void)
 
 #if NTK_SIMD
 
-static void test_simd_rotate(void)
-{
+static void test_simd_rotate(void) {
     float *y1 = tl_xmalloc(MAX_N * sizeof *y1), *y2 = tl_xmalloc(MAX_N * sizeof *y2);
     float *x = tl_xmalloc(MAX_N * sizeof *x);
     float *c = tl_xmalloc(MAX_N / 2 * sizeof *c), *s = tl_xmalloc(MAX_N / 2 * sizeof *s);
     tl_errstat s_rope = tl_errstat_new("rope_rotate_simd vs scalar, per element / (|x0|+|x1|)", 1e-6);
     for (int trial = 0; trial < 1000; trial++) {
-        const int hd =
-            trial < N_FLOAT_SIZES ? (float_sizes[trial] + 1) & ~1 : 2 * tl_irand(1, MAX_N / 2);
+        const int hd = trial < N_FLOAT_SIZES ? (float_sizes[trial] + 1) & ~1 : 2 * tl_irand(1, MAX_N / 2);
         tl_fill(x, hd, -3.0f, 3.0f);
         memcpy(y1, x, hd * sizeof *x);
         memcpy(y2, x, hd * sizeof *x);
@@ -55,8 +51,7 @@ static void test_simd_rotate(void)
 
 #endif
 
-int main(void)
-{
+int main(void) {
     test_scalar_rotate();
 #if NTK_SIMD
     test_simd_rotate();
