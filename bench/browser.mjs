@@ -5,19 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer } from '../scripts/serve.mjs';
-
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-// Debian's Chromium on a closed network: no background connections, no GPU
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM, CHROMIUM_ARGS as ARGS } from '../scripts/chromium.mjs';
 
 /**
  * Start the server and the browser. url(file) gives a file's URL (files under root or cacheDir);

@@ -10,20 +10,9 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../helpers.mjs';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS } from '../../scripts/chromium.mjs';
 
-export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const SKIP = process.env.NTK_SKIP_BROWSER === '1' ? 'NTK_SKIP_BROWSER=1' : false;
-// the flags of docs/DESIGN.md, Toolchain: no GPU, no background traffic, nothing of a user's profile
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * Launch Chromium with a fresh profile. Returns { context, page, errors, close() }: errors
