@@ -210,6 +210,19 @@ export function retypeGGUF(buf, convert) {
   });
 }
 
+/** The same GGUF with metadata records (kvRecord(...)) put in by key: replacing a key's record, or added. */
+export function withMetadata(buf, records) {
+  const g = readGGUF(buf);
+  const data = tensorData(buf, g);
+  const kept = Object.values(g.kv).filter((r) => !Object.hasOwn(records, r.key));
+  return ggufBytes({
+    version: g.version,
+    kv: [...kept.map((r) => buf.subarray(r.start, r.end)), ...Object.values(records)],
+    alignment: g.alignment,
+    tensors: g.tensors.map((t, i) => ({ name: t.name, dims: t.dims, type: t.type, bytes: data[i] })),
+  });
+}
+
 /** The raw metadata records of a file, to copy into another. */
 const kvRecordsOf = (buf, g) => Object.values(g.kv).map((r) => buf.subarray(r.start, r.end));
 

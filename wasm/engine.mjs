@@ -463,6 +463,7 @@ export class Engine {
       eosToken: this.piece(this.info().eos),
       addGenerationPrompt: true,
     });
+    if (text === '') throw new NtkError('chat template: the template rendered no text', 'FORMAT');
     // BOS written as text is not matched by the tokenizer (as SentencePiece): give it as an id
     const withBos = text.startsWith(bosToken);
     const ids = this.tokenize(withBos ? text.slice(bosToken.length) : text, { bos: withBos });
