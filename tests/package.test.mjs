@@ -38,6 +38,7 @@ const EXPECTED_FILES = [
   'wasm/loader.mjs',
   'wasm/options.mjs',
   'wasm/protocol.mjs',
+  'wasm/sandbox.mjs',
   'wasm/synth.mjs',
   'wasm/worker-engine.d.ts',
   'wasm/worker-engine.mjs',
