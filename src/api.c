@@ -111,10 +111,15 @@ double ntk_rope_base(const ntk_engine *e) { return e->state == LOADED ? e->kv.ba
 
 /* ---- tokens ---- */
 
-int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, int32_t *ids, int cap) {
+int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, const int32_t *plain, int n_plain, int32_t *ids,
+                 int cap) {
     NEED_MODEL(e);
-    if (len < 0 || cap < 0) return engine_error(e, NTK_ERR_ARG, "negative length");
-    int64_t n = tokenizer_encode(&e->tok, text, (size_t)len, add_bos, ids, cap);
+    if (len < 0 || cap < 0 || n_plain < 0) return engine_error(e, NTK_ERR_ARG, "negative length");
+    for (int i = 0; i < 2 * n_plain; i++)
+        if (plain[i] < (i ? plain[i - 1] : 0) || plain[i] > len)
+            return engine_error(e, NTK_ERR_ARG, "plain ranges must be ascending, apart and within the %d bytes", len);
+    int64_t n =
+        tokenizer_encode(&e->tok, text, (size_t)len, add_bos, (const uint32_t *)plain, (size_t)n_plain, ids, cap);
     if (n < 0) return engine_error(e, NTK_ERR_NOMEM, "out of memory while tokenizing");
     if (n > INT32_MAX) return engine_error(e, NTK_ERR_ARG, "text too long");
     return (int)n;
@@ -146,6 +151,10 @@ int ntk_is_eog(const ntk_engine *e, int32_t id) { return e->state == LOADED && t
 const char *ntk_token_piece(const ntk_engine *e, int32_t id) {
     if (e->state != LOADED || id < 0 || id >= e->tok.n_vocab) return NULL;
     return e->tok.pieces[id];
+}
+
+int ntk_token_is_control_text(const ntk_engine *e, int32_t id) {
+    return e->state == LOADED && tokenizer_is_control_text(&e->tok, id);
 }
 
 /* ---- evaluation and sampling ---- */

@@ -9,7 +9,7 @@
  *   (a split model: ntk_load_end returns N > 0 while N parts are still to come; push the next
  *   part through the same window/commit loop and call ntk_load_end again)
  *   ntk_set_rope(e, mode, factor, trained_ctx, refresh); (optional; -1 / 0 keep the default)
- *   n = ntk_tokenize(e, text, len, add_bos, ids, cap);
+ *   n = ntk_tokenize(e, text, len, add_bos, NULL, 0, ids, cap);
  *   ntk_eval(e, ids, n, all_logits);  ntk_logits(e);  id = ntk_sample(e);  ...
  *   ntk_free(e);
  * Loading writes tensor bytes straight into their final place: in the data section the load
@@ -78,8 +78,12 @@ const char *ntk_metadata_json(ntk_engine *e, int max_array_items);
 int ntk_n_vocab(const ntk_engine *e);
 double ntk_rope_base(const ntk_engine *e); /* base of the last evaluation (theta before any) */
 
-/* Returns the number of ids (may exceed cap: nothing beyond cap is written) or a status. */
-int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, int32_t *ids, int cap);
+/* Returns the number of ids (may exceed cap: nothing beyond cap is written) or a status.
+ * Control tokens written in the text (<|im_start|>) are read as the tokens themselves, except
+ * in the n_plain byte ranges [plain[2i], plain[2i + 1]) (ascending, apart, within the text):
+ * there they are plain text, split into ordinary pieces (a chat message's own text). */
+int ntk_tokenize(ntk_engine *e, const char *text, int len, int add_bos, const int32_t *plain, int n_plain, int32_t *ids,
+                 int cap);
 /* Streaming detokenizer: bytes of valid UTF-8 written, or a status. continues = 1 when the
  * tokens follow text already shown (a generation after its prompt): the first piece keeps
  * its leading space. */
@@ -89,6 +93,8 @@ int ntk_detok_flush(ntk_engine *e, char *out, int cap);
 int ntk_is_eog(const ntk_engine *e, int32_t id);
 /* Text of one piece, as stored in the vocab (for listing tokens). */
 const char *ntk_token_piece(const ntk_engine *e, int32_t id);
+/* 1 if id is a control token read where its text is written (<|im_start|>, not <s>), else 0. */
+int ntk_token_is_control_text(const ntk_engine *e, int32_t id);
 
 /* Evaluate n tokens after the context; all_logits keeps every position's logits. */
 int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits);

@@ -22,9 +22,10 @@
 #define MAX_VOCAB (1 << 24)
 
 enum {
-    F_MERGE = 1, /* a merge may produce it: SentencePiece's pieces_ map */
-    F_TEXT = 2
-}; /* user-defined: matched in text, decoded as text */
+    F_MERGE = 1,  /* a merge may produce it: SentencePiece's pieces_ map */
+    F_TEXT = 2,   /* user-defined: matched in text, decoded as text */
+    F_CONTROL = 4 /* F_TEXT by being a control piece: plain text in a plain range */
+};
 
 typedef struct {
     uint8_t first;
@@ -289,7 +290,7 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
     p->words_apart = !p->has_unused;
     for (int32_t i = 0; i < n; i++) {
         if (is_user_defined(t, i)) {
-            p->flags[i] = F_TEXT | F_MERGE;
+            p->flags[i] = F_TEXT | F_MERGE | (t->types[i] == TOKEN_CONTROL ? F_CONTROL : 0);
             n_special++;
         } else if (t->types[i] == TOKEN_NORMAL || t->types[i] == TOKEN_UNUSED) {
             p->flags[i] = F_MERGE;
@@ -329,6 +330,11 @@ void tokenizer_free(tokenizer *t) {
     memset(t, 0, sizeof *t);
 }
 
+int tokenizer_is_control_text(const tokenizer *t, int32_t id) {
+    const tok_private *p = t->index;
+    return p && id >= 0 && id < t->n_vocab && (p->flags[id] & F_CONTROL);
+}
+
 int tokenizer_is_eog(const tokenizer *t, int32_t id) {
     const tok_private *p = t->index;
     if (!p || id < 0 || id >= t->n_vocab) return 0;
@@ -360,7 +366,16 @@ typedef struct {
     int32_t *ids;
     int64_t cap, n;
     int prev_unk;
+    uint8_t *plain; /* per normalised byte: 1 in a plain range; NULL if there is none */
 } encoder;
+
+/* Whether bytes [start, start + len) of the normalised text take a byte of a plain range. */
+static int in_plain(const encoder *e, uint32_t start, uint32_t len) {
+    if (!e->plain) return 0;
+    for (uint32_t i = 0; i < len; i++)
+        if (e->plain[start + i]) return 1;
+    return 0;
+}
 
 static int before(const candidate *a, const candidate *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
@@ -405,6 +420,7 @@ static int propose(encoder *e, int32_t left, int32_t right) {
     if (l->frozen || r->frozen) return 0;
     int32_t id = lookup(e->t, e->text + l->start, l->len + r->len);
     if (id < 0 || !(e->p->flags[id] & F_MERGE)) return 0;
+    if ((e->p->flags[id] & F_CONTROL) && in_plain(e, l->start, l->len + r->len)) return 0;
     /* SentencePiece remembers the split of the last proposal, merged or not, for resegmenting */
     if (e->rev && e->t->types[id] == TOKEN_UNUSED) e->rev[id] = l->len;
     return heap_push(e, (candidate){ e->t->scores[id], left, right, id });
@@ -444,12 +460,14 @@ static int32_t match_special(const encoder *e, uint32_t pos, uint32_t n) {
     uint8_t b = (uint8_t)e->text[pos];
     for (int32_t k = e->p->first_special[b]; k < e->p->first_special[b + 1]; k++) {
         const special *s = &e->p->specials[k];
-        if (s->len <= n && !memcmp(e->t->pieces[s->id], e->text + pos, s->len)) return k;
+        if (s->len <= n && !memcmp(e->t->pieces[s->id], e->text + pos, s->len) &&
+            !((e->p->flags[s->id] & F_CONTROL) && in_plain(e, pos, s->len)))
+            return k;
     }
     return -1;
 }
 
-static int encode_text(encoder *e, const char *text, size_t len) {
+static int encode_text(encoder *e, const char *text, size_t len, const uint32_t *plain, size_t n_plain) {
     const tokenizer *t = e->t;
     size_t spaces = 0;
     for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
@@ -459,19 +477,27 @@ static int encode_text(encoder *e, const char *text, size_t len) {
 
     char *norm = malloc(norm_len);
     if (!norm) return -1;
+    e->text = norm;
+    if (n_plain && !(e->plain = calloc(norm_len, 1))) return -1;
     char *w = norm;
+    /* the dummy prefix belongs to the first byte's range */
+    size_t r = 0;
+    int first_plain = n_plain && plain[0] == 0 && plain[1] > 0;
     if (prefix) {
+        if (first_plain) memset(e->plain, 1, SPACE_SYM_LEN);
         memcpy(w, SPACE_SYM, SPACE_SYM_LEN);
         w += SPACE_SYM_LEN;
     }
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') {
+        while (r < n_plain && i >= plain[2 * r + 1]) r++;
+        uint32_t n = text[i] == ' ' ? SPACE_SYM_LEN : 1;
+        if (r < n_plain && i >= plain[2 * r]) memset(e->plain + (w - norm), 1, n);
+        if (text[i] == ' ')
             memcpy(w, SPACE_SYM, SPACE_SYM_LEN);
-            w += SPACE_SYM_LEN;
-        } else
-            *w++ = text[i];
+        else
+            *w = text[i];
+        w += n;
     }
-    e->text = norm;
 
     /* characters bound the symbol count (a user-defined match spans at least one) */
     uint32_t n_chars = 0;
@@ -528,11 +554,13 @@ static int encode_text(encoder *e, const char *text, size_t len) {
     return 0;
 }
 
-int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos, int32_t *ids, int64_t cap) {
+int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos, const uint32_t *plain,
+                         size_t n_plain, int32_t *ids, int64_t cap) {
     encoder e = { .t = t, .p = t->index, .ids = ids, .cap = ids ? cap : 0 };
     if (add_bos && t->bos >= 0) emit(&e, t->bos);
-    int rc = len ? encode_text(&e, text, len) : 0;
+    int rc = len ? encode_text(&e, text, len, plain, n_plain) : 0;
     free(e.text);
+    free(e.plain);
     free(e.sym);
     free(e.heap);
     free(e.rev);

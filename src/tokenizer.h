@@ -45,8 +45,15 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
 void tokenizer_free(tokenizer *t);
 /* Encode text (len bytes, need not be NUL-terminated). Writes up to cap ids, prepends BOS if
  * add_bos. Returns the number of ids the full encoding has (may exceed cap: call again with a
- * bigger buffer), or -1 on allocation failure. */
-int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos, int32_t *ids, int64_t cap);
+ * bigger buffer), or -1 on allocation failure.
+ * plain: n_plain byte ranges [plain[2i], plain[2i + 1]) of text, ascending and apart, where
+ * control pieces (tokenizer_is_control_text) are plain text: not matched there, nor made by a
+ * merge that takes a byte of them. User-defined pieces are matched everywhere, as SentencePiece
+ * matches them in any text. */
+int64_t tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_bos, const uint32_t *plain,
+                         size_t n_plain, int32_t *ids, int64_t cap);
+/* 1 if id is a control piece matched where its text is written (<|im_start|>; not <s>). */
+int tokenizer_is_control_text(const tokenizer *t, int32_t id);
 int tokenizer_is_eog(const tokenizer *t, int32_t id); /* </s>, eos id or eot */
 
 typedef struct {

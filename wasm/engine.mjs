@@ -7,10 +7,10 @@
 import { NtkError } from './errors.mjs';
 import { openSource, splitPartName, forgetCached } from './loader.mjs';
 import { Listeners } from './events.mjs';
-import { checkLoadOptions, checkGenerateOptions, checkMetadataOptions } from './options.mjs';
+import { checkLoadOptions, checkGenerateOptions, checkChatOptions, checkMetadataOptions } from './options.mjs';
 import { STATUS, ROPE_MODES, KV_TYPES } from './build/abi.mjs';
 
-export { NtkError, checkLoadOptions, checkGenerateOptions };
+export { NtkError, checkLoadOptions, checkGenerateOptions, checkChatOptions };
 
 // The file of each build (options.mjs's BUILD_NAMES). 'relaxed' is 'simd' whose quantized kernels
 // use relaxed SIMD (the same results bit for bit, in fewer instructions), for runtimes that
@@ -58,6 +58,7 @@ const RELAXED_PROBE = new Uint8Array([
 const TEXT_CAP = 256;
 const isNode = typeof process === 'object' && !!process.versions?.node;
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 // Let timers, signals and I/O run between tokens.
 const yieldToEventLoop = () => new Promise((r) => (globalThis.setImmediate ?? setTimeout)(r));
 const argError = (msg) => new NtkError(msg, 'ARG');
@@ -132,12 +133,42 @@ function stopCut(text, stops) {
   return { emit: text.slice(0, text.length - keep), stopped: false, rest: text.slice(text.length - keep) };
 }
 
+// UTF-8 of text, and ranges of it ([start, end) in UTF-16 units, ascending and apart) as byte
+// offsets [start, end, ...] of that UTF-8.
+function utf8WithRanges(text, ranges) {
+  const parts = [];
+  const offsets = [];
+  let at = 0,
+    bytes = 0;
+  const take = (end) => {
+    const part = utf8Encoder.encode(text.slice(at, end));
+    parts.push(part);
+    bytes += part.length;
+    at = end;
+  };
+  for (const [start, end] of ranges) {
+    take(start);
+    offsets.push(bytes);
+    take(end);
+    offsets.push(bytes);
+  }
+  take(text.length);
+  const out = new Uint8Array(bytes);
+  let p = 0;
+  for (const part of parts) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return { bytes: out, ranges: offsets };
+}
+
 export class Engine {
   #m;
   #e;
   #text;
   #tokens = []; // the context: evaluated tokens, then #pending ones not evaluated yet
   #pending = [];
+  #controls = null; // #controlTexts()
   #listeners = new Listeners();
   #lastScale = null;
   #busy = false;
@@ -319,19 +350,30 @@ export class Engine {
     return this.#m.HEAPU8.buffer.byteLength;
   }
 
-  tokenize(text, { bos = true } = {}) {
+  /**
+   * Token ids of text (BOS first unless bos: false). Control-token text in it (<|im_start|>) is
+   * read as those tokens, or with special: false as plain text.
+   */
+  tokenize(text, { bos = true, special = true } = {}) {
     this.#alive();
     if (typeof text !== 'string') throw argError('tokenize expects a string');
+    const bytes = utf8Encoder.encode(text);
+    return this.#tokenize(bytes, bos, special ? [] : [0, bytes.length]);
+  }
+
+  // Token ids of UTF-8 bytes; plain: [start, end, ...] byte ranges where control-token text is plain text.
+  #tokenize(bytes, bos, plain) {
     const m = this.#m;
-    const len = m.lengthBytesUTF8(text);
-    const tp = m._malloc(len + 1);
+    const tp = m._malloc(bytes.length + 1);
+    const pp = m._malloc(plain.length * 4 + 4);
     try {
-      m.stringToUTF8(text, tp, len + 1);
-      let cap = len + 8;
+      m.HEAPU8.set(bytes, tp >>> 0);
+      new Int32Array(m.HEAPU8.buffer, pp >>> 0, plain.length).set(plain);
+      let cap = bytes.length + 8;
       for (;;) {
         const ip = m._malloc(cap * 4);
         try {
-          const n = this.#check(m._ntk_tokenize(this.#e, tp, len, bos ? 1 : 0, ip, cap));
+          const n = this.#check(m._ntk_tokenize(this.#e, tp, bytes.length, bos ? 1 : 0, pp, plain.length / 2, ip, cap));
           if (n <= cap) return Array.from(new Int32Array(m.HEAPU8.buffer, ip >>> 0, n));
           cap = n;
         } finally {
@@ -339,8 +381,19 @@ export class Engine {
         }
       }
     } finally {
+      m._free(pp);
       m._free(tp);
     }
+  }
+
+  // The texts the tokenizer reads as control tokens (<|im_start|>, ...), once per model.
+  #controlTexts() {
+    if (!this.#controls) {
+      this.#controls = [];
+      for (let id = 0; id < this.nVocab; id++)
+        if (this.#m._ntk_token_is_control_text(this.#e, id)) this.#controls.push(this.piece(id));
+    }
+    return this.#controls;
   }
 
   /** Text of a token sequence (control tokens dropped, as SentencePiece decodes). */
@@ -448,25 +501,33 @@ export class Engine {
   /**
    * Chat: render `messages` ([{ role, content }]) with the model's chat template (InternLM2's
    * when the file has none) and generate the assistant's answer, as generate() does. The cached
-   * context is reused for the part of the conversation it already holds.
+   * context is reused for the part of the conversation it already holds. Control-token text in a
+   * message is plain text unless parseSpecial: true (checkChatOptions); the template's own markup
+   * is always read as control tokens.
    */
   async *chat(messages, options = {}) {
     this.#alive();
-    const opts = checkGenerateOptions(options);
-    const { renderChat } = await import('./chat.mjs');
+    const { parseSpecial, ...opts } = checkChatOptions(options);
+    const { renderChatParts } = await import('./chat.mjs');
     const meta = this.metadata({ maxArrayItems: 0 }).metadata;
     const { bos } = this.info();
     const bosToken = this.piece(bos);
-    const text = await renderChat(messages, {
+    const { text, plain } = await renderChatParts(messages, {
       template: meta['tokenizer.chat_template'],
       bosToken,
       eosToken: this.piece(this.info().eos),
       addGenerationPrompt: true,
+      controlTexts: parseSpecial ? [] : this.#controlTexts(),
     });
     if (text === '') throw new NtkError('chat template: the template rendered no text', 'FORMAT');
     // BOS written as text is not matched by the tokenizer (as SentencePiece): give it as an id
     const withBos = text.startsWith(bosToken);
-    const ids = this.tokenize(withBos ? text.slice(bosToken.length) : text, { bos: withBos });
+    const cut = withBos ? bosToken.length : 0;
+    const { bytes, ranges } = utf8WithRanges(
+      text.slice(cut),
+      plain.map(([start, end]) => [Math.max(0, start - cut), Math.max(0, end - cut)]),
+    );
+    const ids = this.#tokenize(bytes, withBos, ranges);
     yield* this.#run(this.#reuse(ids), opts);
   }
 

@@ -1,7 +1,7 @@
 // options.mjs — the options of Engine.load, generate/chat and metadata, each declared once as a
-// row of a table: its type, range, default and meaning. checkLoadOptions, checkGenerateOptions
-// and checkMetadataOptions are made from the tables, and the CLI checks its flags through the same
-// rows (checkOption with the flag as the label), so a new option is one row.
+// row of a table: its type, range, default and meaning. checkLoadOptions, checkGenerateOptions,
+// checkChatOptions and checkMetadataOptions are made from the tables, and the CLI checks its flags
+// through the same rows (checkOption with the flag as the label), so a new option is one row.
 //
 // Ranges are the ones the C engine accepts (src/api.c, src/sampler.c), so a value these checks let
 // through is never refused there with a vaguer message. Sampling defaults, RoPE modes, KV types
@@ -19,7 +19,7 @@ export const BUILD_NAMES = ['auto', 'simd', 'relaxed', 'scalar'];
 
 // Row types: 'integer' and 'number' (min, max), 'enum' (values; valueDocs: what some of them
 // mean), 'function', 'signal', 'strings' (a non-empty string or an array of them, resolved to the
-// array), 'flag' (anything; false turns it off). default is a value or a function that makes one;
+// array), 'boolean' (true or false), 'flag' (anything; false turns it off). default is a value or a function that makes one;
 // without it the option stays undefined and C picks (defaultText says what). doc is the meaning,
 // for help texts.
 
@@ -149,6 +149,18 @@ export const GENERATE_OPTIONS = {
   signal: { type: 'signal', doc: 'ends the generation' },
 };
 
+/** chat(): generate()'s options, and how the messages' text is tokenized. */
+export const CHAT_OPTIONS = {
+  ...GENERATE_OPTIONS,
+  parseSpecial: {
+    type: 'boolean',
+    default: false,
+    doc:
+      'read control-token text in the messages (<|im_start|>) as the control tokens, as llama.cpp and transformers do; ' +
+      "false: as plain text, so a message cannot forge the template's turns",
+  },
+};
+
 /** metadata(). */
 export const METADATA_OPTIONS = {
   maxArrayItems: { type: 'integer', min: 0, max: COUNT_MAX, default: 8, doc: 'values shown of each array' },
@@ -168,8 +180,12 @@ export function valueText(row) {
   if (row.type === 'integer' || row.type === 'number') return rangeText(row);
   if (row.type === 'enum') return `one of ${row.values.join(', ')}`;
   return (
-    { function: 'a function', signal: 'an AbortSignal', strings: 'a non-empty string or an array of them' }[row.type] ??
-    'anything'
+    {
+      function: 'a function',
+      signal: 'an AbortSignal',
+      strings: 'a non-empty string or an array of them',
+      boolean: 'true or false',
+    }[row.type] ?? 'anything'
   );
 }
 
@@ -193,6 +209,9 @@ export function checkOption(row, v, label) {
     case 'function':
       ok = typeof v === 'function';
       break;
+    case 'boolean':
+      ok = typeof v === 'boolean';
+      break;
     case 'signal':
       ok = typeof v?.aborted === 'boolean';
       break;
@@ -205,7 +224,7 @@ export function checkOption(row, v, label) {
       ok = true;
   }
   // a value that is not a number, a word or a name is not worth printing
-  const got = ['integer', 'number', 'enum'].includes(row.type) ? `, got ${shown(v)}` : '';
+  const got = ['integer', 'number', 'enum', 'boolean'].includes(row.type) ? `, got ${shown(v)}` : '';
   if (!ok) throw argError(`${label} must be ${valueText(row)}${got}`);
 }
 
@@ -232,7 +251,9 @@ export function checkOptions(table, options, kind) {
 
 /** Validate Engine.load options and fill in defaults; throws NtkError('ARG'). */
 export const checkLoadOptions = (options) => checkOptions(LOAD_OPTIONS, options, 'load');
-/** Validate generate/chat options and fill in defaults (seed: a random one); throws NtkError('ARG'). */
+/** Validate generate options and fill in defaults (seed: a random one); throws NtkError('ARG'). */
 export const checkGenerateOptions = (options) => checkOptions(GENERATE_OPTIONS, options, 'generate');
+/** Validate chat options and fill in defaults; throws NtkError('ARG'). */
+export const checkChatOptions = (options) => checkOptions(CHAT_OPTIONS, options, 'chat');
 /** Validate metadata() options and fill in defaults; throws NtkError('ARG'). */
 export const checkMetadataOptions = (options) => checkOptions(METADATA_OPTIONS, options, 'metadata');

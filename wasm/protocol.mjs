@@ -9,7 +9,8 @@
 //             before it that does (a generate/chat holds the turn until it ends); WorkerEngine
 //             refuses it while one of its generations is being consumed, as Engine does
 //   'stream'  generate/chat [input, options without signal]: items, each one made when `next`
-//             asks for it (the request asks for the first), so the context holds what was consumed
+//             asks for it (the request asks for the first), so the context holds what was consumed;
+//             check: the options.mjs check of its options, run on the calling side too
 //   'control' the worker's own:
 //             load [source, options]: options as Engine.load's, except onProgress → progress: true,
 //               signal → signal: true (abort it with abort), and jinja: the URL to import
@@ -25,6 +26,8 @@
 // for a stream { id, item, state } ... then { id, done: true, state }; for a load with progress
 // { id, progress }; and { event: 'scale', data, state } for Engine's 'scale' events. state is
 // { nCtx, base, nVocab, memoryBytes } after the step (null before a model is loaded).
+import { checkGenerateOptions, checkChatOptions } from './options.mjs';
+
 export const VERBS = {
   tokenize: { run: 'read' },
   info: { run: 'read' },
@@ -34,8 +37,8 @@ export const VERBS = {
   detokenize: { run: 'turn' },
   evaluate: { run: 'turn', transfer: true },
   reset: { run: 'turn' },
-  generate: { run: 'stream' },
-  chat: { run: 'stream' },
+  generate: { run: 'stream', check: checkGenerateOptions },
+  chat: { run: 'stream', check: checkChatOptions },
   load: { run: 'control' },
   next: { run: 'control' },
   abort: { run: 'control' },

@@ -25,7 +25,7 @@
 // context holds exactly what was consumed; breaking out of the loop ends it in the worker.
 // In Node the worker holds the process open only while a call is pending.
 import { NtkError } from './errors.mjs';
-import { checkLoadOptions, checkGenerateOptions } from './options.mjs';
+import { checkLoadOptions } from './options.mjs';
 import { Listeners } from './events.mjs';
 import { VERBS } from './protocol.mjs';
 
@@ -403,7 +403,7 @@ export class WorkerEngine {
 
   async *#stream(verb, input, options) {
     this.#alive();
-    const { signal } = checkGenerateOptions(options);
+    const { signal } = VERBS[verb].check(options);
     if (this.#busy) throw new NtkError('a generation is already running on this engine', 'STATE');
     this.#busy = true;
     // messages from the worker queue up here until the consumer takes them

@@ -408,10 +408,10 @@ static int valid_utf8(const char *s, size_t n) {
 }
 
 static int32_t *encode_all(const tokenizer *t, const char *s, size_t len, int bos, int64_t *n) {
-    *n = tokenizer_encode(t, s, len, bos, NULL, 0);
+    *n = tokenizer_encode(t, s, len, bos, NULL, 0, NULL, 0);
     if (*n < 0) return NULL;
     int32_t *ids = malloc((size_t)(*n ? *n : 1) * sizeof *ids);
-    if (ids && tokenizer_encode(t, s, len, bos, ids, *n) != *n) {
+    if (ids && tokenizer_encode(t, s, len, bos, NULL, 0, ids, *n) != *n) {
         free(ids);
         return NULL;
     }
@@ -472,7 +472,7 @@ static void test_case(const tokenizer *t, const jv *c, size_t ci) {
 
     if (n > 0) {
         int32_t sentinel[2] = { 0, -12345 };
-        int64_t r = tokenizer_encode(t, text->str, text->len, 0, sentinel, 1);
+        int64_t r = tokenizer_encode(t, text->str, text->len, 0, NULL, 0, sentinel, 1);
         check(r == n && sentinel[0] == got[0] && sentinel[1] == -12345,
               "case %zu: encode with cap 1 returned %lld or wrote past cap", ci, (long long)r);
     }
@@ -556,7 +556,7 @@ static void test_streaming(const tokenizer *t) {
 
     /* the check mark as the encoder produces it: the dummy prefix, then three byte tokens */
     int32_t ids[8];
-    int64_t n = tokenizer_encode(t, "\xE2\x9C\x93", 3, 0, ids, 8);
+    int64_t n = tokenizer_encode(t, "\xE2\x9C\x93", 3, 0, NULL, 0, ids, 8);
     if (check(n == 4 && ids[1] == b[0xE2] && ids[2] == b[0x9C] && ids[3] == b[0x93], "\"✓\" encodes to %lld ids",
               (long long)n)) {
         detok_init(&d);
@@ -822,13 +822,19 @@ static const float small_scores[] = { 0, 0, 0, 0, 0, -1, -2, -3, 10, 5, 1 };
 static const int32_t small_types[] = { 2, 3, 3, 3, 4, 1, 1, 1, 5, 1, 1 };
 #define SMALL_N 11
 
-static void expect_ids(const tokenizer *t, const char *text, const int32_t *want, int n_want, const char *what) {
+/* plain: NULL, or one byte range [plain[0], plain[1]) of text where control pieces are plain text */
+static void expect_plain_ids(const tokenizer *t, const char *text, const uint32_t *plain, const int32_t *want,
+                             int n_want, const char *what) {
     int32_t got[32];
-    int64_t n = tokenizer_encode(t, text, strlen(text), 0, got, 32);
+    int64_t n = tokenizer_encode(t, text, strlen(text), 0, plain, plain ? 1 : 0, got, 32);
     int same = n == n_want;
     for (int i = 0; same && i < n; i++) same = got[i] == want[i];
     check(same, "%s: \"%s\" encodes to %lld ids [%d %d %d %d ...]", what, text, (long long)n, n > 0 ? got[0] : -1,
           n > 1 ? got[1] : -1, n > 2 ? got[2] : -1, n > 3 ? got[3] : -1);
+}
+
+static void expect_ids(const tokenizer *t, const char *text, const int32_t *want, int n_want, const char *what) {
+    expect_plain_ids(t, text, NULL, want, n_want, what);
 }
 
 static void test_small_vocab(void) {
@@ -843,6 +849,20 @@ static void test_small_vocab(void) {
     expect_ids(&t, "a[U]b", (const int32_t[]){ 5, 6, 4, 7 }, 4, "a user-defined token is matched in text");
     expect_ids(&t, "a<|c|>", (const int32_t[]){ 5, 6, 3 }, 3, "a control token that is not <s>/</s>/<unk> is matched");
     expect_ids(&t, "</s>", (const int32_t[]){ 5, 0 }, 2, "</s> in text is not matched");
+    /* a plain range: control pieces are plain text there (no byte pieces: one unk for the run),
+     * user-defined ones are still matched, and text outside the range is read as ever */
+    expect_plain_ids(&t, "a<|c|>", (const uint32_t[]){ 1, 6 }, (const int32_t[]){ 5, 6, 0 }, 3,
+                     "a control token in a plain range is text");
+    expect_plain_ids(&t, "<|c|><|c|>", (const uint32_t[]){ 5, 10 }, (const int32_t[]){ 5, 3, 0 }, 3,
+                     "a control token before a plain range is matched");
+    expect_plain_ids(&t, "<|c|>", (const uint32_t[]){ 4, 5 }, (const int32_t[]){ 5, 0 }, 2,
+                     "a control token that ends in a plain range is text");
+    expect_plain_ids(&t, "a[U]b", (const uint32_t[]){ 0, 5 }, (const int32_t[]){ 5, 6, 4, 7 }, 4,
+                     "a user-defined token is matched in a plain range");
+    check(tokenizer_is_control_text(&t, 3) && !tokenizer_is_control_text(&t, 4) && !tokenizer_is_control_text(&t, 1) &&
+              !tokenizer_is_control_text(&t, 6) && !tokenizer_is_control_text(&t, -1) &&
+              !tokenizer_is_control_text(&t, SMALL_N),
+          "control texts: <|c|> only");
     check(t.bos == 1 && t.eos == 2 && t.unk == 0 && t.eot == -1 && tokenizer_is_eog(&t, 2) && !tokenizer_is_eog(&t, 3),
           "small vocab: default special ids");
     detokenizer d;
@@ -861,6 +881,19 @@ static void test_small_vocab(void) {
     detok_init(&d);
     k = detok_push(&t, &d, 9, out, sizeof out);
     check(k == 3 && !memcmp(out, " ab", 3), "without the dummy prefix the first space is kept");
+    tokenizer_free(&t);
+
+    /* "aa" a control piece: matched in text, but in a plain range no merge may make it either */
+    int32_t types[SMALL_N];
+    memcpy(types, small_types, sizeof types);
+    types[10] = TOKEN_CONTROL;
+    v = (vocab_spec){ "llama", small_pieces, SMALL_N, small_scores, SMALL_N, types, SMALL_N, 0, -1, -1 };
+    if (!check(load_spec(&v, &t, err, sizeof err) == 0, "small vocab with a control aa: %s", err)) return;
+    expect_ids(&t, "aaa", (const int32_t[]){ 5, 10, 6 }, 3, "a control aa is matched");
+    expect_plain_ids(&t, "aaa", (const uint32_t[]){ 0, 3 }, (const int32_t[]){ 5, 6, 6, 6 }, 4,
+                     "a control aa is neither matched nor merged in a plain range");
+    expect_plain_ids(&t, "aa a", (const uint32_t[]){ 3, 4 }, (const int32_t[]){ 5, 10, 5, 6 }, 4,
+                     "a control aa outside the plain range is matched");
     tokenizer_free(&t);
 }
 

@@ -309,7 +309,7 @@ static void fuzz_engine(uint8_t mode, const span *parts, int n_parts, span text_
         memcpy(text, fixed, sizeof fixed - 1);
         memcpy(text + sizeof fixed - 1, text_tail.buf + text_tail.len - tail, tail);
         int32_t ids[64];
-        int n = ntk_tokenize(e, text, (int)(sizeof fixed - 1 + tail), 1, ids, 64);
+        int n = ntk_tokenize(e, text, (int)(sizeof fixed - 1 + tail), 1, NULL, 0, ids, 64);
         if (n < 0) abort();
         int vocab = ntk_n_vocab(e);
         int32_t pair[2] = { n > 0 ? ids[0] : 0, n > 1 ? ids[1] : vocab - 1 };
