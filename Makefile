@@ -196,7 +196,11 @@ clean:
 #   make fuzz       libFuzzer + ASan/UBSan over the GGUF parser and the engine's load, tokenizer
 #                   and first evaluation, for FUZZ_SECONDS; seeds are made from models/. New inputs
 #                   accumulate in build/fuzz/corpus, crashing ones in build/fuzz/artifacts.
-# Once fixed, a crashing input goes to tests/fuzz/regressions/, which test_fuzz_regressions replays.
+#   make fuzz-template  the chat-template path (tests/fuzz/fuzz-template.mjs): template text from the
+#                   fuzzer, rendered within the limits, for FUZZ_SECONDS; corpus in
+#                   build/fuzz-template/corpus, findings (crash, hang, escaped exception) in findings/.
+# Once fixed, a crashing input goes to tests/fuzz/regressions/, which test_fuzz_regressions replays
+# (a template: tests/fuzz/template-regressions/, which tests/chat-fuzz.test.mjs replays).
 # FUZZ_ARGS passes libFuzzer options, e.g. FUZZ_ARGS="-fork=2 -ignore_crashes=1".
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
@@ -204,7 +208,10 @@ FUZZ_MAX_LEN ?= 1048576
 FUZZ_ARGS    ?=
 FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: fuzz fuzz-setup
+.PHONY: fuzz fuzz-setup fuzz-template
+fuzz-template:
+	node tests/fuzz/fuzz-template.mjs --seconds $(FUZZ_SECONDS) --out build/fuzz-template
+
 fuzz-setup:
 	@scripts/setup.sh fuzz
 

@@ -9,7 +9,7 @@
 // (--json, --seed, --ctx); within one command a name has one row.
 import { parseArgs as parseArgv } from 'node:util';
 import { NtkError } from './errors.mjs';
-import { LOAD_OPTIONS, GENERATE_OPTIONS, COUNT_MAX, checkOption, rangeText } from './options.mjs';
+import { LOAD_OPTIONS, CHAT_OPTIONS, COUNT_MAX, checkOption, rangeText } from './options.mjs';
 import { SHAPES, TYPES } from './synth.mjs';
 
 export class UsageError extends Error {}
@@ -103,6 +103,13 @@ export const FLAGS = [
   { long: 'seed', value: 'S', in: SAMPLING, option: 'seed' },
   { long: 'json', in: ['run'], help: 'one JSON object per token: {"id","text","nCtx","base"}' },
   { long: 'system', value: 'TEXT', in: ['chat'], help: 'a system message before the conversation' },
+  {
+    long: 'parse-special',
+    in: ['chat'],
+    option: 'parseSpecial',
+    is: true,
+    help: 'read control-token text you type (<|im_start|>) as the control tokens; without it, as plain text',
+  },
   { long: 'at', value: 'POSITIONS', in: ['logits'], ...count(0), list: true, help: 'the positions to list: 0,31,99' },
   { long: 'top', value: 'K', in: ['logits'], ...count(), default: 10, help: 'logits listed per position' },
   { long: 'json', in: ['tokenize'], help: 'a JSON array of the ids, without BOS' },
@@ -221,7 +228,7 @@ export const FLAGS = [
   },
 ];
 
-const OPTION_ROWS = { ...LOAD_OPTIONS, ...GENERATE_OPTIONS };
+const OPTION_ROWS = { ...LOAD_OPTIONS, ...CHAT_OPTIONS };
 
 /** The flags of a command. */
 export const flagsOf = (command) => FLAGS.filter((f) => f.in.includes(command));

@@ -6,7 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Engine, NtkError } from './engine.mjs';
-import { LOAD_OPTIONS, GENERATE_OPTIONS, checkLoadOptions, checkGenerateOptions } from './options.mjs';
+import {
+  LOAD_OPTIONS,
+  GENERATE_OPTIONS,
+  CHAT_OPTIONS,
+  checkLoadOptions,
+  checkGenerateOptions,
+  checkChatOptions,
+} from './options.mjs';
 import { synth } from './synth.mjs';
 import { COMMANDS, UsageError, parseArgs, optionsFrom, usage, helpText, commandHelp } from './cli-args.mjs';
 
@@ -28,6 +35,7 @@ function readPromptTokens(path) {
 const loadOptions = (command, opts) => checkLoadOptions(optionsFrom(LOAD_OPTIONS, command, opts));
 const samplingOptions = (command, opts, signal) =>
   checkGenerateOptions({ ...optionsFrom(GENERATE_OPTIONS, command, opts), signal });
+const chatOptions = (opts, signal) => checkChatOptions({ ...optionsFrom(CHAT_OPTIONS, 'chat', opts), signal });
 
 // A progress bar on stderr: bytes, percent, speed and phase, redrawn in place.
 function progressBar() {
@@ -224,7 +232,7 @@ async function cmdChat(opts) {
     answering = new AbortController();
     let answer = '';
     let last = null;
-    for await (const t of engine.chat(messages, samplingOptions('chat', opts, answering.signal))) {
+    for await (const t of engine.chat(messages, chatOptions(opts, answering.signal))) {
       out(t.text);
       answer += t.text;
       last = t;

@@ -146,7 +146,7 @@ export interface ResolvedLoadOptions {
   cache: boolean;
 }
 
-/** Options of generate() and chat(). Unknown keys are rejected (NtkError 'ARG'). */
+/** Options of generate() (and of chat(), which adds ChatOptions'). Unknown keys are rejected (NtkError 'ARG'). */
 export interface GenerateOptions {
   /** tokens to generate at most, an integer >= 0; default 128 */
   maxTokens?: number;
@@ -185,6 +185,21 @@ export interface ResolvedGenerateOptions {
   seed: number;
   stop: string[];
   signal: AbortSignal | undefined;
+}
+
+/** Options of chat(): generate()'s and how the messages' text is tokenized. */
+export interface ChatOptions extends GenerateOptions {
+  /**
+   * read control-token text in a message ('<|im_start|>') as the control tokens themselves, as
+   * llama.cpp and transformers do; default false: as plain text, so a message cannot forge the
+   * template's turns (the template's own markup is read as control tokens either way)
+   */
+  parseSpecial?: boolean;
+}
+
+/** ChatOptions with every default filled in (checkChatOptions). */
+export interface ResolvedChatOptions extends ResolvedGenerateOptions {
+  parseSpecial: boolean;
 }
 
 /** One generated token. */
@@ -373,8 +388,8 @@ export interface EngineMethods<Async extends boolean> {
   /** Bytes of the engine's WebAssembly memory: the model, the KV cache and scratch, as grown so far (it never shrinks). */
   readonly memoryBytes: number;
 
-  /** Token ids of a text; bos (default true) puts the BOS token first. User-defined tokens written as text (InternLM2's '<|im_start|>') become those tokens; control tokens ('<s>') do not. */
-  tokenize(text: string, options?: { bos?: boolean }): Returns<number[], Async>;
+  /** Token ids of a text; bos (default true) puts the BOS token first. User-defined tokens written as text (InternLM2's '<|im_start|>') become those tokens, unless special: false (default true) makes control ones among them plain text; '<s>' never does. */
+  tokenize(text: string, options?: { bos?: boolean; special?: boolean }): Returns<number[], Async>;
   /** Text of a token sequence (control tokens dropped, as SentencePiece decodes); a WorkerEngine copies the ids to its worker. */
   detokenize(ids: Async extends true ? TokenIds : Iterable<number>): Returns<string, Async>;
   /** Text of one vocab piece as stored ('▁the', '<0x0A>'); NtkError 'ARG' if out of range. */
@@ -401,9 +416,11 @@ export interface EngineMethods<Async extends boolean> {
   /**
    * Render messages with the model's chat template (InternLM2's when the file has none; needs
    * @huggingface/jinja) and generate the assistant's answer as generate() does. Send the whole
-   * conversation every turn: the part of it already in context is not evaluated again.
+   * conversation every turn: the part of it already in context is not evaluated again. A
+   * template that does not parse, fails or runs past its limits (steps, about 1 s, the size of
+   * its values): NtkError 'FORMAT'.
    */
-  chat(messages: readonly ChatMessage[], options?: GenerateOptions): AsyncGenerator<GenerateItem, void, undefined>;
+  chat(messages: readonly ChatMessage[], options?: ChatOptions): AsyncGenerator<GenerateItem, void, undefined>;
 
   /** Forget the context (the model stays loaded). */
   reset(): Returns<void, Async>;
@@ -434,8 +451,11 @@ export function checkLoadOptions(options?: LoadOptions): ResolvedLoadOptions;
 /** Whether this runtime validates relaxed SIMD, so that build 'auto' runs the relaxed build. */
 export function relaxedSimdSupported(): boolean;
 
-/** Validate generate() / chat() options and fill in the defaults (seed: a random one); throws NtkError 'ARG'. */
+/** Validate generate() options and fill in the defaults (seed: a random one); throws NtkError 'ARG'. */
 export function checkGenerateOptions(options?: GenerateOptions): ResolvedGenerateOptions;
+
+/** Validate chat() options and fill in the defaults; throws NtkError 'ARG'. */
+export function checkChatOptions(options?: ChatOptions): ResolvedChatOptions;
 
 /**
  * WorkerEngine is not exported by 'ntk-wasm' itself: import it from 'ntk-wasm/worker'. Its type

@@ -28,6 +28,10 @@ engine.generate('x', { stop: [1, 2] });
 checkGenerateOptions({ nPredict: 16 });
 // @ts-expect-error a prompt is a string or token ids
 engine.generate({ text: 'x' });
+// @ts-expect-error parseSpecial is chat's, not generate's
+engine.generate('x', { parseSpecial: true });
+// @ts-expect-error parseSpecial is a boolean
+engine.chat([{ role: 'user', content: 'x' }], { parseSpecial: 'yes' });
 // @ts-expect-error messages have role and content
 engine.chat([{ user: 'hello' }]);
 // @ts-expect-error the only event is 'scale'

@@ -5,6 +5,9 @@ import {
   Engine,
   NtkError,
   checkGenerateOptions,
+  checkChatOptions,
+  type ChatOptions,
+  type ResolvedChatOptions,
   checkLoadOptions,
   type ChatMessage,
   type GenerateItem,
@@ -149,6 +152,9 @@ const conversation: ChatMessage[] = [
   { role: 'user', content: 'Who begat Enos?' },
 ];
 for await (const { text } of engine.chat(conversation, { maxTokens: 8, temperature: 0 })) out += text;
+const chatOptions: ChatOptions = { maxTokens: 8, parseSpecial: true };
+const resolvedChat: ResolvedChatOptions = checkChatOptions(chatOptions);
+const plain: number[] = engine.tokenize('<|im_start|>', { bos: false, special: false });
 engine.reset();
 
 try {
