@@ -94,6 +94,18 @@ test('the limits can be set per render, and a message in the conversation grows 
     /10 items/,
   );
   await assertNtkError(renderChat(HI, { template: "{{ 'x' }}", limits: { chars: 0 } }), 'ARG', /limits\.chars must be/);
+  // parsing is not limited: a template longer than the limit is refused before it is parsed
+  // (1M characters of '{{ x }}' took 10 s to parse)
+  await timedFormat(
+    renderChat(HI, { template: '{{ x }}'.repeat(1 << 20) }),
+    /^chat template: ran past its budget of 65536 characters of template \(it has 7340032\)$/,
+    'a long template',
+  );
+  await assertNtkError(
+    renderChat(HI, { template: 'abc', limits: { source: 2 } }),
+    'FORMAT',
+    /2 characters of template/,
+  );
   await assertNtkError(renderChat(HI, { template: "{{ 'x' }}", limits: { time: 5 } }), 'ARG', /limits\.time must be/);
 });
 

@@ -234,6 +234,11 @@ export async function renderChatParts(messages, options = {}) {
   const msgs = checkMessages(messages);
   const { template, bosToken, eosToken, addGenerationPrompt, limits, controlTexts } = checkOptions(options);
   const source = typeof template === 'string' && template.trim() !== '' ? template : INTERNLM2_TEMPLATE;
+  if (source.length > limits.source)
+    throw new NtkError(
+      `chat template: ran past its budget of ${limits.source} characters of template (it has ${source.length})`,
+      'FORMAT',
+    );
   const masking = maskControlTexts(msgs, controlTexts, [source, bosToken, eosToken]);
   const jinja = await loadJinja();
   const program = parseTemplate(jinja, source).parsed;
@@ -245,6 +250,7 @@ export async function renderChatParts(messages, options = {}) {
     ms: limits.ms + PER_MESSAGE.ms * n,
     chars: limits.chars + 2 * inputChars,
     items: limits.items + n,
+    source: limits.source,
   };
   const env = environment(
     jinja,
@@ -283,8 +289,8 @@ export async function renderChatParts(messages, options = {}) {
  *   template: the model's tokenizer.chat_template; absent, null or blank: INTERNLM2_TEMPLATE
  *   bosToken, eosToken: the text of the model's BOS and EOS tokens (default '')
  *   addGenerationPrompt: end with the header of the assistant's turn (default true)
- *   limits: { steps, ms, chars, items }, any of them: RENDER_LIMITS otherwise; each grows with
- *     the conversation (per message 500 steps, 1 ms, twice its characters and 1 item)
+ *   limits: { steps, ms, chars, items, source }, any of them: RENDER_LIMITS otherwise; the first
+ *     four grow with the conversation (per message 500 steps, 1 ms, twice its characters, 1 item)
  * Returns the prompt text. Special-token text in it (e.g. '<s>', '<|im_start|>') is meant to be
  * tokenized as the special tokens themselves, and it already holds BOS if the template puts it there.
  */
