@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseHeader, halfToF32, tensorBytes, TYPE, BLOCK } from '../wasm/gguf.mjs';
 import { COMMANDS, FLAGS, flagsOf, parseArgs, optionsFrom, UsageError } from '../wasm/cli-args.mjs';
-import { LOAD_OPTIONS, GENERATE_OPTIONS } from '../wasm/options.mjs';
+import { LOAD_OPTIONS, GENERATE_OPTIONS, CHAT_OPTIONS } from '../wasm/options.mjs';
 
 import { readGGUF } from './helpers.mjs';
 
@@ -74,7 +74,7 @@ test("COMMAND --help (and -h, and help COMMAND): that command's usage and exactl
 });
 
 test("every flag takes its engine option's row; a bad value names the flag as typed", () => {
-  const engineOptions = { ...LOAD_OPTIONS, ...GENERATE_OPTIONS };
+  const engineOptions = { ...LOAD_OPTIONS, ...CHAT_OPTIONS };
   for (const f of FLAGS)
     if (f.option) assert.ok(Object.hasOwn(engineOptions, f.option), `--${f.long} sets ${f.option}`);
   let checked = 0;
