@@ -139,38 +139,37 @@ export function hostileFiles() {
   );
 
   // ---- metadata of the wrong type ----
-  add(
-    'head-count-kv-array',
-    'attention.head_count_kv an array: it took head_count, a stale variable',
-    replaceKey(
-      q8,
+  for (const [name, what, key, value, message] of [
+    [
+      'head-count-kv-array',
+      'attention.head_count_kv an array: it took head_count, a stale variable',
       'internlm2.attention.head_count_kv',
-      kvRecord('internlm2.attention.head_count_kv', VALUE.ARRAY, [2, 2], VALUE.UINT32),
-    ),
-    'FORMAT',
-    /internlm2\.attention\.head_count_kv has type array of uint32, expected an integer/,
-  );
-  add(
-    'freq-base-string',
-    'rope.freq_base the string "500000": ignored, theta stayed 10000',
-    replaceKey(q8, 'internlm2.rope.freq_base', kvRecord('internlm2.rope.freq_base', VALUE.STRING, '500000')),
-    'FORMAT',
-    /internlm2\.rope\.freq_base has type string, expected a number/,
-  );
-  add(
-    'block-count-2^63',
-    'block_count the uint64 2^63: called "missing"',
-    replaceKey(q8, 'internlm2.block_count', kvRecord('internlm2.block_count', VALUE.UINT64, 2n ** 63n)),
-    'FORMAT',
-    /internlm2\.block_count = 9223372036854775808 \(uint64\) is too large for an integer/,
-  );
-  add(
-    'bos-string',
-    'tokenizer.ggml.bos_token_id the string "1"',
-    replaceKey(q8, 'tokenizer.ggml.bos_token_id', kvRecord('tokenizer.ggml.bos_token_id', VALUE.STRING, '1')),
-    'FORMAT',
-    /tokenizer\.ggml\.bos_token_id has type string, expected an integer/,
-  );
+      [VALUE.ARRAY, [2, 2], VALUE.UINT32],
+      /internlm2\.attention\.head_count_kv has type array of uint32, expected an integer/,
+    ],
+    [
+      'freq-base-string',
+      'rope.freq_base the string "500000": ignored, theta stayed 10000',
+      'internlm2.rope.freq_base',
+      [VALUE.STRING, '500000'],
+      /internlm2\.rope\.freq_base has type string, expected a number/,
+    ],
+    [
+      'block-count-2^63',
+      'block_count the uint64 2^63: called "missing"',
+      'internlm2.block_count',
+      [VALUE.UINT64, 2n ** 63n],
+      /internlm2\.block_count = 9223372036854775808 \(uint64\) is too large for an integer/,
+    ],
+    [
+      'bos-string',
+      'tokenizer.ggml.bos_token_id the string "1"',
+      'tokenizer.ggml.bos_token_id',
+      [VALUE.STRING, '1'],
+      /tokenizer\.ggml\.bos_token_id has type string, expected an integer/,
+    ],
+  ])
+    add(name, what, replaceKey(q8, key, kvRecord(key, ...value)), 'FORMAT', message);
   {
     const f = unpack(q8);
     f.kv.push(
