@@ -173,8 +173,24 @@ int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits) {
         e->logits_cap = need;
     }
     char err[256];
+    const int64_t n0 = e->kv.n;
+    const double base0 = e->kv.base;
     int rc = model_forward(&e->m, &e->rope, &e->kv, &e->s, ids, n, e->logits, all_logits, err, sizeof err);
     if (rc) return engine_error(e, rc == -1 ? NTK_ERR_ARG : NTK_ERR_CONTEXT_FULL, "%s", err);
+    /* A sampler given NaNs picks token 0 forever: scan what is returned (a matrix product made
+     * each of these values, so the scan costs nothing in comparison). */
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = e->logits + r * e->m.c.n_vocab;
+        for (int i = 0; i < e->m.c.n_vocab; i++)
+            if (!isfinite(row[i])) {
+                e->kv.n = n0; /* the cache rows past it are overwritten by the next evaluation */
+                e->kv.base = base0;
+                e->logits_rows = 0;
+                return engine_error(e, NTK_ERR_RUNTIME,
+                                    "the model produced non-finite logits (NaN or infinity) at position %lld",
+                                    (long long)(n0 + (all_logits ? r : n - 1)));
+            }
+    }
     e->logits_rows = rows;
     return NTK_OK;
 }

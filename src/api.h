@@ -24,14 +24,15 @@
 
 /* The error statuses, NTK_ERR_<name>, as one list: the JS side gets their names from
  * wasm/build/abi.mjs, which make writes from this list (scripts/abi.c). */
-#define NTK_ERRORS(X)                                                            \
-    X(ARG, -1)         /* bad argument or option */                              \
-    X(FORMAT, -2)      /* not a valid GGUF / model file */                       \
-    X(UNSUPPORTED, -3) /* valid file, unsupported architecture or tensor type */ \
-    X(NOMEM, -4)                                                                 \
-    X(STATE, -5) /* call out of order (no model, load in progress, ...) */       \
-    X(TRUNCATED, -6)                                                             \
-    X(CONTEXT_FULL, -7) /* the context cannot grow (its cap, or memory); nothing was lost */
+#define NTK_ERRORS(X)                                                                        \
+    X(ARG, -1)         /* bad argument or option */                                          \
+    X(FORMAT, -2)      /* not a valid GGUF / model file */                                   \
+    X(UNSUPPORTED, -3) /* valid file, unsupported architecture or tensor type */             \
+    X(NOMEM, -4)                                                                             \
+    X(STATE, -5) /* call out of order (no model, load in progress, ...) */                   \
+    X(TRUNCATED, -6)                                                                         \
+    X(CONTEXT_FULL, -7) /* the context cannot grow (its cap, or memory); nothing was lost */ \
+    X(RUNTIME, -8)      /* the model computed nonsense (non-finite logits); nothing was kept */
 
 #define NTK_ERROR_ENUM(name, value) NTK_ERR_##name = value,
 enum { NTK_OK = 0, NTK_ERRORS(NTK_ERROR_ENUM) };
@@ -96,7 +97,9 @@ const char *ntk_token_piece(const ntk_engine *e, int32_t id);
 /* 1 if id is a control token read where its text is written (<|im_start|>, not <s>), else 0. */
 int ntk_token_is_control_text(const ntk_engine *e, int32_t id);
 
-/* Evaluate n tokens after the context; all_logits keeps every position's logits. */
+/* Evaluate n tokens after the context; all_logits keeps every position's logits. Logits that
+ * are not finite (NaN or infinity: weights or norms that hold them) are NTK_ERR_RUNTIME, naming
+ * the first position that has them, and the context is left as it was before the call. */
 int ntk_eval(ntk_engine *e, const int32_t *ids, int n, int all_logits);
 const float *ntk_logits(const ntk_engine *e); /* last eval: 1 or n rows of n_vocab */
 int ntk_reset(ntk_engine *e);

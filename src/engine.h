@@ -25,7 +25,8 @@ struct ntk_engine {
     gguf_ctx *parts;
     void **part_data;
     int n_parts, split_count;
-    uint8_t *staging; /* header bytes and padding pass through here */
+    int64_t split_tensors; /* part 1's split.tensors.count, -1 without one */
+    uint8_t *staging;      /* header bytes and padding pass through here */
     size_t staging_cap;
     uint8_t *window;
     size_t window_size;

@@ -3,7 +3,9 @@
  * The header is appended to g->hdr as it arrives and parsed by a resumable state machine: each
  * step reads one primitive (u32, u64, a string) at g->pos and returns "need more" without
  * moving when the bytes are not there yet, so any chunking costs linear time. Tables grow as
- * items are parsed, so a lying count in a short file cannot make us allocate much. */
+ * items are parsed, so a lying count in a short file cannot make us allocate much. Names are
+ * found through a sorted index (built once per table, which also finds a name given twice): a
+ * sort has no worst case a file could aim at, as a hash's collisions would be. */
 #include "gguf.h"
 
 #include <stdarg.h>
@@ -80,6 +82,8 @@ void gguf_free(gguf_ctx *g) {
     free(g->kv);
     free(g->tensors);
     free(g->hdr);
+    free(g->kv_sorted);
+    free(g->t_sorted);
     gguf_init(g);
 }
 
@@ -138,6 +142,56 @@ static int grow(void **arr, uint64_t *cap, uint64_t i, size_t elem) {
     *arr = p;
     *cap = ncap;
     return 1;
+}
+
+/* ---- names: a sorted index per table ---- */
+
+struct gguf_name {
+    const char *name;
+    uint64_t item;
+};
+
+static int cmp_name(const void *a, const void *b) {
+    const struct gguf_name *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->item > y->item) - (x->item < y->item);
+}
+
+/* Sort the n names (names[i] of each item) into *sorted. Returns 0, -1 when out of memory, or 1
+ * when a name is given twice: then *first and *second are the items that have it. */
+static int index_names(struct gguf_name **sorted, const void *items, size_t stride, size_t name_at, uint64_t n,
+                       uint64_t *first, uint64_t *second) {
+    if (!n) return 0;
+    struct gguf_name *s = malloc((size_t)n * sizeof *s);
+    if (!s) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(&s[i].name, (const char *)items + i * stride + name_at, sizeof s[i].name);
+        s[i].item = i;
+    }
+    qsort(s, (size_t)n, sizeof *s, cmp_name);
+    *sorted = s;
+    for (uint64_t i = 1; i < n; i++)
+        if (!strcmp(s[i - 1].name, s[i].name)) {
+            *first = s[i - 1].item;
+            *second = s[i].item;
+            return 1;
+        }
+    return 0;
+}
+
+/* The item named name, or -1. */
+static int64_t find_name(const struct gguf_name *sorted, uint64_t n, const char *name) {
+    uint64_t lo = 0, hi = sorted ? n : 0;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(sorted[mid].name, name);
+        if (!c) return (int64_t)sorted[mid].item;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }
 
 /* ---- the state machine ---- */
@@ -334,12 +388,20 @@ static gguf_status parse_header(gguf_ctx *g) {
         continue;
     next_kv:
         if (++g->item == g->n_kv) {
-            int64_t align;
-            if (gguf_find(g, "general.alignment")) {
-                if (!gguf_get_i64(g, "general.alignment", &align) || align <= 0 || align > 65536 ||
-                    (align & (align - 1)))
+            uint64_t a, b;
+            int rc = index_names(&g->kv_sorted, g->kv, sizeof *g->kv, offsetof(gguf_kv, key), g->n_kv, &a, &b);
+            if (rc < 0) return fail(g, GGUF_ERR_NOMEM, "out of memory reading metadata");
+            if (rc) /* llama.cpp refuses it too: which of the two would count is anyone's guess */
+                return fail(g, GGUF_ERR_FORMAT, "metadata key '%s' is given twice (entries %llu and %llu)",
+                            g->kv[a].key, (unsigned long long)a, (unsigned long long)b);
+            gguf_value align;
+            char why[160];
+            rc = gguf_read(g, "general.alignment", GGUF_WANT_INT, &align, why, sizeof why);
+            if (rc < 0) return fail(g, GGUF_ERR_FORMAT, "%s", why);
+            if (rc) {
+                if (align.i <= 0 || align.i > 65536 || (align.i & (align.i - 1)))
                     return fail(g, GGUF_ERR_FORMAT, "general.alignment must be a power of two up to 65536");
-                g->alignment = (uint32_t)align;
+                g->alignment = (uint32_t)align.i;
             }
             g->item = 0;
             if (!g->n_tensors) return finish_table(g);
@@ -348,16 +410,39 @@ static gguf_status parse_header(gguf_ctx *g) {
     }
 }
 
+/* The tensor table is in: names are unique, and the data is laid out as every GGUF writer lays it
+ * and llama.cpp requires: tensor i at the sum of the sizes of the tensors before it, each padded
+ * to the alignment. So no two tensors share bytes and there are no gaps (an offset far past the
+ * data would otherwise make us allocate for it). */
 static gguf_status finish_table(gguf_ctx *g) {
-    uint64_t end = 0;
+    uint64_t a, b;
+    int rc =
+        index_names(&g->t_sorted, g->tensors, sizeof *g->tensors, offsetof(gguf_tensor, name), g->n_tensors, &a, &b);
+    if (rc < 0) return fail(g, GGUF_ERR_NOMEM, "out of memory reading tensor table");
+    if (rc)
+        return fail(g, GGUF_ERR_FORMAT, "tensor '%s' is listed twice (tensors %llu and %llu)", g->tensors[a].name,
+                    (unsigned long long)a, (unsigned long long)b);
+    uint64_t end = 0; /* where the next tensor must start; offsets are < 2^50, so no overflow */
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
         if (t->offset % g->alignment)
             return fail(g, GGUF_ERR_FORMAT, "tensor '%s': offset %llu is not aligned to %u", t->name,
                         (unsigned long long)t->offset, g->alignment);
-        if (t->offset + t->nbytes > end) end = t->offset + t->nbytes;
+        if (t->offset < end) {
+            uint64_t j = 0; /* the earlier tensor whose bytes it starts in: they cover [0, end) */
+            while (j + 1 < i && g->tensors[j + 1].offset <= t->offset) j++;
+            return fail(g, GGUF_ERR_FORMAT, "tensor '%s' at data offset %llu overlaps tensor '%s' (%llu bytes at %llu)",
+                        t->name, (unsigned long long)t->offset, g->tensors[j].name,
+                        (unsigned long long)g->tensors[j].nbytes, (unsigned long long)g->tensors[j].offset);
+        }
+        if (t->offset > end)
+            return fail(g, GGUF_ERR_FORMAT,
+                        "tensor '%s' is at data offset %llu, where %llu was expected: GGUF puts each tensor right "
+                        "after the one before it",
+                        t->name, (unsigned long long)t->offset, (unsigned long long)end);
+        g->data_size = t->offset + t->nbytes;
+        end = (g->data_size + g->alignment - 1) / g->alignment * g->alignment;
     }
-    g->data_size = end;
     g->data_offset = (g->pos + g->alignment - 1) / g->alignment * g->alignment;
     g->stage = ST_TABLE_READY;
     return GGUF_TABLE_READY;
@@ -442,11 +527,10 @@ gguf_status gguf_finish(gguf_ctx *g) {
                         : g->stage < ST_TABLE_READY ? "tensor table"
                                                     : "tensor data";
     if (g->stage == ST_DATA && g->file_pos >= g->data_offset) {
-        /* name the tensor the file stops in */
-        const char *name = "?";
-        for (uint64_t i = 0; i < g->n_tensors; i++)
-            if (g->data_got >= g->tensors[i].offset && g->data_got < g->tensors[i].offset + g->tensors[i].nbytes)
-                name = g->tensors[i].name;
+        /* name the first tensor whose bytes did not all come (the file may stop in its padding) */
+        uint64_t i = 0;
+        while (g->tensors[i].offset + g->tensors[i].nbytes <= g->data_got) i++;
+        const char *name = g->tensors[i].name;
         return fail(
             g, GGUF_ERR_TRUNCATED, "file truncated at byte %llu, in tensor data (tensor '%s'; %llu of %llu data bytes)",
             (unsigned long long)g->file_pos, name, (unsigned long long)g->data_got, (unsigned long long)g->data_size);
@@ -459,14 +543,20 @@ gguf_status gguf_finish(gguf_ctx *g) {
 /* ---- metadata access ---- */
 
 const gguf_kv *gguf_find(const gguf_ctx *g, const char *key) {
-    for (uint64_t i = 0; i < g->n_kv && i < g->kv_cap && g->kv[i].key; i++)
-        if (!strcmp(g->kv[i].key, key)) return &g->kv[i];
-    return NULL;
+    int64_t i = find_name(g->kv_sorted, g->n_kv, key);
+    return i < 0 ? NULL : &g->kv[i];
+}
+
+const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name) {
+    int64_t i = find_name(g->t_sorted, g->n_tensors, name);
+    return i < 0 ? NULL : &g->tensors[i];
 }
 
 static int is_int_type(uint32_t t) { return t <= GGUF_INT32 || t == GGUF_UINT64 || t == GGUF_INT64; }
+static int is_num_type(uint32_t t) { return is_int_type(t) || t == GGUF_FLOAT32 || t == GGUF_FLOAT64; }
 
-/* Read element i of a scalar value or numeric array at byte offset off. */
+/* Read element i of a scalar value or numeric array at byte offset off: 1 for an integer that
+ * fits int64 (*iv and *fv), 2 for a float or a uint64 past INT64_MAX (*fv), 0 for no number. */
 static int read_num(const gguf_ctx *g, uint32_t type, size_t off, int64_t *iv, double *fv) {
     uint8_t b[8];
     memcpy(b, g->hdr + off, value_size[type]);
@@ -510,7 +600,10 @@ static int read_num(const gguf_ctx *g, uint32_t type, size_t off, int64_t *iv, d
     case GGUF_UINT64: {
         uint64_t v;
         memcpy(&v, b, 8);
-        if (v > INT64_MAX) return 0;
+        if (v > INT64_MAX) {
+            *fv = (double)v;
+            return 2;
+        }
         i = (int64_t)v;
         break;
     }
@@ -532,35 +625,68 @@ static int read_num(const gguf_ctx *g, uint32_t type, size_t off, int64_t *iv, d
     return 1;
 }
 
-int gguf_get_str(const gguf_ctx *g, const char *key, const char **s, size_t *len) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv || kv->type != GGUF_STRING) return 0;
-    uint64_t n;
-    memcpy(&n, g->hdr + kv->off, 8);
-    *s = (const char *)g->hdr + kv->off + 8;
-    *len = (size_t)n;
-    return 1;
+static const char *const wanted[] = {
+    [GGUF_WANT_INT] = "an integer",
+    [GGUF_WANT_NUMBER] = "a number",
+    [GGUF_WANT_BOOL] = "a bool",
+    [GGUF_WANT_STRING] = "a string",
+    [GGUF_WANT_INT_ARRAY] = "an array of integers",
+    [GGUF_WANT_NUMBER_ARRAY] = "an array of numbers",
+    [GGUF_WANT_STRING_ARRAY] = "an array of strings",
+};
+
+int gguf_read_kv(const gguf_ctx *g, const gguf_kv *kv, gguf_want want, gguf_value *v, char *err, size_t errlen) {
+    memset(v, 0, sizeof *v);
+    v->kv = kv;
+    const uint32_t t = kv->type, elem = kv->arr_type;
+    int ok = 0;
+    switch (want) {
+    case GGUF_WANT_INT:
+        ok = is_int_type(t) && read_num(g, t, kv->off, &v->i, &v->f) == 1;
+        break;
+    case GGUF_WANT_NUMBER:
+        ok = is_num_type(t) && read_num(g, t, kv->off, &v->i, &v->f);
+        break;
+    case GGUF_WANT_BOOL:
+        if ((ok = t == GGUF_BOOL)) v->i = g->hdr[kv->off] != 0;
+        break;
+    case GGUF_WANT_STRING:
+        if ((ok = t == GGUF_STRING)) {
+            uint64_t n;
+            memcpy(&n, g->hdr + kv->off, 8);
+            v->s = (const char *)g->hdr + kv->off + 8;
+            v->len = (size_t)n;
+        }
+        break;
+    case GGUF_WANT_INT_ARRAY:
+        ok = t == GGUF_ARRAY && is_int_type(elem);
+        break;
+    case GGUF_WANT_NUMBER_ARRAY:
+        ok = t == GGUF_ARRAY && is_num_type(elem);
+        break;
+    case GGUF_WANT_STRING_ARRAY:
+        ok = t == GGUF_ARRAY && elem == GGUF_STRING;
+        break;
+    }
+    if (ok) return 1;
+    if (!err) return -1;
+    if (want == GGUF_WANT_INT && t == GGUF_UINT64) {
+        uint64_t u;
+        memcpy(&u, g->hdr + kv->off, 8);
+        snprintf(err, errlen, "%s = %llu (uint64) is too large for an integer", kv->key, (unsigned long long)u);
+    } else if (t == GGUF_ARRAY) {
+        snprintf(err, errlen, "%s has type array of %s, expected %s", kv->key, gguf_type_name(elem), wanted[want]);
+    } else {
+        snprintf(err, errlen, "%s has type %s, expected %s", kv->key, gguf_type_name(t), wanted[want]);
+    }
+    return -1;
 }
 
-int gguf_get_i64(const gguf_ctx *g, const char *key, int64_t *out) {
+int gguf_read(const gguf_ctx *g, const char *key, gguf_want want, gguf_value *v, char *err, size_t errlen) {
     const gguf_kv *kv = gguf_find(g, key);
-    double f;
-    if (!kv || !is_int_type(kv->type)) return 0;
-    return read_num(g, kv->type, kv->off, out, &f) == 1;
-}
-
-int gguf_get_f64(const gguf_ctx *g, const char *key, double *out) {
-    const gguf_kv *kv = gguf_find(g, key);
-    int64_t i;
-    if (!kv || kv->type == GGUF_STRING || kv->type == GGUF_ARRAY || kv->type == GGUF_BOOL) return 0;
-    return read_num(g, kv->type, kv->off, &i, out) != 0;
-}
-
-int gguf_get_bool(const gguf_ctx *g, const char *key, int *out) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv || kv->type != GGUF_BOOL) return 0;
-    *out = g->hdr[kv->off] != 0;
-    return 1;
+    if (kv) return gguf_read_kv(g, kv, want, v, err, errlen);
+    memset(v, 0, sizeof *v);
+    return 0;
 }
 
 const char *gguf_arr_str(const gguf_ctx *g, const gguf_kv *kv, uint64_t i, size_t *len) {
@@ -585,10 +711,4 @@ int64_t gguf_arr_i64(const gguf_ctx *g, const gguf_kv *kv, uint64_t i) {
     if (kv->type != GGUF_ARRAY || !is_int_type(kv->arr_type) || i >= kv->n) return 0;
     read_num(g, kv->arr_type, kv->off + (size_t)i * value_size[kv->arr_type], &iv, &fv);
     return iv;
-}
-
-const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name) {
-    for (uint64_t i = 0; i < g->n_tensors && i < g->t_cap; i++)
-        if (g->tensors[i].name && !strcmp(g->tensors[i].name, name)) return &g->tensors[i];
-    return NULL;
 }

@@ -8,9 +8,12 @@
  *                   if (st == GGUF_TABLE_READY) { check the table, gguf_set_data(&g, buf); push rest } }
  *   gguf_finish(&g)  -> GGUF_DONE, or an error saying where the file was cut short;
  *   gguf_free(&g).
- * Every value read from the file is validated (lengths, counts, types, offsets, overflow); on
- * error the status is negative and gguf_error() says what and at which byte. Metadata values are
- * read through accessors, never by casting into the buffer. */
+ * Every value read from the file is validated (lengths, counts, types, offsets, overflow), and
+ * what llama.cpp's gguf.cpp refuses is refused too: a key or tensor name given twice, and tensor
+ * data that is not laid out as GGUF writers lay it (each tensor right after the one before it,
+ * padded to the alignment: no overlaps, no gaps). On error the status is negative and
+ * gguf_error() says what and at which byte. Metadata values are read through gguf_read, which
+ * names the key and its type when it holds something else than the caller wants. */
 #ifndef NTK_GGUF_H
 #define NTK_GGUF_H
 
@@ -79,6 +82,8 @@ typedef struct gguf_ctx {
     uint64_t item, sub;              /* resumable position */
     uint64_t kv_cap, t_cap, str_cap; /* allocated lengths of the growing tables */
     uint64_t file_pos;               /* bytes consumed so far */
+    struct gguf_name *kv_sorted;     /* the keys by name, once all are read */
+    struct gguf_name *t_sorted;      /* the tensors by name, once the table is read */
     uint8_t *data;
     uint64_t data_got;
     int status;
@@ -94,19 +99,41 @@ gguf_status gguf_set_data(gguf_ctx *g, void *buf);
 gguf_status gguf_finish(gguf_ctx *g);
 const char *gguf_error(const gguf_ctx *g);
 
-/* Metadata access. Lookups return NULL / the default when the key is missing or has another
- * type; integer getters accept any integer type whose value fits. */
+/* Lookups by name (hashed): keys once the metadata is read, tensors once the table is. */
 const gguf_kv *gguf_find(const gguf_ctx *g, const char *key);
-int gguf_get_str(const gguf_ctx *g, const char *key, const char **s, size_t *len);
-int gguf_get_i64(const gguf_ctx *g, const char *key, int64_t *out);
-int gguf_get_f64(const gguf_ctx *g, const char *key, double *out); /* float32/64 or integer */
-int gguf_get_bool(const gguf_ctx *g, const char *key, int *out);
+const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name);
+
+/* What a caller wants a metadata value to be. An integer is any integer type (not bool) whose
+ * value fits in int64; a number any integer or float type. */
+typedef enum {
+    GGUF_WANT_INT,
+    GGUF_WANT_NUMBER,
+    GGUF_WANT_BOOL,
+    GGUF_WANT_STRING,
+    GGUF_WANT_INT_ARRAY,
+    GGUF_WANT_NUMBER_ARRAY,
+    GGUF_WANT_STRING_ARRAY
+} gguf_want;
+
+typedef struct {
+    const gguf_kv *kv; /* the entry (arrays: read its elements with gguf_arr_*) */
+    int64_t i;         /* INT; BOOL as 0 or 1 */
+    double f;          /* NUMBER */
+    const char *s;     /* STRING: len bytes, not NUL-terminated */
+    size_t len;
+} gguf_value;
+
+/* The one way to read a metadata value: 1 with *v set when key holds what `want` asks for, 0
+ * when the key is absent, -1 when it holds something else, with err (if not NULL) naming the key,
+ * its type and what was wanted ("llama.rope.freq_base has type string, expected a number"). */
+int gguf_read(const gguf_ctx *g, const char *key, gguf_want want, gguf_value *v, char *err, size_t errlen);
+/* The same for an entry in hand (kv of g). */
+int gguf_read_kv(const gguf_ctx *g, const gguf_kv *kv, gguf_want want, gguf_value *v, char *err, size_t errlen);
+
 /* Array elements (kv->type == GGUF_ARRAY) */
 const char *gguf_arr_str(const gguf_ctx *g, const gguf_kv *kv, uint64_t i, size_t *len);
 double gguf_arr_f64(const gguf_ctx *g, const gguf_kv *kv, uint64_t i);
 int64_t gguf_arr_i64(const gguf_ctx *g, const gguf_kv *kv, uint64_t i);
-
-const gguf_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name);
 const char *gguf_type_name(uint32_t value_type);
 
 #endif

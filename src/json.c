@@ -77,9 +77,8 @@ const char *ntk_info_json(ntk_engine *e) {
     }
     const model_config *c = &e->m.c;
     strbuf b = { 0 };
-    const char *name = "";
-    size_t name_len = 0;
-    gguf_get_str(&e->parts[0], "general.name", &name, &name_len);
+    gguf_value name; /* empty unless a string */
+    gguf_read(&e->parts[0], "general.name", GGUF_WANT_STRING, &name, NULL, 0);
     int types[GGML_TYPE_COUNT] = { 0 };
     uint64_t n_tensors = 0, tensor_bytes = 0;
     for (int p = 0; p < e->n_parts; p++) {
@@ -88,7 +87,7 @@ const char *ntk_info_json(ntk_engine *e) {
         n_tensors += g->n_tensors;
         tensor_bytes += g->data_size;
     }
-    int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name, name_len) ||
+    int bad = sb_printf(&b, "{\"name\":") || sb_json_str(&b, name.s ? name.s : "", name.len) ||
               sb_printf(&b,
                         ",\"architecture\":\"%s\",\"nVocab\":%d,\"dim\":%d,\"nLayers\":%d,\"nHeads\":%d,"
                         "\"nKvHeads\":%d,\"headDim\":%d,\"ffn\":%d,\"rmsEps\":%g,\"contextLength\":%lld,"
@@ -128,23 +127,18 @@ static int sb_json_num(strbuf *b, double v) { return isfinite(v) ? sb_printf(b, 
 
 /* One metadata value as JSON; arrays as {"array": type, "length": n, "head": [first few]}. */
 static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_items) {
-    int64_t iv;
-    double fv;
-    const char *str;
-    size_t len;
+    gguf_value v;
     switch (kv->type) {
     case GGUF_STRING:
-        gguf_get_str(g, kv->key, &str, &len);
-        return sb_json_str(b, str, len);
-    case GGUF_BOOL: {
-        int v = 0;
-        gguf_get_bool(g, kv->key, &v);
-        return sb_printf(b, "%s", v ? "true" : "false");
-    }
+        gguf_read_kv(g, kv, GGUF_WANT_STRING, &v, NULL, 0);
+        return sb_json_str(b, v.s, v.len);
+    case GGUF_BOOL:
+        gguf_read_kv(g, kv, GGUF_WANT_BOOL, &v, NULL, 0);
+        return sb_printf(b, "%s", v.i ? "true" : "false");
     case GGUF_FLOAT32:
     case GGUF_FLOAT64:
-        gguf_get_f64(g, kv->key, &fv);
-        return sb_json_num(b, fv);
+        gguf_read_kv(g, kv, GGUF_WANT_NUMBER, &v, NULL, 0);
+        return sb_json_num(b, v.f);
     case GGUF_ARRAY: {
         int bad = sb_printf(b, "{\"array\":\"%s\",\"length\":%llu,\"head\":[", gguf_type_name(kv->arr_type),
                             (unsigned long long)kv->n);
@@ -152,7 +146,8 @@ static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_ite
             if (i) bad = sb_printf(b, ",");
             if (bad) break;
             if (kv->arr_type == GGUF_STRING) {
-                str = gguf_arr_str(g, kv, i, &len);
+                size_t len;
+                const char *str = gguf_arr_str(g, kv, i, &len);
                 bad = sb_json_str(b, str, len);
             } else if (kv->arr_type == GGUF_FLOAT32 || kv->arr_type == GGUF_FLOAT64) {
                 bad = sb_json_num(b, gguf_arr_f64(g, kv, i));
@@ -163,8 +158,8 @@ static int sb_value(strbuf *b, const gguf_ctx *g, const gguf_kv *kv, int max_ite
         return bad || sb_printf(b, "]}");
     }
     default:
-        if (!gguf_get_i64(g, kv->key, &iv)) return sb_printf(b, "null"); /* a uint64 past int64 */
-        return sb_printf(b, "%lld", (long long)iv);
+        if (gguf_read_kv(g, kv, GGUF_WANT_INT, &v, NULL, 0) < 0) return sb_printf(b, "null"); /* a uint64 past int64 */
+        return sb_printf(b, "%lld", (long long)v.i);
     }
 }
 

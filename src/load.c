@@ -103,33 +103,69 @@ uint64_t heap_room(void) {
 #endif
 }
 
-/* split.no / split.count of a gguf-split part: 0 / 1 for a whole file. */
-static int split_info(ntk_engine *e, const gguf_ctx *g, int64_t *no, int64_t *count) {
-    *no = 0;
-    *count = 1;
-    int has_no = gguf_get_i64(g, "split.no", no), has_count = gguf_get_i64(g, "split.count", count);
-    if (has_no != has_count || *count < 1 || *count > 9999 || *no < 0 || *no >= *count)
-        return load_fail(e, NTK_ERR_FORMAT, "bad split.no / split.count metadata");
-    return NTK_OK;
+/* What gguf-split writes in every part (split.no, split.count, split.tensors.count: nothing else
+ * of the model is in a later part); a whole file is part 0 of 1, with no tensor count. */
+typedef struct {
+    int64_t no, count, tensors;
+} split_keys;
+
+static int read_split_keys(const gguf_ctx *g, split_keys *k, char *err, size_t errlen) {
+    gguf_value no, count, tensors;
+    int has_no = gguf_read(g, "split.no", GGUF_WANT_INT, &no, err, errlen);
+    int has_count = has_no < 0 ? -1 : gguf_read(g, "split.count", GGUF_WANT_INT, &count, err, errlen);
+    int has_tensors = has_count < 0 ? -1 : gguf_read(g, "split.tensors.count", GGUF_WANT_INT, &tensors, err, errlen);
+    if (has_tensors < 0) return -1;
+    *k = (split_keys){ has_no ? no.i : 0, has_count ? count.i : 1, has_tensors ? tensors.i : -1 };
+    if (has_no != has_count || k->count < 1 || k->count > 9999 || k->no < 0 || k->no >= k->count ||
+        (has_tensors && tensors.i < 0)) {
+        snprintf(err, errlen, "bad split.no / split.count / split.tensors.count metadata");
+        return -1;
+    }
+    return 0;
 }
 
-/* A tensor table is in: check the model can run before allocating the part's weights. */
+/* A part's split.tensors.count as a message says it. */
+static const char *tensor_count(int64_t n, char *buf, size_t cap) {
+    if (n < 0) return "absent";
+    snprintf(buf, cap, "%lld", (long long)n);
+    return buf;
+}
+
+/* A tensor table is in: check the part belongs to the model and the model can run before
+ * allocating the part's weights. */
 static int on_table_ready(ntk_engine *e) {
     char err[256];
     gguf_ctx *g = current(e);
-    int64_t no, count;
-    int rc = split_info(e, g, &no, &count);
-    if (rc) return rc;
+    split_keys k;
+    if (read_split_keys(g, &k, err, sizeof err)) return load_fail(e, NTK_ERR_FORMAT, err);
     if (e->n_parts == 1) {
-        if (no != 0)
+        if (k.no != 0)
             return load_fail(e, NTK_ERR_FORMAT, "this is not the first part of a split model: load from part 1");
-        e->split_count = (int)count;
-    } else if (no != e->n_parts - 1 || count != e->split_count) {
-        snprintf(err, sizeof err, "expected part %d of %d of the split model, got part %lld of %lld", e->n_parts,
-                 e->split_count, (long long)no + 1, (long long)count);
-        return load_fail(e, NTK_ERR_FORMAT, err);
+        e->split_count = (int)k.count;
+        e->split_tensors = k.tensors;
+    } else {
+        if (k.no != e->n_parts - 1 || k.count != e->split_count) {
+            snprintf(err, sizeof err, "expected part %d of %d of the split model, got part %lld of %lld", e->n_parts,
+                     e->split_count, (long long)k.no + 1, (long long)k.count);
+            return load_fail(e, NTK_ERR_FORMAT, err);
+        }
+        if (k.tensors != e->split_tensors) {
+            char mine[24], theirs[24];
+            snprintf(err, sizeof err, "part %d is from another split model: its split.tensors.count is %s, part 1's %s",
+                     e->n_parts, tensor_count(k.tensors, mine, sizeof mine),
+                     tensor_count(e->split_tensors, theirs, sizeof theirs));
+            return load_fail(e, NTK_ERR_FORMAT, err);
+        }
+        /* llama.cpp refuses a tensor in two parts: which copy would be used is anyone's guess */
+        for (uint64_t i = 0; i < g->n_tensors; i++)
+            for (int p = 0; p < e->n_parts - 1; p++)
+                if (gguf_find_tensor(&e->parts[p], g->tensors[i].name)) {
+                    snprintf(err, sizeof err, "tensor '%s' is in part %d and in part %d", g->tensors[i].name, p + 1,
+                             e->n_parts);
+                    return load_fail(e, NTK_ERR_FORMAT, err);
+                }
     }
-    rc = model_bind(&e->m, e->parts, e->n_parts, e->n_parts < e->split_count, err, sizeof err);
+    int rc = model_bind(&e->m, e->parts, e->n_parts, e->n_parts < e->split_count, err, sizeof err);
     if (rc) return load_fail(e, rc == -1 ? NTK_ERR_UNSUPPORTED : NTK_ERR_FORMAT, err);
     uint64_t size = (g->data_size + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
     if (size > heap_room()) {
@@ -238,11 +274,11 @@ int ntk_load_end(ntk_engine *e) {
         return e->split_count - e->n_parts + 1; /* parts still to push */
     }
     char err[256];
-    int64_t n_tensors = 0, want;
+    int64_t n_tensors = 0;
     for (int i = 0; i < e->n_parts; i++) n_tensors += (int64_t)e->parts[i].n_tensors;
-    if (gguf_get_i64(&e->parts[0], "split.tensors.count", &want) && want != n_tensors) {
-        snprintf(err, sizeof err, "split.tensors.count says %lld tensors, the parts hold %lld", (long long)want,
-                 (long long)n_tensors);
+    if (e->split_tensors >= 0 && e->split_tensors != n_tensors) {
+        snprintf(err, sizeof err, "split.tensors.count says %lld tensors, the parts hold %lld",
+                 (long long)e->split_tensors, (long long)n_tensors);
         return load_fail(e, NTK_ERR_FORMAT, err);
     }
     int rc = model_bind(&e->m, e->parts, e->n_parts, 0, err, sizeof err);

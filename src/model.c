@@ -10,21 +10,38 @@
 
 /* ---- binding ---- */
 
-static int get_u32_key(const gguf_ctx *g, const char *prefix, const char *suffix, int64_t lo, int64_t hi, int required,
-                       int64_t *out, char *err, size_t errlen) {
+/* The integer {prefix}.{suffix}, in [lo, hi]; when absent, an error if required, else *out is
+ * left as it is (the default). */
+static int config_int(const gguf_ctx *g, const char *prefix, const char *suffix, int64_t lo, int64_t hi, int required,
+                      int64_t *out, char *err, size_t errlen) {
     char key[96];
+    gguf_value v;
     snprintf(key, sizeof key, "%s.%s", prefix, suffix);
-    if (!gguf_get_i64(g, key, out)) {
+    int rc = gguf_read(g, key, GGUF_WANT_INT, &v, err, errlen);
+    if (rc < 0) return -2;
+    if (!rc) {
         if (!required) return 0;
         snprintf(err, errlen, "missing metadata key %s", key);
         return -2;
     }
-    if (*out < lo || *out > hi) {
-        snprintf(err, errlen, "%s = %lld is out of range [%lld, %lld]", key, (long long)*out, (long long)lo,
+    if (v.i < lo || v.i > hi) {
+        snprintf(err, errlen, "%s = %lld is out of range [%lld, %lld]", key, (long long)v.i, (long long)lo,
                  (long long)hi);
         return -2;
     }
+    *out = v.i;
     return 0;
+}
+
+/* The number {prefix}.{suffix}, or def when absent. */
+static int config_num(const gguf_ctx *g, const char *prefix, const char *suffix, double def, double *out, char *err,
+                      size_t errlen) {
+    char key[96];
+    gguf_value v;
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    int rc = gguf_read(g, key, GGUF_WANT_NUMBER, &v, err, errlen);
+    *out = rc > 0 ? v.f : def;
+    return rc < 0 ? -2 : 0;
 }
 
 typedef struct {
@@ -107,34 +124,34 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     const gguf_ctx *g = &parts[0];
     const tensor_set ts = { parts, n_parts, partial };
     model_config *c = &m->c;
-    const char *s;
-    size_t len;
+    gguf_value arch;
     int64_t v;
-    int rc;
-    if (!gguf_get_str(g, "general.architecture", &s, &len)) {
-        snprintf(err, errlen, "missing metadata key general.architecture");
+    int rc = gguf_read(g, "general.architecture", GGUF_WANT_STRING, &arch, err, errlen);
+    if (rc <= 0) {
+        if (!rc) snprintf(err, errlen, "missing metadata key general.architecture");
         return -2;
     }
-    if (!(c->arch = arch_find(s, len))) {
+    if (!(c->arch = arch_find(arch.s, arch.len))) {
         char names[64];
         arch_names(names, sizeof names);
-        snprintf(err, errlen, "architecture '%.*s' is not supported (%s)", (int)(len < 64 ? len : 64), s, names);
+        snprintf(err, errlen, "architecture '%.*s' is not supported (%s)", (int)(arch.len < 64 ? arch.len : 64), arch.s,
+                 names);
         return -1;
     }
     const char *prefix = c->arch->prefix;
     const arch_tensors *names = c->arch->tensors;
 
-#define KEY(suffix, lo, hi, dst)                                                      \
-    if ((rc = get_u32_key(g, prefix, suffix, lo, hi, 1, &v, err, errlen))) return rc; \
+#define KEY(suffix, lo, hi, dst)                                                     \
+    if ((rc = config_int(g, prefix, suffix, lo, hi, 1, &v, err, errlen))) return rc; \
     dst = (int)v;
     KEY("embedding_length", 1, 1 << 16, c->dim)
     KEY("block_count", 1, 1024, c->n_layers)
     KEY("feed_forward_length", 1, 1 << 18, c->ffn)
     KEY("attention.head_count", 1, 1024, c->n_heads)
 #undef KEY
-    if ((rc = get_u32_key(g, prefix, "context_length", 1, INT64_C(1) << 40, 1, &c->ctx_train, err, errlen))) return rc;
+    if ((rc = config_int(g, prefix, "context_length", 1, INT64_C(1) << 40, 1, &c->ctx_train, err, errlen))) return rc;
     v = c->n_heads; /* without the key, one KV head per query head */
-    if ((rc = get_u32_key(g, prefix, "attention.head_count_kv", 1, c->n_heads, 0, &v, err, errlen))) return rc;
+    if ((rc = config_int(g, prefix, "attention.head_count_kv", 1, c->n_heads, 0, &v, err, errlen))) return rc;
     c->n_kv_heads = (int)v;
     if (c->dim % c->n_heads || c->n_heads % c->n_kv_heads) {
         snprintf(err, errlen, "heads (%d) must divide the embedding (%d) and be a multiple of the KV heads (%d)",
@@ -147,14 +164,12 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
         return -2;
     }
 
-    char key[96];
-    double f;
-    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", prefix);
-    c->eps = gguf_get_f64(g, key, &f) ? (float)f : 1e-5f;
-    snprintf(key, sizeof key, "%s.rope.freq_base", prefix);
-    c->rope_theta = gguf_get_f64(g, key, &f) ? f : 10000.0;
-    snprintf(key, sizeof key, "%s.rope.dynamic_ntk.factor", prefix);
-    c->ntk_factor = gguf_get_f64(g, key, &f) ? f : 0.0;
+    double eps;
+    if (config_num(g, prefix, "attention.layer_norm_rms_epsilon", 1e-5, &eps, err, errlen) ||
+        config_num(g, prefix, "rope.freq_base", 10000.0, &c->rope_theta, err, errlen) ||
+        config_num(g, prefix, "rope.dynamic_ntk.factor", 0.0, &c->ntk_factor, err, errlen))
+        return -2;
+    c->eps = (float)eps;
     if (!(c->eps > 0 && c->eps < 1) || !(c->rope_theta > 1 && isfinite(c->rope_theta)) ||
         (c->ntk_factor != 0 && !(c->ntk_factor >= 1 && c->ntk_factor < 1e6))) {
         snprintf(err, errlen, "bad RMSNorm epsilon, rope.freq_base or dynamic_ntk.factor");
@@ -162,10 +177,11 @@ int model_bind(model *m, const gguf_ctx *parts, int n_parts, int partial, char *
     }
 
     /* the vocabulary fixes the embedding's rows; token_embd may be in a part still to come */
-    const gguf_kv *tokens = gguf_find(g, "tokenizer.ggml.tokens");
+    gguf_value tokens;
+    if ((rc = gguf_read(g, "tokenizer.ggml.tokens", GGUF_WANT_STRING_ARRAY, &tokens, err, errlen)) < 0) return -2;
     const gguf_tensor *emb = find_tensor(&ts, names->token_embd);
-    if (!tokens && !emb) return missing(&ts, names->token_embd, err, errlen);
-    int64_t n_vocab = emb ? emb->ne[1] : (int64_t)tokens->n;
+    if (!rc && !emb) return missing(&ts, names->token_embd, err, errlen);
+    int64_t n_vocab = emb ? emb->ne[1] : (int64_t)tokens.kv->n;
     if (n_vocab < 1 || n_vocab > (1 << 24)) {
         snprintf(err, errlen, "vocabulary of %lld tokens is out of range", (long long)n_vocab);
         return -2;

@@ -140,51 +140,41 @@ static int cmp_special(const void *a, const void *b) {
 
 /* An optional id key: the default (if in range) when absent, an error when malformed. */
 static int get_id(const gguf_ctx *g, const char *key, int32_t def, int32_t n, int32_t *out, char *err, size_t errlen) {
-    int64_t v;
-    if (!gguf_find(g, key)) {
+    gguf_value v;
+    int rc = gguf_read(g, key, GGUF_WANT_INT, &v, err, errlen);
+    if (rc < 0) return -1;
+    if (!rc) {
         *out = def < n ? def : -1;
         return 0;
     }
-    if (!gguf_get_i64(g, key, &v)) {
-        snprintf(err, errlen, "%s is not an integer", key);
+    if (v.i < 0 || v.i >= n) {
+        snprintf(err, errlen, "%s = %lld is outside the vocab of %d tokens", key, (long long)v.i, n);
         return -1;
     }
-    if (v < 0 || v >= n) {
-        snprintf(err, errlen, "%s = %lld is outside the vocab of %d tokens", key, (long long)v, n);
-        return -1;
-    }
-    *out = (int32_t)v;
+    *out = (int32_t)v.i;
     return 0;
 }
 
 static int get_flag(const gguf_ctx *g, const char *key, int def, int *out, char *err, size_t errlen) {
-    if (!gguf_find(g, key)) {
-        *out = def;
-        return 0;
-    }
-    if (!gguf_get_bool(g, key, out)) {
-        snprintf(err, errlen, "%s is not a bool", key);
-        return -1;
-    }
-    return 0;
+    gguf_value v;
+    int rc = gguf_read(g, key, GGUF_WANT_BOOL, &v, err, errlen);
+    *out = rc > 0 ? (int)v.i : def;
+    return rc < 0 ? -1 : 0;
 }
 
-static const gguf_kv *get_array(const gguf_ctx *g, const char *key, uint64_t n, char *err, size_t errlen) {
-    const gguf_kv *kv = gguf_find(g, key);
-    if (!kv) {
-        snprintf(err, errlen, "%s is missing", key);
+/* A required array of `want`; with n > 0, of n entries (one per token). */
+static const gguf_kv *get_array(const gguf_ctx *g, const char *key, gguf_want want, uint64_t n, char *err,
+                                size_t errlen) {
+    gguf_value v;
+    int rc = gguf_read(g, key, want, &v, err, errlen);
+    if (!rc) snprintf(err, errlen, "%s is missing", key);
+    if (rc <= 0) return NULL;
+    if (n && v.kv->n != n) {
+        snprintf(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key,
+                 (unsigned long long)v.kv->n, (unsigned long long)n);
         return NULL;
     }
-    if (kv->type != GGUF_ARRAY) {
-        snprintf(err, errlen, "%s is a %s, not an array", key, gguf_type_name(kv->type));
-        return NULL;
-    }
-    if (kv->n != n) {
-        snprintf(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key, (unsigned long long)kv->n,
-                 (unsigned long long)n);
-        return NULL;
-    }
-    return kv;
+    return v.kv;
 }
 
 int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, size_t errlen) {
@@ -192,28 +182,23 @@ int tokenizer_load(tokenizer *t, const gguf_ctx *g, const char *eot, char *err, 
     memset(t, 0, sizeof *t);
     memset(t->byte_id, 0xFF, sizeof t->byte_id);
 
-    const char *model;
-    size_t model_len;
-    if (!gguf_get_str(g, "tokenizer.ggml.model", &model, &model_len))
-        return fail(t, err, errlen, "tokenizer.ggml.model is missing or not a string");
-    if (model_len != 5 || memcmp(model, "llama", 5))
+    gguf_value model;
+    int rc = gguf_read(g, "tokenizer.ggml.model", GGUF_WANT_STRING, &model, msg, sizeof msg);
+    if (rc <= 0) return fail(t, err, errlen, "%s", rc ? msg : "tokenizer.ggml.model is missing");
+    if (model.len != 5 || memcmp(model.s, "llama", 5))
         return fail(t, err, errlen, "tokenizer model %.*s not supported (only llama, SentencePiece)",
-                    (int)(model_len > 64 ? 64 : model_len), model);
+                    (int)(model.len > 64 ? 64 : model.len), model.s);
 
-    const gguf_kv *tok = gguf_find(g, "tokenizer.ggml.tokens");
-    if (!tok || tok->type != GGUF_ARRAY || tok->arr_type != GGUF_STRING)
-        return fail(t, err, errlen, "tokenizer.ggml.tokens is missing or not a string array");
+    const gguf_kv *tok = get_array(g, "tokenizer.ggml.tokens", GGUF_WANT_STRING_ARRAY, 0, msg, sizeof msg);
+    if (!tok) return fail(t, err, errlen, "%s", msg);
     if (tok->n == 0 || tok->n > MAX_VOCAB)
         return fail(t, err, errlen, "tokenizer.ggml.tokens has %llu entries (expected 1 to %d)",
                     (unsigned long long)tok->n, MAX_VOCAB);
     int32_t n = (int32_t)tok->n;
-    const gguf_kv *sc = get_array(g, "tokenizer.ggml.scores", tok->n, msg, sizeof msg);
-    const gguf_kv *ty = sc ? get_array(g, "tokenizer.ggml.token_type", tok->n, msg, sizeof msg) : NULL;
+    const gguf_kv *sc = get_array(g, "tokenizer.ggml.scores", GGUF_WANT_NUMBER_ARRAY, tok->n, msg, sizeof msg);
+    const gguf_kv *ty =
+        sc ? get_array(g, "tokenizer.ggml.token_type", GGUF_WANT_INT_ARRAY, tok->n, msg, sizeof msg) : NULL;
     if (!ty) return fail(t, err, errlen, "%s", msg);
-    if (sc->arr_type != GGUF_FLOAT32 && sc->arr_type != GGUF_FLOAT64)
-        return fail(t, err, errlen, "tokenizer.ggml.scores holds %s, not float32", gguf_type_name(sc->arr_type));
-    if (ty->arr_type > GGUF_INT32 && ty->arr_type != GGUF_UINT64 && ty->arr_type != GGUF_INT64)
-        return fail(t, err, errlen, "tokenizer.ggml.token_type holds %s, not int32", gguf_type_name(ty->arr_type));
 
     tok_private *p = calloc(1, sizeof *p);
     t->index = p;

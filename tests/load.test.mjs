@@ -9,6 +9,7 @@ import { mkdtemp, writeFile, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GGML_TYPES } from '../wasm/build/abi.mjs';
+import { BLOCK, tensorBytes } from '../wasm/gguf.mjs';
 import {
   Engine,
   model,
@@ -16,6 +17,7 @@ import {
   assertLogitsClose,
   row,
   readGGUF,
+  retypeGGUF,
   prng,
   collect,
   assertNtkError,
@@ -141,9 +143,27 @@ function patched(mutate) {
   return b;
 }
 
-/** The Q4_0 file with one tensor's type id changed. */
+/** The Q4_0 file with one tensor's type id changed: written anew where ggml gives the type a size,
+ * with zeros of it (so the layout stays that of a GGUF writer), else patched in place. */
 const retyped = (name, type) =>
-  patched((b) => b.writeUInt32LE(type, layout.tensors.find((t) => t.name === name).typeOffset));
+  BLOCK[type]
+    ? Buffer.from(
+        retypeGGUF(q4, (t, bytes) =>
+          t.name === name
+            ? {
+                type,
+                bytes: new Uint8Array(
+                  tensorBytes(
+                    type,
+                    t.dims[0],
+                    t.dims.slice(1).reduce((a, b) => a * b, 1),
+                  ),
+                ),
+              }
+            : { type: t.type, bytes },
+        ),
+      )
+    : patched((b) => b.writeUInt32LE(type, layout.tensors.find((t) => t.name === name).typeOffset));
 const RUNS = GGML_TYPES.filter((t) => t.runs)
   .map((t) => t.name)
   .join(', ');

@@ -267,6 +267,9 @@ export class Engine {
         loadedBefore = this.#progress.loaded;
         remaining = this.#check(m._ntk_load_end(e));
         loaded = true;
+        // part 1 tells how many parts there are: a list with more is not this model's
+        if (list && part === 0 && list.length > 1 + remaining)
+          throw new NtkError(`the list has ${list.length} parts, the model has ${1 + remaining}`, 'FORMAT');
       } catch (err) {
         if (reader.fromCache && err instanceof NtkError) err.fromCache = String(src);
         throw err;

@@ -3,7 +3,8 @@
 //
 // code is one of: ARG (a bad argument), FORMAT (a bad model file or chat template), UNSUPPORTED,
 // NOMEM, STATE, TRUNCATED, IO (a file or network read failed), CONTEXT_FULL (the context cannot
-// grow: its cap or memory; nothing was lost, reset() and go on), RUNTIME.
+// grow: its cap or memory; nothing was lost, reset() and go on), RUNTIME (non-finite logits, a
+// worker that died).
 
 export class NtkError extends Error {
   /** options is Error's own ({ cause }). */

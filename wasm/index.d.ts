@@ -24,7 +24,7 @@ export type NtkErrorCode =
   | 'IO'
   /** the context cannot grow (its maxContext cap, or WebAssembly memory); nothing was lost: reset() and go on */
   | 'CONTEXT_FULL'
-  /** any other failure of the engine */
+  /** the model computed non-finite logits (weights holding NaN or infinity; the context is as before), or any other failure */
   | 'RUNTIME';
 
 /**

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "api.h"
+#include "gguf.h"
 #include "testlib.h"
 
 static const char *models = "models", *fixtures = "tests/fixtures/kjv-tiny";
@@ -145,8 +146,9 @@ static void test_errors(void) {
     CHECK(load(e, file, len, 4096) == NTK_ERR_UNSUPPORTED && strstr(ntk_error(e), "internlm9"), "architecture: %s",
           ntk_error(e));
     memcpy(arch, "internlm2", 9);
-    /* first tensor's type field: Q8_1 is a ggml type this engine does not run */
-    uint8_t *name = memmem(file, len, "output.weight", 13);
+    /* the type field of output.weight, the last tensor (a new size for another one would break the
+     * layout, which is refused first): Q8_1 is a ggml type this engine does not run */
+    uint8_t *name = memmem(file, len, "\x0d\0\0\0\0\0\0\0output.weight", 8 + 13) + 8;
     uint32_t q8_1 = 9;
     memcpy(name + 13 + 4 + 16, &q8_1, 4);
     CHECK(load(e, file, len, 4096) == NTK_ERR_UNSUPPORTED && strstr(ntk_error(e), "output.weight") &&
@@ -160,11 +162,72 @@ static void test_errors(void) {
     ntk_free(e);
 }
 
+/* Where the data of tensor `name` is in the file (the header parsed with the push parser). */
+static uint8_t *tensor_in_file(uint8_t *file, size_t len, const char *name) {
+    gguf_ctx g;
+    size_t used;
+    gguf_init(&g);
+    gguf_status st = gguf_push(&g, file, len, &used);
+    const gguf_tensor *t = st == GGUF_TABLE_READY ? gguf_find_tensor(&g, name) : NULL;
+    uint8_t *at = t ? file + g.data_offset + t->offset : NULL;
+    gguf_free(&g);
+    return at;
+}
+
+/* Weights that hold a NaN or an infinity make non-finite logits: RUNTIME naming the first
+ * position that has them, and the context as it was, so that the next evaluation gives what a
+ * fresh engine gives. (The F16 file: quantized activations of a Q8_0 file would turn a NaN into
+ * finite garbage, as in ggml, before it reaches the logits.) */
+static void test_non_finite(void) {
+    int32_t ids[64];
+    read_ids(ids, 64);
+    size_t len;
+    uint8_t *file = tl_read_in(models, "kjv-tiny-f16.gguf", &len);
+    ntk_engine *ref = ntk_new();
+    CHECK(load(ref, file, len, 1 << 20) == NTK_OK && ntk_eval(ref, ids, 3, 0) == NTK_OK, "reference");
+
+    /* the embedding row of ids[2] starts with an infinity (f16 0x7C00) */
+    uint8_t *row = tensor_in_file(file, len, "token_embd.weight") + (size_t)ids[2] * 256 * 2, was[2];
+    memcpy(was, row, 2);
+    memcpy(row, "\x00\x7c", 2);
+    ntk_engine *e = ntk_new();
+    CHECK(load(e, file, len, 1 << 20) == NTK_OK, "load with an infinite weight: %s", ntk_error(e));
+    CHECK(ntk_eval(e, ids, 2, 0) == NTK_OK, "the first two tokens do not read that row: %s", ntk_error(e));
+    CHECK(ntk_eval(e, ids + 2, 1, 0) == NTK_ERR_RUNTIME &&
+              strstr(ntk_error(e), "non-finite logits (NaN or infinity) at position 2"),
+          "its token: %s", ntk_error(e));
+    CHECK(ntk_sample(e) == NTK_ERR_STATE, "no logits to sample from");
+    CHECK(ntk_truncate(e, 3) == NTK_ERR_ARG && strstr(ntk_error(e), "context of 2 tokens"), "the context is as before");
+    int32_t other = ids[2] == 5 ? 6 : 5, two[2] = { ids[0], ids[1] };
+    CHECK(ntk_eval(e, &other, 1, 0) == NTK_OK, "and goes on: %s", ntk_error(e));
+    CHECK(ntk_reset(ref) == NTK_OK && ntk_eval(ref, two, 2, 0) == NTK_OK && ntk_eval(ref, &other, 1, 0) == NTK_OK &&
+              ntk_logits(e) && !memcmp(ntk_logits(e), ntk_logits(ref), 4096 * sizeof(float)),
+          "with the logits of a context that never saw the failed token");
+    ntk_reset(e);
+    int32_t three[3] = { other, ids[2], other };
+    CHECK(ntk_eval(e, three, 3, 1) == NTK_ERR_RUNTIME && strstr(ntk_error(e), "at position 1"),
+          "every position's logits: the first bad one is named: %s", ntk_error(e));
+    ntk_free(e);
+
+    /* a NaN in the final norm: every position; the last one's logits are returned */
+    memcpy(row, was, 2);
+    float nan = NAN;
+    memcpy(tensor_in_file(file, len, "output_norm.weight"), &nan, sizeof nan);
+    e = ntk_new();
+    CHECK(load(e, file, len, 1 << 20) == NTK_OK && ntk_eval(e, ids, 8, 0) == NTK_ERR_RUNTIME &&
+              strstr(ntk_error(e), "at position 7"),
+          "NaN in output_norm: %s", ntk_error(e));
+    ntk_free(e);
+    ntk_free(ref);
+    free(file);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) models = argv[1];
     if (argc > 2) fixtures = argv[2];
     test_full_logits();
     test_chunk_one();
     test_errors();
+    test_non_finite();
     return tl_summary();
 }

@@ -22,6 +22,12 @@ static gguf_status parse(gguf_ctx *g, const uint8_t *buf, size_t len, size_t chu
     return gguf_finish(g);
 }
 
+/* An integer key's value (gguf_read), or INT64_MIN when it is not one. */
+static int64_t read_int(const gguf_ctx *g, const char *key) {
+    gguf_value v;
+    return gguf_read(g, key, GGUF_WANT_INT, &v, NULL, 0) == 1 ? v.i : INT64_MIN;
+}
+
 static void test_chunking(const char *path) {
     size_t len;
     uint8_t *file = tl_read_file(path, &len);
@@ -59,16 +65,18 @@ static void test_metadata(const char *path) {
     CHECK(parse(&g, file, len, 4096, &data) == GGUF_DONE, "parse %s", path);
     const char *s;
     size_t n;
-    int64_t i;
-    double f;
-    int b;
-    CHECK(gguf_get_str(&g, "general.architecture", &s, &n) && n == 9 && !memcmp(s, "internlm2", 9), "architecture");
-    CHECK(gguf_get_i64(&g, "internlm2.context_length", &i) && i == 512, "context_length");
-    CHECK(gguf_get_f64(&g, "internlm2.rope.freq_base", &f) && f == 10000.0, "freq_base");
-    CHECK(gguf_get_f64(&g, "internlm2.rope.dynamic_ntk.factor", &f) && f == 2.0, "dynamic_ntk.factor");
-    CHECK(gguf_get_bool(&g, "tokenizer.ggml.add_bos_token", &b) && b == 1, "add_bos");
-    CHECK(!gguf_get_i64(&g, "general.architecture", &i), "string is not an integer");
-    CHECK(!gguf_find(&g, "no.such.key"), "missing key");
+    gguf_value v;
+    CHECK(gguf_read(&g, "general.architecture", GGUF_WANT_STRING, &v, NULL, 0) == 1 && v.len == 9 &&
+              !memcmp(v.s, "internlm2", 9),
+          "architecture");
+    CHECK(gguf_read(&g, "internlm2.context_length", GGUF_WANT_INT, &v, NULL, 0) == 1 && v.i == 512, "context_length");
+    CHECK(gguf_read(&g, "internlm2.rope.freq_base", GGUF_WANT_NUMBER, &v, NULL, 0) == 1 && v.f == 10000.0, "freq_base");
+    CHECK(gguf_read(&g, "internlm2.rope.dynamic_ntk.factor", GGUF_WANT_NUMBER, &v, NULL, 0) == 1 && v.f == 2.0,
+          "dynamic_ntk.factor");
+    CHECK(gguf_read(&g, "tokenizer.ggml.add_bos_token", GGUF_WANT_BOOL, &v, NULL, 0) == 1 && v.i == 1, "add_bos");
+    CHECK(gguf_read(&g, "general.architecture", GGUF_WANT_INT, &v, NULL, 0) == -1, "a string is not an integer");
+    CHECK(gguf_read(&g, "no.such.key", GGUF_WANT_INT, &v, NULL, 0) == 0 && !gguf_find(&g, "no.such.key"),
+          "missing key");
     const gguf_kv *tok = gguf_find(&g, "tokenizer.ggml.tokens");
     CHECK(tok && tok->type == GGUF_ARRAY && tok->arr_type == GGUF_STRING && tok->n == 4096, "tokens array");
     s = tok ? gguf_arr_str(&g, tok, 3, &n) : NULL;
@@ -87,7 +95,7 @@ static void test_metadata(const char *path) {
 /* A file with one key of every value type, arrays of each, alignment 64 and two tensors. */
 static tl_buf all_types_file(void) {
     tl_buf w = { 0 };
-    tl_header(&w, 2, 15);
+    tl_header(&w, 2, 16);
     uint8_t u8 = 200;
     int8_t i8 = -100;
     uint16_t u16 = 60000;
@@ -123,6 +131,9 @@ static tl_buf all_types_file(void) {
     tl_str(&w, "t.i64");
     tl_u32(&w, GGUF_INT64);
     tl_put(&w, &i64, 8);
+    tl_str(&w, "t.u64big");
+    tl_u32(&w, GGUF_UINT64);
+    tl_u64(&w, 1ull << 63);
     tl_str(&w, "t.f64");
     tl_u32(&w, GGUF_FLOAT64);
     tl_put(&w, &f64, 8);
@@ -163,23 +174,22 @@ static void test_all_types(void) {
     gguf_ctx g;
     void *data;
     CHECK(parse(&g, w.b, w.len, 1, &data) == GGUF_DONE, "all-types file: %s", gguf_error(&g));
-    int64_t i;
-    double f;
-    int b;
-    const char *s;
+    gguf_value v;
     size_t n;
-    CHECK(gguf_get_i64(&g, "t.u8", &i) && i == 200, "u8");
-    CHECK(gguf_get_i64(&g, "t.i8", &i) && i == -100, "i8");
-    CHECK(gguf_get_i64(&g, "t.u16", &i) && i == 60000, "u16");
-    CHECK(gguf_get_i64(&g, "t.i16", &i) && i == -30000, "i16");
-    CHECK(gguf_get_i64(&g, "t.u32", &i) && i == 4000000000ll, "u32");
-    CHECK(gguf_get_i64(&g, "t.i32", &i) && i == -2000000000ll, "i32");
-    CHECK(gguf_get_f64(&g, "t.f32", &f) && f == 1.5, "f32");
-    CHECK(gguf_get_bool(&g, "t.bool", &b) && b == 1, "bool");
-    CHECK(gguf_get_str(&g, "t.str", &s, &n) && n == 3 && !memcmp(s, "hé", 3), "string");
-    CHECK(gguf_get_i64(&g, "t.u64", &i) && i == (1ll << 40), "u64");
-    CHECK(gguf_get_i64(&g, "t.i64", &i) && i == -(1ll << 40), "i64");
-    CHECK(gguf_get_f64(&g, "t.f64", &f) && f == 3.25, "f64");
+    CHECK(read_int(&g, "t.u8") == 200, "u8");
+    CHECK(read_int(&g, "t.i8") == -100, "i8");
+    CHECK(read_int(&g, "t.u16") == 60000, "u16");
+    CHECK(read_int(&g, "t.i16") == -30000, "i16");
+    CHECK(read_int(&g, "t.u32") == 4000000000ll, "u32");
+    CHECK(read_int(&g, "t.i32") == -2000000000ll, "i32");
+    CHECK(gguf_read(&g, "t.f32", GGUF_WANT_NUMBER, &v, NULL, 0) == 1 && v.f == 1.5, "f32");
+    CHECK(gguf_read(&g, "t.bool", GGUF_WANT_BOOL, &v, NULL, 0) == 1 && v.i == 1, "bool");
+    CHECK(gguf_read(&g, "t.str", GGUF_WANT_STRING, &v, NULL, 0) == 1 && v.len == 3 && !memcmp(v.s, "hé", 3), "string");
+    CHECK(read_int(&g, "t.u64") == (1ll << 40), "u64");
+    CHECK(read_int(&g, "t.i64") == -(1ll << 40), "i64");
+    CHECK(gguf_read(&g, "t.f64", GGUF_WANT_NUMBER, &v, NULL, 0) == 1 && v.f == 3.25, "f64");
+    CHECK(gguf_read(&g, "t.u64", GGUF_WANT_NUMBER, &v, NULL, 0) == 1 && v.f == 0x1p40, "an integer is a number");
+    CHECK(gguf_read(&g, "t.u64big", GGUF_WANT_NUMBER, &v, NULL, 0) == 1 && v.f == 0x1p63, "2^63 is a number");
     const gguf_kv *a = gguf_find(&g, "t.arr_i16");
     CHECK(a && a->n == 3 && gguf_arr_i64(&g, a, 0) == -1 && gguf_arr_i64(&g, a, 2) == 1, "int16 array");
     a = gguf_find(&g, "t.arr_str");
@@ -319,6 +329,120 @@ static void test_bad_input(const char *path) {
     free(file);
 }
 
+/* gguf_read against what each key holds: the value, absent, or an error naming key and type. */
+static void test_typed_reads(void) {
+    tl_buf w = all_types_file();
+    gguf_ctx g;
+    void *data;
+    CHECK(parse(&g, w.b, w.len, w.len, &data) == GGUF_DONE, "all-types file: %s", gguf_error(&g));
+    const struct {
+        const char *key;
+        gguf_want want;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        { "t.str", GGUF_WANT_NUMBER, -1, "t.str has type string, expected a number" },
+        { "t.str", GGUF_WANT_STRING_ARRAY, -1, "t.str has type string, expected an array of strings" },
+        { "t.bool", GGUF_WANT_INT, -1, "t.bool has type bool, expected an integer" },
+        { "t.bool", GGUF_WANT_NUMBER, -1, "t.bool has type bool, expected a number" },
+        { "t.u8", GGUF_WANT_BOOL, -1, "t.u8 has type uint8, expected a bool" },
+        { "t.f32", GGUF_WANT_INT, -1, "t.f32 has type float32, expected an integer" },
+        { "t.u32", GGUF_WANT_STRING, -1, "t.u32 has type uint32, expected a string" },
+        { "t.u64big", GGUF_WANT_INT, -1, "t.u64big = 9223372036854775808 (uint64) is too large for an integer" },
+        { "t.arr_i16", GGUF_WANT_INT, -1, "t.arr_i16 has type array of int16, expected an integer" },
+        { "t.arr_i16", GGUF_WANT_STRING_ARRAY, -1, "t.arr_i16 has type array of int16, expected an array of strings" },
+        { "t.arr_str", GGUF_WANT_NUMBER_ARRAY, -1, "t.arr_str has type array of string, expected an array of numbers" },
+        { "t.arr_str", GGUF_WANT_INT_ARRAY, -1, "t.arr_str has type array of string, expected an array of integers" },
+        { "t.arr_i16", GGUF_WANT_INT_ARRAY, 1, "" },
+        { "t.arr_i16", GGUF_WANT_NUMBER_ARRAY, 1, "" },
+        { "t.arr_str", GGUF_WANT_STRING_ARRAY, 1, "" },
+        { "t.i8", GGUF_WANT_NUMBER, 1, "" },
+        { "no.such.key", GGUF_WANT_STRING, 0, "" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        gguf_value v;
+        char err[160] = "";
+        int rc = gguf_read(&g, cases[c].key, cases[c].want, &v, err, sizeof err);
+        CHECK(rc == cases[c].rc && !strcmp(err, cases[c].msg), "%s as %s: %d '%s'", cases[c].key, cases[c].msg, rc,
+              err);
+        CHECK(rc != 1 || v.kv == gguf_find(&g, cases[c].key), "%s: the entry", cases[c].key);
+    }
+    gguf_free(&g);
+    free(data);
+    free(w.b);
+}
+
+/* Tensor i of a layout case: F32 of `values`, at data offset `off`. */
+typedef struct {
+    const char *name;
+    uint32_t type;
+    uint64_t values, off;
+} layout_tensor;
+
+/* A file of the given keys (u32 values) and tensors; its data section holds `data_bytes`. */
+static tl_buf layout_file(const char *const *keys, int n_keys, const layout_tensor *t, int n, size_t data_bytes) {
+    tl_buf w = { 0 };
+    tl_header(&w, (uint64_t)n, (uint64_t)n_keys);
+    for (int k = 0; k < n_keys; k++) tl_kv_u32(&w, keys[k], (uint32_t)k);
+    for (int i = 0; i < n; i++) {
+        tl_str(&w, t[i].name);
+        tl_u32(&w, 1);
+        tl_u64(&w, t[i].values);
+        tl_u32(&w, t[i].type);
+        tl_u64(&w, t[i].off);
+    }
+    tl_pad(&w, 32);
+    for (size_t k = 0; k < data_bytes; k++) tl_put(&w, "\x5a", 1);
+    return w;
+}
+
+/* What llama.cpp's gguf.cpp refuses: a key or tensor name given twice, and tensor data laid out
+ * otherwise than one tensor right after the other, each padded to the alignment. */
+static void test_names_and_layout(void) {
+    const char *one[] = { "a" }, *twice[] = { "a", "b", "a" };
+    tl_buf w = layout_file(twice, 3, NULL, 0, 0);
+    expect_error("a key twice", w.b, w.len, GGUF_ERR_FORMAT, "metadata key 'a' is given twice (entries 0 and 2)");
+    free(w.b);
+
+    const layout_tensor ok[] = { { "a", GGML_TYPE_Q8_0, 32, 0 }, { "b", GGML_TYPE_F32, 8, 64 } };
+    w = layout_file(one, 1, ok, 2, 64 + 32);
+    gguf_ctx g;
+    void *data;
+    CHECK(parse(&g, w.b, w.len, 7, &data) == GGUF_DONE && g.data_size == 96, "34 bytes padded to 64, then 32: %s",
+          gguf_error(&g));
+    CHECK(gguf_find_tensor(&g, "b") == &g.tensors[1] && !gguf_find_tensor(&g, "c"), "tensors by name");
+    gguf_free(&g);
+    free(data);
+    /* the file stops in a's padding: the tensor not all there is b */
+    expect_error("cut in padding", w.b, w.len - 32 - 30, GGUF_ERR_TRUNCATED, "(tensor 'b'; 34 of 96 data bytes)");
+    free(w.b);
+
+    const struct {
+        layout_tensor t[3];
+        const char *msg;
+    } cases[] = {
+        { { { "a", 0, 32, 0 }, { "b", 0, 8, 128 }, { "a", 0, 8, 160 } },
+          "tensor 'a' is listed twice (tensors 0 and 2)" },
+        { { { "a", 0, 32, 0 }, { "b", 0, 8, 64 }, { "c", 0, 8, 160 } },
+          "tensor 'b' at data offset 64 overlaps tensor 'a' (128 bytes at 0)" },
+        { { { "a", 0, 32, 0 }, { "b", 0, 8, 0 }, { "c", 0, 8, 0 } },
+          "tensor 'b' at data offset 0 overlaps tensor 'a' (128 bytes at 0)" },
+        { { { "a", 0, 32, 0 }, { "b", 0, 8, 128 }, { "c", 0, 8, 128 } },
+          "tensor 'c' at data offset 128 overlaps tensor 'b' (32 bytes at 128)" },
+        { { { "a", 0, 32, 0 }, { "b", 0, 8, 256 }, { "c", 0, 8, 288 } },
+          "tensor 'b' is at data offset 256, where 128 was expected" },
+        { { { "a", 0, 32, 32 }, { "b", 0, 8, 160 }, { "c", 0, 8, 192 } },
+          "tensor 'a' is at data offset 32, where 0 was expected" },
+        { { { "a", 0, 32, 0 }, { "b", 0, 8, 128 }, { "c", 0, 8, 1ull << 50 } },
+          "tensor 'c' is at data offset 1125899906842624, where 160 was expected" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        w = layout_file(one, 1, cases[c].t, 3, 256);
+        expect_error(cases[c].msg, w.b, w.len, GGUF_ERR_FORMAT, cases[c].msg);
+        free(w.b);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "models";
     const char *names[] = { "kjv-tiny-q4_0.gguf", "kjv-tiny-q8_0.gguf", "kjv-tiny-f32.gguf", "kjv-tiny-q4_k_m.gguf" };
@@ -332,5 +456,7 @@ int main(int argc, char **argv) {
     test_all_types();
     test_sized_types();
     test_bad_input(path);
+    test_typed_reads();
+    test_names_and_layout();
     return tl_summary();
 }

@@ -928,13 +928,13 @@ static void test_bad_vocabs(void) {
     expect_error(&v, "tokenizer.ggml.token_type is missing", "no token types");
     v = ok;
     v.tokens_as_ints = 1;
-    expect_error(&v, "not a string array", "tokens of int32");
+    expect_error(&v, "tokenizer.ggml.tokens has type array of int32, expected an array of strings", "tokens of int32");
     v = ok;
     v.bos = SMALL_N;
     expect_error(&v, "bos_token_id = 11 is outside", "BOS out of range");
     v = ok;
     v.space_prefix = 2;
-    expect_error(&v, "add_space_prefix is not a bool", "add_space_prefix of uint32");
+    expect_error(&v, "tokenizer.ggml.add_space_prefix has type uint32, expected a bool", "add_space_prefix of uint32");
     v = ok;
     v.pieces = bad_byte;
     v.n = v.n_scores = v.n_types = 2;

@@ -1,6 +1,8 @@
 /* fuzz_gguf.c — libFuzzer target for everything that reads an untrusted GGUF file: the push
- * parser with every metadata accessor, then the engine's load (model binding, tokenizer) and a
- * first evaluation. tests/c/test_fuzz_regressions.c includes this file to replay saved inputs.
+ * parser (its duplicate-name and layout checks) with every metadata accessor (gguf_read as each
+ * kind, on every key), then the engine's load (the checks between split parts, model binding,
+ * tokenizer) and a first evaluation (whose non-finite logits must leave the context as it was).
+ * tests/c/test_fuzz_regressions.c includes this file to replay saved inputs.
  *
  * Input: one byte c of options, then the file. c & 31 above 20 pushes the file whole; otherwise
  * chunk sizes are drawn from [1, 2^(c & 31)] by a generator seeded with c, so resuming the
@@ -19,12 +21,9 @@
 
 /* Bigger models are legitimate but only slow the fuzzer down: the parse stops at the table. */
 #define FUZZ_MAX_DATA (64u << 20)
-/* Elements over all tensors bound the work of one token and the KV cache; tensors may share
- * data, so FUZZ_MAX_DATA alone does not. */
-#define FUZZ_MAX_ELEMENTS (1u << 20)
-/* Lookups by key or name are linear scans: over thousands of items the accessor loop would be
- * quadratic, so only the first ones are looked up by name (all are read directly). */
-#define FUZZ_MAX_LOOKUPS    256
+/* Elements over all tensors bound the work of one token and the KV cache; a quantized type holds
+ * several elements a byte, so FUZZ_MAX_DATA alone does not. */
+#define FUZZ_MAX_ELEMENTS   (1u << 20)
 #define FUZZ_MAX_ELEMS_READ 8192
 #define FUZZ_MAX_PARTS      8
 
@@ -58,20 +57,22 @@ static void touch(const void *p, size_t n) {
     sink ^= x;
 }
 
-static void read_kv(const gguf_ctx *g, const gguf_kv *kv, int by_key) {
+static void read_kv(const gguf_ctx *g, const gguf_kv *kv) {
     const char *s;
     size_t len;
     int64_t iv;
     double fv;
-    int bv;
     touch(kv->key, strlen(kv->key) + 1);
     touch(gguf_type_name(kv->type), 1);
-    if (by_key) {
-        if (!gguf_find(g, kv->key)) abort(); /* found, if perhaps as an earlier duplicate */
-        if (gguf_get_str(g, kv->key, &s, &len)) touch(s, len);
-        if (gguf_get_i64(g, kv->key, &iv)) sink ^= (uint8_t)iv;
-        if (gguf_get_f64(g, kv->key, &fv)) sink ^= (uint8_t)(fv == fv);
-        if (gguf_get_bool(g, kv->key, &bv)) sink ^= (uint8_t)bv;
+    if (gguf_find(g, kv->key) != kv) abort(); /* names are unique */
+    for (int w = GGUF_WANT_INT; w <= GGUF_WANT_STRING_ARRAY; w++) {
+        gguf_value v;
+        char err[256];
+        int rc = gguf_read(g, kv->key, (gguf_want)w, &v, err, sizeof err);
+        if (rc == 0 || (rc > 0 && v.kv != kv)) abort();
+        if (rc < 0) touch(err, strlen(err) + 1);
+        if (rc > 0 && v.s) touch(v.s, v.len);
+        if (rc > 0) sink ^= (uint8_t)v.i ^ (uint8_t)(v.f == v.f);
     }
     if (kv->type != GGUF_ARRAY) return;
     touch(gguf_type_name(kv->arr_type), 1);
@@ -87,13 +88,17 @@ static void read_kv(const gguf_ctx *g, const gguf_kv *kv, int by_key) {
     if (gguf_arr_str(g, kv, kv->n, &len) || gguf_arr_f64(g, kv, kv->n) != 0 || gguf_arr_i64(g, kv, kv->n) != 0) abort();
 }
 
+/* Every name is found, and the tensors' bytes neither overlap nor pass the data section. */
 static void read_table(const gguf_ctx *g) {
-    for (uint64_t i = 0; i < g->n_kv; i++) read_kv(g, &g->kv[i], i < FUZZ_MAX_LOOKUPS);
+    for (uint64_t i = 0; i < g->n_kv; i++) read_kv(g, &g->kv[i]);
+    uint64_t end = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
         touch(t->name, strlen(t->name) + 1);
-        if (i < FUZZ_MAX_LOOKUPS && !gguf_find_tensor(g, t->name)) abort();
+        if (gguf_find_tensor(g, t->name) != t || t->offset < end) abort();
+        end = t->offset + t->nbytes;
     }
+    if (end != g->data_size) abort();
 }
 
 /* First and last byte of each tensor: it lies inside the data buffer. */
@@ -322,11 +327,16 @@ static void fuzz_engine(uint8_t mode, const span *parts, int n_parts, span text_
         ntk_detok_flush(e, piece, sizeof piece);
         int all_logits = (mode >> 5) & 1;
         if (ntk_set_rope(e, (mode >> 6) - 1, 0, 0, 0) != NTK_OK) abort();
-        if (may_eval && ntk_eval(e, pair, 2, all_logits) == NTK_OK) {
+        /* non-finite logits are refused with the context as it was: it cannot be cut to one more */
+        rc = may_eval ? ntk_eval(e, pair, 2, all_logits) : NTK_ERR_ARG;
+        if (rc == NTK_ERR_RUNTIME && ntk_truncate(e, 1) != NTK_ERR_ARG) abort();
+        if (rc == NTK_OK) {
             touch(ntk_logits(e), (all_logits ? 2 : 1) * (size_t)vocab * sizeof(float));
             sink ^= (uint8_t)ntk_sample(e);
             /* a continuation: cached keys, and a new base once past the trained length */
-            if (ntk_eval(e, pair, 1, 0) == NTK_OK) touch(ntk_logits(e), (size_t)vocab * sizeof(float));
+            rc = ntk_eval(e, pair, 1, 0);
+            if (rc == NTK_OK) touch(ntk_logits(e), (size_t)vocab * sizeof(float));
+            if (rc == NTK_ERR_RUNTIME && ntk_truncate(e, 3) != NTK_ERR_ARG) abort();
         }
         const char *json = ntk_info_json(e);
         if (json) check_json("ntk_info_json", json);

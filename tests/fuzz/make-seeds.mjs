@@ -168,19 +168,20 @@ const tinyModel = (base, shape) => {
 /** Replace the value (and type) of metadata entries: edits { key: { type?, atype?, value } }. */
 const withKv = (kv, edits) => kv.map((e) => (e.key in edits ? { ...e, ...edits[e.key] } : e));
 
-/** The tiny model as gguf-split writes it in two parts: metadata in the first, tensors shared. */
-function splitModel(base, shape) {
+/** The tiny model as gguf-split writes it in n parts: metadata in the first, tensors shared. */
+function splitModel(base, shape, n = 2) {
   const { kv, tensors } = tinyParts(base, shape);
   const split = (no) => [
     { key: 'split.no', type: T.U16, value: no },
-    { key: 'split.count', type: T.U16, value: 2 },
+    { key: 'split.count', type: T.U16, value: n },
     { key: 'split.tensors.count', type: T.I32, value: tensors.length },
   ];
-  const cut = Math.ceil(tensors.length / 2);
-  return Buffer.concat([
-    writeGguf([...kv, ...split(0)], tensors.slice(0, cut)),
-    writeGguf(split(1), tensors.slice(cut)),
-  ]);
+  const per = Math.ceil(tensors.length / n);
+  return Buffer.concat(
+    Array.from({ length: n }, (_, no) =>
+      writeGguf([...(no ? [] : kv), ...split(no)], tensors.slice(no * per, (no + 1) * per)),
+    ),
+  );
 }
 
 /** No tensors; one value of every type and an array of every element type, for the accessors. */
@@ -280,6 +281,19 @@ for (const [name, base, shape, mode] of tiny) seeds.set(`tiny-${name}`, [mode, t
   seeds.set('tiny-llama-q4_0-v512-unused-no-bytes.gguf', [WHOLE | CACHED, writeGguf(unused, tensors)]);
 }
 seeds.set('tiny-internlm2-q8_0-v8-split.gguf', [CHUNK_4K, splitModel(internlm2, { type: GGML.Q8_0, vocab: 8 })]);
+seeds.set('tiny-llama-f16-v8-split3.gguf', [WHOLE, splitModel(llama, { type: GGML.F16, vocab: 8 }, 3)]);
+// what the parser refuses since issue 12, one mutation away from loading: a key given twice, a
+// key of another type; and weights that make non-finite logits
+{
+  const { kv, tensors } = tinyParts(internlm2, { type: GGML.Q8_0, vocab: 8 });
+  const blocks = kv.find((e) => e.key === 'internlm2.block_count');
+  seeds.set('tiny-internlm2-q8_0-v8-key-twice.gguf', [WHOLE, writeGguf([...kv, blocks], tensors)]);
+  const typed = withKv(kv, { 'internlm2.rope.freq_base': { type: T.STR, value: '10000' } });
+  seeds.set('tiny-internlm2-q8_0-v8-theta-string.gguf', [CHUNK_128, writeGguf(typed, tensors)]);
+  const f16 = tinyParts(llama, { type: GGML.F16, vocab: 8 });
+  f16.tensors.find((t) => t.name === 'output_norm.weight').data.writeFloatLE(NaN, 0);
+  seeds.set('tiny-llama-f16-v8-nan-norm.gguf', [WHOLE | ALL_LOGITS, writeGguf(f16.kv, f16.tensors)]);
+}
 seeds.set('every-type.gguf', [CHUNK_128, everyType()]);
 
 for (const [name, [mode, bytes]] of seeds)
