@@ -69,11 +69,14 @@ async function spawn() {
 }
 
 // Where the page's import map puts @huggingface/jinja (chat templates): an import map does not
-// apply inside a module worker, so the worker is told the URL.
+// apply inside a module worker, so the worker is told the URL. In a bundled app there is none
+// (the worker's bundle has jinja): the destructuring leaves webpack nothing to resolve at build
+// time (it makes resolve undefined), where a call of import.meta.resolve would fail the build.
 function jinjaUrl() {
   if (isNode) return undefined;
   try {
-    return import.meta.resolve('@huggingface/jinja');
+    const { resolve } = import.meta;
+    return resolve('@huggingface/jinja');
   } catch {
     return undefined;
   }
