@@ -2,8 +2,9 @@
 // nothing of the repository around it: served by a plain static server (no COOP/COEP) from a
 // subfolder, it opens with the bundled model, runs one thread and says why, gives Node's text and
 // makes a passkey document from the site's own filler; served with COOP/COEP it runs a thread per
-// core; a site without the engine's worker script shows the error, and one whose modules cannot
-// load says so, neither stays at "Starting…". Screenshots in test-artifacts/site-*.png.
+// core and renders a chat turn with the site's jinja; a site without the engine's worker script
+// shows the error, and one whose modules cannot load says so: neither stays at "Starting…".
+// Screenshots in test-artifacts/site-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -78,16 +79,27 @@ test(
   },
 );
 
-test('with COOP/COEP: a thread per core', { skip: SKIP, timeout: 60_000 }, async () => {
-  const server = await serve({});
-  const { page, text, waitStatus, generate } = await open(server.url('/'));
-  await waitStatus(/^Ready/);
-  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  assert.match(await text('#engine-desc'), new RegExp(`· ${cores} threads? · isolated$`));
-  assert.equal(await generate(PROMPT), expected);
-  await page.screenshot({ path: await artifact('site-isolated.png'), fullPage: true });
-  await page.close();
-});
+test(
+  'with COOP/COEP: a thread per core; a chat turn renders with the site’s jinja',
+  { skip: SKIP, timeout: 60_000 },
+  async () => {
+    const server = await serve({});
+    const { page, text, waitStatus, generate, idle } = await open(server.url('/'));
+    await waitStatus(/^Ready/);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.match(await text('#engine-desc'), new RegExp(`· ${cores} threads? · isolated$`));
+    assert.equal(await generate(PROMPT), expected);
+    await page.selectOption('#format', 'chat');
+    await page.locator('#prompt').fill('Who made the heaven and the earth?');
+    await page.click('#send');
+    await page.waitForSelector('.turn.assistant');
+    await idle();
+    assert.equal(await page.locator('#error').isHidden(), true, await text('#error'));
+    assert.equal(server.count('/vendor/jinja.mjs'), 1, 'the worker imported the site’s jinja');
+    await page.screenshot({ path: await artifact('site-isolated.png'), fullPage: true });
+    await page.close();
+  },
+);
 
 test(
   "without the engine's worker script the page shows the error; without a module it says it cannot load",
