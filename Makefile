@@ -9,7 +9,8 @@
 #   make bench      prefill/decode speed in Node and Chromium against wllama, SIMD vs scalar,
 #                   2 threads vs 1, load memory (BENCH_ARGS="--full", "--json", ...: see --help)
 #   make serve      the demo page (web/) on http://127.0.0.1:8080/web/ (PORT=... to change it)
-# These targets and `make setup` first run scripts/setup.sh, which installs what is missing
+#   make site       the demo page as a static folder to host anywhere: site/ (scripts/site.mjs)
+# These targets, make site and `make setup` first run scripts/setup.sh, which installs what is missing
 # (Emscripten, gcc, Node from Debian; npm ci); any other, a plain `make` among them, does not.
 # Emscripten 3.1.6 from Debian needs its JS optimizer's modules on NODE_PATH.
 export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
@@ -35,7 +36,7 @@ EMFLAGS  = -O3 -sMODULARIZE=1 -sEXPORT_NAME=createNtkModule -sALLOW_MEMORY_GROWT
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # For the goals that install what is missing (above), every build waits for setup.
-ifneq ($(filter demo test serve bench,$(MAKECMDGOALS)),)
+ifneq ($(filter demo test serve site bench,$(MAKECMDGOALS)),)
 SETUP = setup
 endif
 
@@ -43,8 +44,9 @@ endif
 # pthreads; ntk-relaxed, ntk-mt-relaxed: the same with relaxed SIMD (below).
 VARIANTS = ntk ntk-scalar ntk-mt ntk-relaxed ntk-mt-relaxed
 
-.PHONY: all setup demo serve test test-c test-js lint format bench clean
-all: wasm/build/abi.mjs $(VARIANTS:%=wasm/build/%.js) $(VARIANTS:%=wasm/build/%.mjs) wasm/build/package.json
+.PHONY: all setup demo serve site test test-c test-js lint format bench clean
+all: wasm/build/abi.mjs $(VARIANTS:%=wasm/build/%.js) $(VARIANTS:%=wasm/build/%.web.mjs) wasm/build/package.json \
+     wasm/build/kjv-heldout.txt
 
 # ---- the WebAssembly builds ----
 # Each variant compiles every source into build/obj/<variant>/, so an edit recompiles one file per
@@ -86,14 +88,30 @@ wasm/build/$(1).js: $(call objects,$(1)) $(if $(call relaxed,$(1)),$$(RELAXED_DE
 	@mkdir -p $$(@D)
 	$$(EMCC) $$(CFLAGS_$(1)) $$(EMFLAGS) $$(LDFLAGS_$(1)) $(call objects,$(1)) -o $$@
 	$(if $(call relaxed,$(1)),node scripts/relaxed-simd.mjs $$(@:.js=.wasm))
+
+wasm/build/$(1).web.mjs: wasm/build/$(1).js
+	@mkdir -p build/web
+	$$(EMCC) $$(CFLAGS_$(1)) $$(EMFLAGS) $$(WEB_LDFLAGS) $$(LDFLAGS_$(1)) $(call objects,$(1)) -o build/web/$(1).mjs
+	$(if $(call relaxed,$(1)),node scripts/relaxed-simd.mjs build/web/$(1).wasm)
+	cmp build/web/$(1).wasm wasm/build/$(1).wasm
+	cp build/web/$(1).mjs $$@
 endef
 $(foreach v,$(VARIANTS),$(eval $(call wasm_variant,$(v))))
 -include $(wildcard build/obj/*/*.d build/obj/*/*/*.d)
 
-# Browsers import an ES module: the same glue with an export (the CommonJS branches of the glue
-# are skipped where `module` is undefined). Node keeps the .js, whose ESM form would need __dirname.
-wasm/build/%.mjs: wasm/build/%.js
-	{ cat $<; echo; echo 'export default createNtkModule;'; } > $@
+# Browsers and bundlers take <variant>.web.mjs (wasm/platform-web.mjs): the same objects linked
+# again for the web and workers only, as an ES module, so that no Node branch (require of fs,
+# path, worker_threads) is left for a bundler to trip on. The page instantiates the wasm of the
+# first link (the second must be the same bytes: cmp), and makes the threads' workers itself
+# (wasm/pthread-worker.mjs), so the second link's worker.js and wasm are not shipped.
+# Node keeps the CommonJS .js.
+WEB_LDFLAGS = -sENVIRONMENT=web,worker -sEXPORT_ES6=1 -sUSE_ES6_IMPORT_META=0
+
+# The held-out part of the corpus (the New Testament: tests/fixtures/corpus/README.md), which the
+# package ships for passkey and perplexity and the page uses as filler.
+wasm/build/kjv-heldout.txt: tests/fixtures/corpus/kjv.txt
+	@mkdir -p $(@D)
+	tail -n +23146 $< > $@
 
 # The C facts the JS side needs (status names, RoPE modes, KV types, sampling defaults, ggml
 # types), printed by a native program linked with the engine.
@@ -117,6 +135,9 @@ demo: all
 # COOP/COEP headers make the page cross-origin isolated, as a threaded build will need.
 serve: all
 	node scripts/serve.mjs
+
+site: all
+	node scripts/site.mjs site
 
 # Emscripten's output is CommonJS; the package around it is ESM.
 %/package.json:
@@ -190,7 +211,7 @@ bench: all
 	node bench/bench.mjs $(BENCH_ARGS)
 
 clean:
-	rm -rf build wasm/build
+	rm -rf build wasm/build site
 
 # ---- fuzzing (tests/fuzz/) ----
 #   make fuzz       libFuzzer + ASan/UBSan over the GGUF parser and the engine's load, tokenizer

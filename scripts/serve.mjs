@@ -7,8 +7,9 @@
 // no-store so that a second load can only be served by the page's Cache API, never by the HTTP
 // cache; it keeps a log of every request so a test can count what reached it. Extra routes serve
 // fixed bytes (a truncated model, say) at a path that no file has, at full speed or throttled
-// ({ bytes, bytesPerSecond }: a load slow enough to cancel); mounts serve a directory outside the
-// root (or a hidden one) under a path prefix.
+// ({ bytes, bytesPerSecond }: a load slow enough to cancel), or a 404 where a file is (null: a
+// script made unloadable); mounts serve a directory outside the root (or a hidden one) under a
+// path prefix. isolate: false sends no COOP/COEP at all, as a plain static server.
 //
 //   node scripts/serve.mjs            # http://127.0.0.1:8080/ (PORT=... to change it)
 //   const server = await startServer({ root, port: 0, routes: { '/test/cut.gguf': bytes }, mounts: { '/cache/': dir } });
@@ -63,14 +64,14 @@ function sendThrottled(res, bytes, bytesPerSecond) {
   res.on('close', () => clearInterval(timer));
 }
 
-export async function startServer({ root = ROOT, port = 0, routes = {}, mounts = {} } = {}) {
+export async function startServer({ root = ROOT, port = 0, routes = {}, mounts = {}, isolate = true } = {}) {
   root = path.resolve(root);
   const log = [];
 
   async function handle(req, res) {
     const { pathname, searchParams } = new URL(req.url, 'http://localhost');
     const isolation =
-      searchParams.get('isolated') === '0'
+      !isolate || searchParams.get('isolated') === '0'
         ? { 'cross-origin-opener-policy': undefined, 'cross-origin-embedder-policy': undefined }
         : {};
     const entry = { method: req.method, path: pathname, status: 0, time: Date.now() };
@@ -83,7 +84,8 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
       else res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { allow: 'GET, HEAD' }, 'read-only\n');
-    if (pathname === '/') return send(302, { location: '/web/' });
+    // the repository's page is web/; another root (a site) has its own index.html
+    if (pathname === '/' && root === path.resolve(ROOT)) return send(302, { location: '/web/' });
     let decoded;
     try {
       decoded = decodeURIComponent(pathname);
@@ -94,6 +96,7 @@ export async function startServer({ root = ROOT, port = 0, routes = {}, mounts =
     const type = MIME[path.extname(decoded).toLowerCase()] ?? 'application/octet-stream';
     if (Object.hasOwn(routes, decoded)) {
       const route = routes[decoded];
+      if (route === null) return send(404, {}, 'not found\n');
       const bytes = ArrayBuffer.isView(route) ? route : route.bytes;
       if (ArrayBuffer.isView(route) || req.method === 'HEAD')
         return send(200, { 'content-type': type, 'content-length': bytes.length }, bytes);

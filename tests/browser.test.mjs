@@ -5,8 +5,9 @@
 // second load with no request, cache: false and a corrupt entry go back to the server; a truncated
 // file rejects with TRUNCATED; threads: 2 runs the threaded build, and falls back to one thread on
 // a page that is not cross-origin isolated; Chromium, which validates relaxed SIMD, runs the
-// relaxed build by default and gives a K-quant file's text Node's SIMD build gives. A screenshot of
-// the page lands in test-artifacts/browser.png.
+// relaxed build by default and gives a K-quant file's text Node's SIMD build gives; thread workers
+// whose script 404s fail a named build within seconds and leave build auto one thread. A
+// screenshot of the page lands in test-artifacts/browser.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -34,10 +35,17 @@ function assertText(got, want, label) {
   assert.deepEqual(got.ids, want.ids, `${label}: ids`);
 }
 
-/** Dedicated workers of the page, once the ended ones are gone (terminate is not instant). */
+/**
+ * Dedicated workers of the page that still run, once the ended ones are gone (terminate is not
+ * instant). Chromium keeps the devtools entry of some ended workers that had thread workers of
+ * their own (about half of them, whichever script starts the threads): such an entry answers no
+ * evaluation and holds no memory, so a worker counts while it answers one.
+ */
 async function workersLeft() {
+  const answers = (w) =>
+    Promise.race([w.evaluate(() => true).catch(() => false), new Promise((r) => setTimeout(() => r(false), 1000))]);
   for (let i = 0; i < 40 && page.workers().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  return page.workers().length;
+  return (await Promise.all(page.workers().map(answers))).filter(Boolean).length;
 }
 
 before(async () => {
@@ -245,6 +253,49 @@ test(
     const plain = await run({ kind: 'main', source: K_MODEL, options: { build: 'simd' }, prompt: PROMPT });
     assertText(plain, expected.kquant, 'build simd');
     assert.equal(plain.relaxedSimd, false);
+  },
+);
+
+test(
+  '(g) thread workers that cannot start (their script 404s): a named build fails within seconds, build auto runs one thread with a warning',
+  { skip: SKIP, timeout: 30_000 },
+  async () => {
+    const broken = await startServer({ root: ROOT, routes: { '/wasm/pthread-worker.mjs': null } });
+    const other = await browser.context.newPage();
+    const warnings = [];
+    other.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    try {
+      await other.goto(broken.url('/tests/browser/index.html'));
+      await other.waitForFunction(() => window.ntkReady === true, null, { timeout: 15_000 });
+      for (const kind of ['main', 'worker']) {
+        const t0 = Date.now();
+        const failed = await other.evaluate((a) => window.ntkTest.greedy(a), {
+          kind,
+          source: MODEL,
+          options: { threads: 2, build: 'simd' },
+          prompt: PROMPT,
+        });
+        assert.equal(failed.error?.code, 'RUNTIME', `${kind}: ${JSON.stringify(failed)}`);
+        assert.match(failed.error.message, /threaded build's workers did not start: .*pthread-worker\.mjs/);
+        assert.ok(Date.now() - t0 < 5000, `${kind}: failed after ${Date.now() - t0} ms`);
+        const auto = await other.evaluate((a) => window.ntkTest.greedy(a), {
+          kind,
+          source: MODEL,
+          options: { threads: 2 },
+          prompt: PROMPT,
+        });
+        assertText(auto, expected.greedy, `${kind}, build auto`);
+        assert.equal(auto.threads, 1, `${kind}: one thread`);
+      }
+      assert.ok(broken.count('/wasm/pthread-worker.mjs') >= 4, 'the thread workers were asked for');
+      assert.ok(
+        warnings.some((w) => /workers did not start.*running one thread/.test(w)),
+        `the warning: ${warnings.join(' | ')}`,
+      );
+    } finally {
+      await other.close();
+      await broken.close();
+    }
   },
 );
 

@@ -97,7 +97,7 @@ test('--help describes perplexity and passkey', async () => {
 test('bad evaluation options exit 1 with a clear message', async () => {
   const cases = [
     [['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '0'], /--ctx must be an integer >= 2, got 0/],
-    [['perplexity', model('f32'), '--ctx', '256'], /--tokens FILE\.u16 or --file TEXT/],
+    [['perplexity', model('f32'), '--tokens', heldOutPath, '--file', heldOutPath, '--ctx', '256'], /not both/],
     [['perplexity', model('f32'), '--tokens', heldOutPath], /needs --ctx/],
     [
       ['perplexity', model('f32'), '--tokens', heldOutPath, '--ctx', '256', '--windows', '0'],

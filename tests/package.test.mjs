@@ -1,6 +1,9 @@
 // The npm package as a user gets it: `npm pack` holds exactly the files it should (and is small),
-// and once the tarball is installed into a fresh project, the installed package loads its bundled
-// model and generates the same greedy tokens as the repo, `npx ntk-wasm info` works, a chat works
+// and refuses to pack a tree that make cannot build; once the tarball is installed into a fresh
+// project, the installed package loads its bundled model (ntk-wasm/models, and by its public path
+// ntk-wasm/models/kjv-tiny-q8_0.gguf) and generates the same greedy tokens as the repo, the
+// README's JS example runs as written, `npx ntk-wasm info` works, passkey and perplexity find the
+// held-out text the package ships, --help offers no bench (not shipped), a chat works
 // (@huggingface/jinja resolved from the installed dependencies), the Engine runs inside a Node
 // worker_thread, WorkerEngine ('ntk-wasm/worker') works, and the TypeScript declarations compile
 // under --strict with a realistic usage file and reject deliberate misuses (tests/types/).
@@ -8,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +22,9 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const MAX_TARBALL = 15 * 1024 * 1024;
 const PROMPT = 'In the beginning';
 
-// Exactly what the tarball holds: the JS API and its declarations, the worker, the CLI, both
-// wasm builds, the one bundled model, README and package.json.
+// Exactly what the tarball holds: the JS API and its declarations, the worker, the platform
+// modules and the browser's thread worker, the CLI, the wasm builds with Node's and the web's glue,
+// the held-out text, the one bundled model, README and package.json.
 const EXPECTED_FILES = [
   'README.md',
   'package.json',
@@ -36,7 +40,13 @@ const EXPECTED_FILES = [
   'wasm/gguf.mjs',
   'wasm/index.d.ts',
   'wasm/loader.mjs',
+  'wasm/models.d.ts',
+  'wasm/models.mjs',
   'wasm/options.mjs',
+  'wasm/platform.mjs',
+  'wasm/platform-node.mjs',
+  'wasm/platform-web.mjs',
+  'wasm/pthread-worker.mjs',
   'wasm/protocol.mjs',
   'wasm/sandbox.mjs',
   'wasm/synth.mjs',
@@ -45,21 +55,22 @@ const EXPECTED_FILES = [
   'wasm/worker.mjs',
   'wasm/build/package.json',
   'wasm/build/abi.mjs',
+  'wasm/build/kjv-heldout.txt',
   'wasm/build/ntk.js',
-  'wasm/build/ntk.mjs',
+  'wasm/build/ntk.web.mjs',
   'wasm/build/ntk.wasm',
   'wasm/build/ntk-scalar.js',
-  'wasm/build/ntk-scalar.mjs',
+  'wasm/build/ntk-scalar.web.mjs',
   'wasm/build/ntk-scalar.wasm',
   'wasm/build/ntk-mt.js',
-  'wasm/build/ntk-mt.mjs',
+  'wasm/build/ntk-mt.web.mjs',
   'wasm/build/ntk-mt.wasm',
   'wasm/build/ntk-mt.worker.js',
   'wasm/build/ntk-relaxed.js',
-  'wasm/build/ntk-relaxed.mjs',
+  'wasm/build/ntk-relaxed.web.mjs',
   'wasm/build/ntk-relaxed.wasm',
   'wasm/build/ntk-mt-relaxed.js',
-  'wasm/build/ntk-mt-relaxed.mjs',
+  'wasm/build/ntk-mt-relaxed.web.mjs',
   'wasm/build/ntk-mt-relaxed.wasm',
   'wasm/build/ntk-mt-relaxed.worker.js',
 ].sort();
@@ -89,7 +100,8 @@ before(async () => {
   }
   tmp = await mkdtemp(join(tmpdir(), 'ntk-package-'));
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root });
-  [packed] = JSON.parse(stdout.slice(stdout.indexOf('[')));
+  // the JSON follows what prepack's make printed
+  [packed] = JSON.parse(stdout.slice(stdout.search(/^\[/m)));
   tarball = join(tmp, packed.filename);
 
   project = join(tmp, 'project');
@@ -123,8 +135,16 @@ test('package.json points types, exports and bin at files that are in the packag
   assert.ok(files.has(strip(pkg.types)));
   for (const [sub, target] of Object.entries(pkg.exports)) {
     const targets = typeof target === 'string' ? [target] : Object.values(target);
-    for (const t of targets) assert.ok(files.has(strip(t)), `exports["${sub}"] → ${t}`);
+    for (const t of targets) {
+      // a pattern (./models/*) must match a file
+      const match = t.includes('*')
+        ? [...files].some((f) => f.startsWith(strip(t).split('*')[0]))
+        : files.has(strip(t));
+      assert.ok(match, `exports["${sub}"] → ${t}`);
+    }
   }
+  for (const [from, to] of Object.entries(pkg.browser))
+    assert.ok(files.has(strip(from)) && files.has(strip(to)), `browser: ${from} → ${to}`);
   assert.equal(Object.keys(pkg.exports['.'])[0], 'types', 'the types condition comes first');
   for (const bin of Object.values(pkg.bin)) assert.ok(files.has(strip(bin)));
 });
@@ -141,23 +161,74 @@ async function repoGreedy() {
 }
 
 test("the installed package loads its bundled model and generates the repo's greedy tokens", async () => {
-  const script = `
-    import('ntk-wasm').then(async ({ Engine, NtkError }) => {
-      const model = require.resolve('ntk-wasm/package.json').replace(/package\\.json$/, 'models/kjv-tiny-q8_0.gguf');
-      const e = await Engine.load(model);
-      const ids = [];
-      for await (const t of e.generate(${JSON.stringify(PROMPT)}, { maxTokens: 5, temperature: 0 })) ids.push(t.id);
-      const arch = e.info().architecture;
-      e.dispose();
-      console.log(JSON.stringify({ model, ids, arch, ntkError: typeof NtkError }));
-    });`;
-  const { stdout } = await node(['-e', script], project);
-  const out = JSON.parse(stdout);
+  await writeFile(
+    join(project, 'bundled.mjs'),
+    `
+    import { Engine, NtkError } from 'ntk-wasm';
+    import { bundledModelUrl } from 'ntk-wasm/models';
+    import { fileURLToPath } from 'node:url';
+    const e = await Engine.load(bundledModelUrl);
+    const ids = [];
+    for await (const t of e.generate(${JSON.stringify(PROMPT)}, { maxTokens: 5, temperature: 0 })) ids.push(t.id);
+    const arch = e.info().architecture;
+    e.dispose();
+    console.log(JSON.stringify({
+      model: fileURLToPath(bundledModelUrl),
+      publicPath: import.meta.resolve('ntk-wasm/models/kjv-tiny-q8_0.gguf') === bundledModelUrl,
+      ids, arch, ntkError: typeof NtkError,
+    }));
+  `,
+  );
+  const out = JSON.parse((await node(['bundled.mjs'], project)).stdout);
   assert.equal(out.model, join(project, 'node_modules/ntk-wasm/models/kjv-tiny-q8_0.gguf'));
+  assert.equal(out.publicPath, true, 'ntk-wasm/models/kjv-tiny-q8_0.gguf resolves to the same file');
   assert.equal(out.arch, 'internlm2');
   assert.equal(out.ntkError, 'function');
   assert.equal(out.ids.length, 5);
   assert.deepEqual(out.ids, await repoGreedy());
+});
+
+test("the README's JS example runs as written in the project", async () => {
+  const readme = await readFile(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## The JS API'));
+  const example = section.match(/```js\n([\s\S]*?)```/)[1];
+  await writeFile(join(project, 'readme-example.mjs'), example);
+  const { stdout, stderr } = await node(['readme-example.mjs'], project);
+  const e = await Engine.load(join(root, 'models/kjv-tiny-q8_0.gguf'));
+  let text = '';
+  for await (const t of e.generate('And it came to pass', { maxTokens: 64, temperature: 0 })) text += t.text;
+  e.dispose();
+  assert.equal(stdout, text);
+  assert.match(stderr, /^RoPE base 10000 at \d+ tokens$/m);
+});
+
+test('passkey and perplexity run from the install on the held-out text it ships; --help offers no bench', async () => {
+  const npx = (args) => run('npx', ['--no', 'ntk-wasm', ...args], { cwd: project, allowFail: true });
+  const passkey = await npx(['passkey', '--len', '300', '--trials', '2', '--json']);
+  assert.equal(passkey.code, 0, passkey.stderr);
+  assert.deepEqual(Object.keys(JSON.parse(passkey.stdout)), ['len', 'trials', 'correct', 'accuracy']);
+  const perplexity = await npx(['perplexity', '--ctx', '64', '--windows', '2', '--json']);
+  assert.equal(perplexity.code, 0, perplexity.stderr);
+  assert.ok(JSON.parse(perplexity.stdout).ppl > 1);
+  assert.match(perplexity.stderr, /^\[310901 tokens in the stream/m, 'the New Testament, tokenized');
+  const help = await npx(['--help']);
+  assert.doesNotMatch(help.stdout, /ntk-wasm bench|synth and bench/);
+  const bench = await npx(['bench']);
+  assert.equal(bench.code, 1);
+  assert.match(bench.stderr, /bench runs from a clone of the repository/);
+});
+
+test('npm pack refuses a tree that make cannot build (no wasm packed silently)', async () => {
+  const unbuilt = join(tmp, 'unbuilt');
+  await mkdir(unbuilt);
+  for (const f of ['package.json', 'Makefile']) await copyFile(join(root, f), join(unbuilt, f));
+  const r = await run('npm', ['pack', '--pack-destination', unbuilt], { cwd: unbuilt, allowFail: true });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /npm pack: the package needs the wasm builds of make all/);
+  assert.deepEqual(
+    (await readdir(unbuilt)).filter((f) => f.endsWith('.tgz')),
+    [],
+  );
 });
 
 test('npx ntk-wasm info works in the project', async () => {

@@ -15,11 +15,11 @@ import path from 'node:path';
 import { Engine, collect, reference, ROOT } from './helpers.mjs';
 import { startServer } from '../scripts/serve.mjs';
 import { launch, artifact, SKIP } from './browser/chromium.mjs';
+import { demoPage, GREEDY } from './browser/demo.mjs';
 
 const MODEL = path.join(ROOT, 'models/kjv-tiny-q8_0.gguf');
 const SLOW = '/test/slow.gguf';
 const PROMPT = reference().prompts[1].first_line;
-const GREEDY = { temperature: 0, seed: 1, maxTokens: 20 };
 const TRAINED = 512;
 
 let server, browser, page, tmp;
@@ -27,35 +27,7 @@ let expected, promptTokens; // Node's Engine on PROMPT: the text, and the prompt
 
 const shot = async (name, options) =>
   page.screenshot({ path: await artifact(`web-${name}.png`), fullPage: true, ...options });
-const text = (sel) => page.locator(sel).textContent();
-const waitStatus = (re, timeout = 30_000) =>
-  page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status').textContent), re.source, {
-    timeout,
-  });
-const idle = () =>
-  page.waitForFunction(() => document.body.dataset.state === 'idle' && !document.querySelector('.streaming'), null, {
-    timeout: 60_000,
-  });
-
-async function setField(id, value) {
-  await page.locator(`#${id}`).fill(String(value));
-}
-
-/** Generate in completion mode from the prompt box, sending with the keyboard; returns the streamed text. */
-async function generate(prompt) {
-  await page.selectOption('#format', 'completion');
-  for (const [id, v] of [
-    ['temperature', GREEDY.temperature],
-    ['seed', GREEDY.seed],
-    ['max-tokens', GREEDY.maxTokens],
-  ])
-    await setField(id, v);
-  await page.locator('#prompt').fill(prompt);
-  await page.locator('#prompt').press('Control+Enter');
-  await page.waitForSelector('.turn.assistant');
-  await idle();
-  return text('.turn.assistant');
-}
+let text, waitStatus, idle, setField, generate; // demoPage(page)'s steps
 
 before(async () => {
   if (SKIP) return;
@@ -73,6 +45,7 @@ before(async () => {
   server = await startServer({ routes: { [SLOW]: { bytes, bytesPerSecond: 1_000_000 } } });
   browser = await launch({ viewport: { width: 1280, height: 900 } });
   page = browser.page;
+  ({ text, waitStatus, idle, setField, generate } = demoPage(page));
   await page.goto(server.url('/web/'));
   await waitStatus(/^Ready/);
 });

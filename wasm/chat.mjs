@@ -50,7 +50,9 @@ export function setJinjaUrl(url) {
 
 async function loadJinja() {
   if (!jinjaModule) {
-    jinjaModule = (jinjaUrl ? import(/* @vite-ignore */ jinjaUrl) : import('@huggingface/jinja')).catch((e) => {
+    jinjaModule = (
+      jinjaUrl ? import(/* @vite-ignore */ /* webpackIgnore: true */ jinjaUrl) : import('@huggingface/jinja')
+    ).catch((e) => {
       jinjaModule = null; // let a later call try again
       throw new NtkError(
         `chat templates need the @huggingface/jinja package (npm install @huggingface/jinja): ${e.message}`,

@@ -7,6 +7,7 @@
 // the option's row; a flag of the CLI's own declares them here (type, min, max, values, default,
 // help). A flag may have several rows when it means different things to different commands
 // (--json, --seed, --ctx); within one command a name has one row.
+import { existsSync } from 'node:fs';
 import { parseArgs as parseArgv } from 'node:util';
 import { NtkError } from './errors.mjs';
 import { LOAD_OPTIONS, CHAT_OPTIONS, COUNT_MAX, checkOption, rangeText } from './options.mjs';
@@ -17,7 +18,8 @@ export class UsageError extends Error {}
 /**
  * The commands, in the order help lists them. args: the positional arguments in the usage line;
  * loads: false for one that loads no model (it takes none of the model's flags); own: it reads
- * its arguments itself (bench: bench/bench.mjs).
+ * its arguments itself (bench: bench/bench.mjs); hidden: help leaves it out (bench where bench/
+ * is not there: the npm package).
  */
 export const COMMANDS = {
   run: {
@@ -65,6 +67,7 @@ export const COMMANDS = {
     args: '[--quick | --full] [--json] [...]',
     loads: false,
     own: true,
+    hidden: !existsSync(new URL('../bench/bench.mjs', import.meta.url)),
     about:
       'Prefill and decode tokens/s, load MB/s and ' +
       'memory in Node and headless Chromium, against wllama (llama.cpp in WebAssembly) on the same files: bench/bench.mjs, which ' +
@@ -121,7 +124,13 @@ export const FLAGS = [
     in: ['perplexity'],
     help: 'the text as uint16 little-endian ids without BOS (as heldout_ids.u16)',
   },
-  { long: 'file', value: 'TEXT', in: ['perplexity'], help: 'the text as a text file, tokenized without BOS' },
+  {
+    long: 'file',
+    value: 'TEXT',
+    in: ['perplexity'],
+    defaultText: "the held-out text the package ships (the corpus's New Testament)",
+    help: 'the text as a text file, tokenized without BOS',
+  },
   {
     long: 'ctx',
     value: 'N',
@@ -145,8 +154,8 @@ export const FLAGS = [
     long: 'corpus',
     value: 'PATH',
     in: ['passkey'],
-    defaultText: 'tests/fixtures/corpus/kjv.txt',
-    help: 'the held-out text',
+    defaultText: 'the held-out text the package ships',
+    help: 'a whole kjv corpus (as tests/fixtures/corpus/kjv.txt), whose lines 23146 on are the held-out text',
   },
   { long: 'json', in: ['passkey'], help: 'print {"len","trials","correct","accuracy"}' },
   { long: 'output', short: 'o', value: 'FILE', in: SYNTH, help: 'the file to write' },
@@ -363,7 +372,7 @@ const FOOTER = 'Exit codes: 0 ok, 1 usage error, 2 model or file error, 3 runtim
 function commonSection() {
   return [
     `Options of every command that loads a model (all but ${Object.keys(COMMANDS)
-      .filter((c) => !LOADING.includes(c))
+      .filter((c) => !LOADING.includes(c) && !COMMANDS[c].hidden)
       .join(' and ')}):`,
     ...FLAGS.filter(isCommon).map((f) => flagLine(f, 'run', 2)),
   ].join('\n');
@@ -372,7 +381,8 @@ function commonSection() {
 /** --help: every command with its own flags (a flag shared with a command above is named there), then the common ones. */
 export function helpText() {
   const shown = new Set();
-  const sections = Object.keys(COMMANDS).map((c) => {
+  const offered = Object.keys(COMMANDS).filter((c) => !COMMANDS[c].hidden);
+  const sections = offered.map((c) => {
     const own = flagsOf(c).filter((f) => !isCommon(f) && f.long !== 'help');
     const earlier = own.filter((f) => shown.has(f));
     const lines = [

@@ -256,25 +256,18 @@ function ropeSummary(engine) {
 }
 
 async function cmdPerplexity(opts) {
-  if ((opts.tokens === undefined) === (opts.file === undefined))
-    throw new UsageError(
-      opts.tokens === undefined
-        ? 'perplexity needs the text: --tokens FILE.u16 or --file TEXT'
-        : 'give --tokens or --file, not both',
-    );
+  if (opts.tokens !== undefined && opts.file !== undefined) throw new UsageError('give --tokens or --file, not both');
   if (opts.ctx === undefined) throw new UsageError('perplexity needs --ctx N, the window length in tokens');
   const { windows } = opts;
-  const { perplexity, readU16 } = await import('./evaluate.mjs');
+  const { perplexity, readU16, HELDOUT_TEXT } = await import('./evaluate.mjs');
+  const file = opts.file ?? HELDOUT_TEXT;
   let ids, text;
   try {
     if (opts.tokens !== undefined) ids = readU16(opts.tokens);
-    else text = readFileSync(opts.file, 'utf8');
+    else text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof NtkError) throw e;
-    throw new NtkError(
-      `cannot read ${opts.tokens ?? opts.file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`,
-      'IO',
-    );
+    throw new NtkError(`cannot read ${opts.tokens ?? file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'IO');
   }
   const engine = await loadEngine('perplexity', opts);
   if (text !== undefined) ids = engine.tokenize(text, { bos: false });
@@ -303,14 +296,14 @@ async function cmdPerplexity(opts) {
 async function cmdPasskey(opts) {
   if (opts.len === undefined) throw new UsageError('passkey needs --len N, the prompt length in tokens');
   const { trials } = opts;
-  const { passkey, readHeldOut, DEFAULT_CORPUS } = await import('./evaluate.mjs');
+  const { passkey, readHeldOut, HELDOUT_TEXT } = await import('./evaluate.mjs');
   let heldOut;
   try {
-    heldOut = readHeldOut(opts.corpus ?? DEFAULT_CORPUS);
+    heldOut = readHeldOut(opts.corpus);
   } catch (e) {
     if (e instanceof NtkError) throw new UsageError(`--corpus: ${e.message}`);
     throw new NtkError(
-      `cannot read the corpus ${opts.corpus ?? DEFAULT_CORPUS}: ${e.code === 'ENOENT' ? 'no such file (give one with --corpus PATH)' : e.message}`,
+      `cannot read the corpus ${opts.corpus ?? HELDOUT_TEXT}: ${e.code === 'ENOENT' ? 'no such file (give one with --corpus PATH)' : e.message}`,
       'IO',
     );
   }

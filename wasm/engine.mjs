@@ -9,6 +9,7 @@ import { openSource, splitPartName, forgetCached } from './loader.mjs';
 import { Listeners } from './events.mjs';
 import { checkLoadOptions, checkGenerateOptions, checkChatOptions, checkMetadataOptions } from './options.mjs';
 import { STATUS, ROPE_MODES, KV_TYPES } from './build/abi.mjs';
+import { instantiate } from './platform.mjs';
 
 export { NtkError, checkLoadOptions, checkGenerateOptions, checkChatOptions };
 
@@ -81,34 +82,10 @@ function chooseBuild(build, threads) {
         '(Node 20 has it behind --experimental-wasm-relaxed-simd); build "auto" falls back to "simd"',
       'UNSUPPORTED',
     );
+  // with 'auto', threads whose workers cannot start (a missing script, a page's policy) fall back to one thread
   return threads > 1 && THREADED[b] && canShareMemory()
-    ? { name: THREADED[b], threads }
+    ? { name: THREADED[b], threads, fallback: build === 'auto' ? BUILDS[b] : undefined }
     : { name: BUILDS[b], threads: 1 };
-}
-
-async function instantiate({ name, threads }) {
-  // the workers of the threaded build are made with the module, one fewer than the threads: the
-  // calling thread works too
-  const workers = threads > 1 ? { ntkWorkers: threads - 1 } : {};
-  let mod;
-  if (isNode) {
-    // Emscripten's loader would fetch() the .wasm by path, which Node cannot: hand it the bytes.
-    const { createRequire } = await import('node:module');
-    const { readFile } = await import('node:fs/promises');
-    const factory = createRequire(import.meta.url)(`./build/${name}.js`);
-    mod = await factory({ wasmBinary: await readFile(new URL(`./build/${name}.wasm`, import.meta.url)), ...workers });
-    // the workers must not keep Node running once the program is done with its engines
-    for (const w of mod.PThread?.unusedWorkers ?? []) w.unref();
-  } else {
-    const { default: factory } = await import(`./build/${name}.mjs`);
-    // each worker loads the classic script (importScripts), not the module the page imported
-    mod = await factory({
-      locateFile: (file) => new URL(`./build/${file}`, import.meta.url).href,
-      mainScriptUrlOrBlob: new URL(`./build/${name}.js`, import.meta.url).href,
-      ...workers,
-    });
-  }
-  return mod;
 }
 
 function abortError(signal) {
@@ -189,13 +166,12 @@ export class Engine {
     const opts = checkLoadOptions(options);
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
-      const build = chooseBuild(opts.build, opts.threads);
-      const mod = await instantiate(build);
+      const { mod, threads } = await instantiate(chooseBuild(opts.build, opts.threads));
       const handle = mod._ntk_new();
       if (!handle) throw new NtkError('out of memory creating the engine', 'NOMEM');
       const engine = new Engine(mod, handle);
       try {
-        engine.#check(mod._ntk_set_threads(handle, build.threads));
+        engine.#check(mod._ntk_set_threads(handle, threads));
         await engine.#stream(source, { ...opts, cache: opts.cache && (attempt === 0 || 'reload') });
         if ([opts.ropeMode, opts.ropeFactor, opts.trainedCtx, opts.ropeRefresh].some((v) => v !== undefined))
           engine.#check(

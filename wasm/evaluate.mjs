@@ -8,9 +8,10 @@ import { NtkError } from './errors.mjs';
 
 const argError = (msg) => new NtkError(msg, 'ARG');
 
-/** The kjv corpus of the fixtures; its held-out part (the New Testament) starts at line 23146. */
-export const DEFAULT_CORPUS = fileURLToPath(new URL('../tests/fixtures/corpus/kjv.txt', import.meta.url));
+/** Where the held-out part (the New Testament) of a kjv corpus (tests/fixtures/corpus/kjv.txt) starts. */
 export const HELDOUT_FIRST_LINE = 23146;
+/** That held-out part alone, as make cuts it from the fixture and the package ships it. */
+export const HELDOUT_TEXT = fileURLToPath(new URL('./build/kjv-heldout.txt', import.meta.url));
 
 /** A uint16 little-endian token file (as heldout_ids.u16) as a Uint16Array. */
 export function readU16(path) {
@@ -22,8 +23,12 @@ export function readU16(path) {
   return ids;
 }
 
-/** The held-out lines (1-based line HELDOUT_FIRST_LINE to the end) of a corpus file. */
-export function readHeldOut(path = DEFAULT_CORPUS, firstLine = HELDOUT_FIRST_LINE) {
+/**
+ * The held-out lines of a text: of a whole kjv corpus from its line HELDOUT_FIRST_LINE (1-based)
+ * to the end; without a path, every line of HELDOUT_TEXT.
+ */
+export function readHeldOut(path, firstLine = HELDOUT_FIRST_LINE) {
+  if (path === undefined) [path, firstLine] = [HELDOUT_TEXT, 1];
   const lines = readFileSync(path, 'utf8').split('\n');
   if (lines.at(-1) === '') lines.pop();
   if (lines.length < firstLine)
@@ -119,10 +124,11 @@ export function passkeyMinLength(engine) {
  * random held-out line, truncated to fit) with the needle at a uniformly random token position,
  * then "What is the pass key? The pass key is NNNNN."; the prompt stops before the first digit and
  * 5 greedy tokens must be the 5 digits. Seeded (default 1000 + len): the same trials for
- * every rope setting. Options: { len, trials = 20, seed, corpus (path), heldOut (lines), onTrial }.
+ * every rope setting. Options: { len, trials = 20, seed, corpus (the path of a whole kjv corpus;
+ * default HELDOUT_TEXT), heldOut (lines), onTrial }.
  * Returns { len, trials, correct, accuracy, results: [{ key, pos, answer }] }.
  */
-export function passkey(engine, { len, trials = 20, seed, corpus = DEFAULT_CORPUS, heldOut, onTrial } = {}) {
+export function passkey(engine, { len, trials = 20, seed, corpus, heldOut, onTrial } = {}) {
   checkInt('len', len, 2);
   checkInt('trials', trials, 1);
   seed ??= 1000 + len;

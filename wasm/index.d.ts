@@ -100,7 +100,9 @@ export interface LoadOptions {
    * threads that evaluate, an integer in [1, 64]; default 1. Above 1 the threaded build runs
    * (WebAssembly threads over a SharedArrayBuffer: always in Node, in a browser only when the
    * page is cross-origin isolated); otherwise, and with build 'scalar', one thread does, and
-   * info().threads tells. Logits are bitwise the same for any number of threads.
+   * info().threads tells. In a browser whose thread workers cannot start (their script fails to
+   * load), build 'auto' runs one thread with a console warning; a named build fails the load
+   * (RUNTIME). Logits are bitwise the same for any number of threads.
    */
   threads?: number;
   /**

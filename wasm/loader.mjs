@@ -5,6 +5,7 @@
 // memory and a stream is copied there chunk by chunk; nothing keeps the whole file in JS.
 // Split models (llama.cpp's gguf-split, NAME-00001-of-0000N.gguf) are a list of such sources.
 import { NtkError } from './errors.mjs';
+import { openFile } from './platform.mjs';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
 const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
@@ -52,32 +53,6 @@ export async function openSource(source, { signal, cache = true } = {}) {
     'model source must be a path, URL, Response, ReadableStream, Blob, bytes or an async iterable of bytes',
     'ARG',
   );
-}
-
-async function openFile(path) {
-  const { open } = await import('node:fs/promises');
-  const name = path instanceof URL ? path.pathname : path;
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw ioError(`cannot open ${name}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  }
-  const { size } = await fh.stat();
-  let pos = 0;
-  return {
-    total: size,
-    name,
-    fromCache: false,
-    async read(view) {
-      const { bytesRead } = await fh.read(view, 0, view.length, pos).catch((e) => {
-        throw ioError(`cannot read ${name}: ${e.code === 'EISDIR' ? 'it is a directory' : e.message}`);
-      });
-      pos += bytesRead;
-      return bytesRead;
-    },
-    close: () => fh.close(),
-  };
 }
 
 async function fetchOk(url, signal) {

@@ -28,6 +28,7 @@ import { NtkError } from './errors.mjs';
 import { checkLoadOptions } from './options.mjs';
 import { Listeners } from './events.mjs';
 import { VERBS } from './protocol.mjs';
+import { startWorker } from './platform.mjs';
 
 export { NtkError };
 
@@ -49,28 +50,7 @@ function reviveError(e) {
 
 // A channel over either kind of worker: post, onMessage, onExit, ref/unref, terminate.
 async function spawn() {
-  if (isNode) {
-    const { Worker } = await import('node:worker_threads');
-    // the worker inherits Node's options, but --input-type (node --input-type=module -e ...) would
-    // stop it from loading a module file
-    const execArgv = process.execArgv.filter(
-      (a, i, all) => !a.startsWith('--input-type') && all[i - 1] !== '--input-type',
-    );
-    const w = new Worker(new URL('./worker.mjs', import.meta.url), { execArgv });
-    w.unref();
-    return {
-      post: (msg, transfer) => w.postMessage(msg, transfer),
-      listen(onMessage, onExit) {
-        w.on('message', onMessage);
-        w.on('error', (e) => onExit(e));
-        w.on('messageerror', (e) => onExit(e));
-        w.on('exit', (code) => onExit(new Error(`the worker exited (code ${code})`)));
-      },
-      ref: () => w.ref(),
-      unref: () => w.unref(),
-      terminate: () => w.terminate(),
-    };
-  }
+  if (isNode) return startWorker();
   const w = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
   return {
     post: (msg, transfer) => w.postMessage(msg, transfer ?? []),
@@ -89,11 +69,14 @@ async function spawn() {
 }
 
 // Where the page's import map puts @huggingface/jinja (chat templates): an import map does not
-// apply inside a module worker, so the worker is told the URL.
+// apply inside a module worker, so the worker is told the URL. In a bundled app there is none
+// (the worker's bundle has jinja): the destructuring leaves webpack nothing to resolve at build
+// time (it makes resolve undefined), where a call of import.meta.resolve would fail the build.
 function jinjaUrl() {
   if (isNode) return undefined;
   try {
-    return import.meta.resolve('@huggingface/jinja');
+    const { resolve } = import.meta;
+    return resolve('@huggingface/jinja');
   } catch {
     return undefined;
   }

@@ -3,21 +3,12 @@
 // enough for any other client.
 import { Engine, NtkError } from './engine.mjs';
 import { verbOf } from './protocol.mjs';
+import { connect } from './platform.mjs';
 
-const isNode = typeof process === 'object' && !!process.versions?.node;
-
+// the port is open before any message can arrive (no top-level await: a bundler may build this
+// worker as a classic script)
 let post, close;
-if (isNode) {
-  const { parentPort } = await import('node:worker_threads');
-  if (!parentPort) throw new Error('worker.mjs runs as a worker (see worker-engine.mjs)');
-  post = (msg, transfer) => parentPort.postMessage(msg, transfer);
-  close = () => parentPort.close();
-  parentPort.on('message', receive);
-} else {
-  post = (msg, transfer) => self.postMessage(msg, transfer);
-  close = () => self.close();
-  self.onmessage = (e) => receive(e.data);
-}
+Promise.resolve(connect(receive)).then((port) => ({ post, close } = port));
 
 let engine = null;
 const controllers = new Map(); // id → AbortController of a load, generate or chat

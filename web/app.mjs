@@ -123,8 +123,14 @@ async function ready(label, ms) {
   $('rope-desc').textContent =
     `${rope.mode}${rope.mode === 'none' ? '' : `, factor ${rope.factor}`} (${rope.modeSource === rope.factorSource ? rope.modeSource : `${rope.modeSource}/${rope.factorSource}`})`;
   const threads = info.threads ?? 1;
+  // threads need a cross-origin isolated page (COOP/COEP headers) and thread workers that start
+  const why = !crossOriginIsolated
+    ? ' · not cross-origin isolated (served without COOP/COEP), so one thread'
+    : threads < loadOptions().threads
+      ? ' · isolated, but the thread workers did not start'
+      : ' · isolated';
   $('engine-desc').textContent =
-    `${info.relaxedSimd ? 'SIMD128 + relaxed SIMD' : info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${crossOriginIsolated ? ' · isolated' : ''}`;
+    `${info.relaxedSimd ? 'SIMD128 + relaxed SIMD' : info.simd ? 'SIMD128' : 'scalar'} · ${threads} thread${threads > 1 ? 's' : ''}${why}`;
   chart.setModel({
     theta: rope.theta,
     factor: rope.factor,

@@ -8,8 +8,9 @@
 // the text's tokens, near the target.
 import { mulberry32 } from '../wasm/random.mjs';
 
-const CORPUS = new URL('../tests/fixtures/corpus/kjv.txt', import.meta.url);
-const HELDOUT_FIRST_LINE = 23146; // the New Testament (tests/fixtures/corpus/README.md)
+// the held-out part of the corpus (the New Testament: tests/fixtures/corpus/README.md), as make
+// cuts it for the package
+const CORPUS = new URL('../wasm/build/kjv-heldout.txt', import.meta.url);
 export const QUESTION = 'What is the pass key? The pass key is';
 
 let heldOut = null;
@@ -17,10 +18,7 @@ async function heldOutLines() {
   if (!heldOut) {
     heldOut = fetch(CORPUS).then(async (res) => {
       if (!res.ok) throw new Error(`cannot fetch the filler text (${CORPUS.pathname}): HTTP ${res.status}`);
-      return (await res.text())
-        .split('\n')
-        .slice(HELDOUT_FIRST_LINE - 1)
-        .filter((l) => l.trim());
+      return (await res.text()).split('\n').filter((l) => l.trim());
     });
     heldOut.catch(() => (heldOut = null));
   }

@@ -3,6 +3,7 @@
 // compiles this file with the directives removed and expects one error per directive.
 import { Engine, NtkError, checkGenerateOptions, checkLoadOptions } from 'ntk-wasm';
 import { WorkerEngine } from 'ntk-wasm/worker';
+import { bundledModelUrl } from 'ntk-wasm/models';
 
 const engine = await Engine.load('model.gguf');
 
@@ -59,3 +60,5 @@ worker.nCtx = 0;
 import('ntk-wasm').then((m) => m.WorkerEngine.load('model.gguf'));
 
 console.log(s, code, arch, logits);
+// @ts-expect-error bundledModelUrl is a string, not a function
+bundledModelUrl();

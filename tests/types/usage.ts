@@ -28,6 +28,7 @@ import type { WorkerEngine as WorkerEngineType } from 'ntk-wasm';
 import { WorkerEngine, NtkError as WorkerNtkError } from 'ntk-wasm/worker';
 import type { GenerateItem as ItemFromWorkerPath } from 'ntk-wasm/worker';
 import pkg from 'ntk-wasm/package.json' with { type: 'json' };
+import { bundledModelUrl } from 'ntk-wasm/models';
 
 const pkgName: string = pkg.name;
 
@@ -73,6 +74,8 @@ const sources: ModelSource[] = [
 ];
 
 const engine: Engine = await Engine.load(sources[0], loadOptions);
+const bundled: Engine = await Engine.load(bundledModelUrl, { threads: 2 });
+const bundledUrl: string = bundledModelUrl;
 const info: ModelInfo = engine.info();
 const arch: 'internlm2' | 'llama' = info.architecture;
 const mode: RopeMode = info.rope.mode;
